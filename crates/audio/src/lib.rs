@@ -1,0 +1,1 @@
+//! Audio decoding, resampling, mix-down, augmentation and voice-activity detection.

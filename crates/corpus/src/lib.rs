@@ -1,0 +1,1 @@
+//! Emotion dataset readers, label vocabularies, speaker-independent splits and leakage checks.

@@ -1,0 +1,1 @@
+//! librosa-compatible audio features: STFT, mel, MFCC, chroma, spectral descriptors, pitch.

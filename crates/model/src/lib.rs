@@ -1,0 +1,1 @@
+//! Network definitions, classical models and the model bundle format.

@@ -1,0 +1,1 @@
+//! Training loop, metrics, evaluation reports and plots.
