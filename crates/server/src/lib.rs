@@ -1,1 +1,99 @@
-//! The web application and JSON API.
+//! The web application and JSON API of `ser`.
+//!
+//! [`serve`] runs it; [`router`] builds the axum app over an [`AppState`] (tests drive it
+//! without a socket). All ML work goes through the [`Engine`] trait.
+
+mod api;
+mod auth;
+mod config;
+mod engine;
+mod error;
+mod jobs;
+mod pages;
+mod ratelimit;
+mod state;
+mod store;
+mod upload;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use config::ServerConfig;
+pub use engine::{
+    ClassMetrics, DefaultModel, Engine, EngineError, EpochRecord, LabelProb, ModelKind, Prediction,
+    TestOutcome, TrainOutcome, TrainProgress, TrainSpec,
+};
+pub use error::ServerError;
+pub use state::AppState;
+
+/// Content-Security-Policy: everything from this origin, nothing inline, no frames.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+    media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+/// The whole application: pages, assets and `/api`.
+pub fn router(state: AppState) -> Router {
+    let headers = [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (
+            HeaderName::from_static("permissions-policy"),
+            "microphone=(self), camera=()",
+        ),
+    ];
+    let mut app = Router::new()
+        .nest("/api", api::router(&state))
+        .merge(pages::router());
+    for (name, value) in headers {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    app.layer(TraceLayer::new_for_http()).with_state(state)
+}
+
+/// Run the server until Ctrl-C (or SIGTERM).
+pub async fn serve(config: ServerConfig, engine: Arc<dyn Engine>) -> Result<(), ServerError> {
+    let addr = config.addr;
+    let state = AppState::new(config, engine).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,298 @@
+//! Training and testing jobs: start, list, follow (SSE) and cancel.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::multipart::Field;
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+
+use super::DEFAULT_MODEL_ID;
+use super::predict::choose_model;
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::jobs::{JobPaths, TestParams, TrainParams, new_job};
+use crate::state::AppState;
+use crate::store::jobs::{CANCELLED, JobRecord, QUEUED, RUNNING};
+use crate::upload::{display_name, multipart_error, save_zip, text_field};
+
+const MAX_EPOCHS: u32 = 1000;
+
+/// The text fields of a job form, plus the saved dataset's display name.
+#[derive(Default)]
+struct JobForm {
+    fields: std::collections::HashMap<String, String>,
+    dataset_name: Option<String>,
+}
+
+/// Read a job form, streaming the `dataset` file to `paths.upload`.
+async fn read_job_form(
+    state: &AppState,
+    multipart: &mut Multipart,
+    paths: &JobPaths,
+) -> AppResult<JobForm> {
+    let mut form = JobForm::default();
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "dataset" {
+            form.dataset_name = Some(save_dataset(state, field, paths).await?);
+        } else if matches!(name.as_str(), "kind" | "epochs" | "name" | "model_id") {
+            let value = text_field(field).await?;
+            form.fields.insert(name, value);
+        }
+    }
+    if form.dataset_name.is_none() {
+        return Err(AppError::BadRequest(
+            "choose a dataset ZIP file (form field 'dataset')".to_owned(),
+        ));
+    }
+    Ok(form)
+}
+
+async fn save_dataset(state: &AppState, field: Field<'_>, paths: &JobPaths) -> AppResult<String> {
+    let name = display_name(field.file_name(), "dataset.zip");
+    save_zip(field, &name, &paths.upload, state.config.max_zip_bytes).await?;
+    Ok(name)
+}
+
+/// Read the form; on any error remove what was saved.
+async fn job_form(
+    state: &AppState,
+    multipart: &mut Multipart,
+    paths: &JobPaths,
+) -> AppResult<JobForm> {
+    let form = read_job_form(state, multipart, paths).await;
+    if form.is_err() {
+        paths.remove().await;
+    }
+    form
+}
+
+fn train_params(state: &AppState, form: &JobForm) -> AppResult<TrainParams> {
+    let kind_id = form.fields.get("kind").map(String::as_str).unwrap_or("");
+    let kinds = state.engine.model_kinds();
+    let kind = kinds
+        .iter()
+        .find(|k| k.id == kind_id)
+        .ok_or_else(|| AppError::validation("kind", "Choose one of the offered model types."))?;
+    let epochs: u32 = form
+        .fields
+        .get("epochs")
+        .and_then(|e| e.parse().ok())
+        .filter(|e| (1..=MAX_EPOCHS).contains(e))
+        .ok_or_else(|| {
+            AppError::validation(
+                "epochs",
+                format!("Epochs must be a whole number from 1 to {MAX_EPOCHS}."),
+            )
+        })?;
+    let name = form
+        .fields
+        .get("name")
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty());
+    let model_name = name.map_or_else(
+        || format!("{} · {epochs} epochs", kind.name),
+        |n| n.chars().take(100).collect(),
+    );
+    Ok(TrainParams {
+        model_kind: kind.id.clone(),
+        epochs,
+        model_name,
+        dataset_name: form.dataset_name.clone().unwrap_or_default(),
+    })
+}
+
+async fn enqueue(state: &AppState, job: JobRecord) -> AppResult<(StatusCode, Json<JobRecord>)> {
+    state.db.insert_job(&job).await?;
+    state.jobs.enqueue(&job.id);
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+pub async fn train(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    mut multipart: Multipart,
+) -> AppResult<(StatusCode, Json<JobRecord>)> {
+    let job = new_job(&caller.user.id, "train", Value::Null, None);
+    let paths = JobPaths::new(&state, &caller.user.id, &job.id);
+    let form = job_form(&state, &mut multipart, &paths).await?;
+    let params = match train_params(&state, &form) {
+        Ok(params) => params,
+        Err(e) => {
+            paths.remove().await;
+            return Err(e);
+        }
+    };
+    let job = JobRecord {
+        params: json!(params),
+        ..job
+    };
+    enqueue(&state, job).await
+}
+
+pub async fn test(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    mut multipart: Multipart,
+) -> AppResult<(StatusCode, Json<JobRecord>)> {
+    let job = new_job(&caller.user.id, "test", Value::Null, None);
+    let paths = JobPaths::new(&state, &caller.user.id, &job.id);
+    let form = job_form(&state, &mut multipart, &paths).await?;
+    let model = match choose_model(
+        &state,
+        &caller.user.id,
+        form.fields.get("model_id").map(String::as_str),
+    )
+    .await
+    {
+        Ok(model) => model,
+        Err(e) => {
+            paths.remove().await;
+            return Err(e);
+        }
+    };
+    let params = TestParams {
+        model_id: model
+            .id
+            .clone()
+            .unwrap_or_else(|| DEFAULT_MODEL_ID.to_owned()),
+        model_name: model.name,
+        dataset_name: form.dataset_name.unwrap_or_default(),
+    };
+    let job = JobRecord {
+        params: json!(params),
+        model_id: model.id,
+        ..job
+    };
+    enqueue(&state, job).await
+}
+
+pub async fn list(State(state): State<AppState>, caller: CurrentUser) -> AppResult<Json<Value>> {
+    Ok(Json(
+        json!({ "jobs": state.db.list_jobs(&caller.user.id).await? }),
+    ))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<JobRecord>> {
+    state
+        .db
+        .job(&caller.user.id, &id)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<(StatusCode, Json<JobRecord>)> {
+    let job = state
+        .db
+        .job(&caller.user.id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    match job.status.as_str() {
+        QUEUED => {
+            if state
+                .db
+                .transition_job(&id, QUEUED, CANCELLED, "cancelled before it started")
+                .await?
+            {
+                JobPaths::new(&state, &caller.user.id, &id).remove().await;
+            }
+        }
+        RUNNING => {
+            state.jobs.request_cancel(&id);
+        }
+        _ => {
+            return Err(AppError::Conflict(
+                "the job has already finished".to_owned(),
+            ));
+        }
+    }
+    let job = state
+        .db
+        .job(&caller.user.id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if job.status == CANCELLED {
+        state.jobs.finish(&job);
+    }
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+/// Server-sent events: the job's current state at once, then every change, ending when
+/// the job finishes. Each event is `event: job` with the full job as JSON data.
+pub async fn events(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    // Subscribe before reading the snapshot so no change falls in between.
+    let live = state.jobs.subscribe(&id);
+    let job = state
+        .db
+        .job(&caller.user.id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(forward_job_events(state, job, live, tx));
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|event| (Ok(event), rx))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn job_event(job: &JobRecord) -> Event {
+    Event::default()
+        .event("job")
+        .data(serde_json::to_string(job).unwrap_or_default())
+}
+
+/// Feed `tx` until the job finishes or the client goes away.
+async fn forward_job_events(
+    state: AppState,
+    job: JobRecord,
+    live: Option<broadcast::Receiver<JobRecord>>,
+    tx: mpsc::Sender<Event>,
+) {
+    let id = job.id.clone();
+    if tx.send(job_event(&job)).await.is_err() || job.is_finished() {
+        return;
+    }
+    if let Some(mut live) = live {
+        loop {
+            match live.recv().await {
+                Ok(job) => {
+                    if tx.send(job_event(&job)).await.is_err() || job.is_finished() {
+                        return;
+                    }
+                }
+                // Every event carries the whole job, so skipped ones lose nothing.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    }
+    // No live channel (or it closed): follow the database until the job is finished.
+    loop {
+        let Ok(Some(job)) = state.db.job_by_id(&id).await else {
+            return;
+        };
+        if tx.send(job_event(&job)).await.is_err() || job.is_finished() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

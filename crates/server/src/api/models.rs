@@ -1,0 +1,91 @@
+//! Model kinds and the caller's trained models.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::DEFAULT_MODEL_ID;
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::models::ModelRecord;
+
+pub async fn kinds(State(state): State<AppState>, _caller: CurrentUser) -> Json<Value> {
+    Json(json!({ "kinds": state.engine.model_kinds() }))
+}
+
+fn model_json(model: &ModelRecord) -> Value {
+    let mut value = json!(model);
+    value["builtin"] = json!(false);
+    value
+}
+
+/// The shipped model as a list entry, if the engine has one.
+pub(crate) fn default_model_json(state: &AppState) -> Option<Value> {
+    state.engine.default_model().map(|m| {
+        json!({
+            "id": DEFAULT_MODEL_ID,
+            "name": m.name,
+            "kind": m.kind,
+            "metrics": { "labels": m.labels },
+            "builtin": true,
+            "created_at": null,
+        })
+    })
+}
+
+/// The shipped model (if any) first, then the caller's own, newest first.
+pub(crate) async fn all_models(state: &AppState, user_id: &str) -> AppResult<Vec<Value>> {
+    let own = state.db.list_models(user_id).await?;
+    Ok(default_model_json(state)
+        .into_iter()
+        .chain(own.iter().map(model_json))
+        .collect())
+}
+
+pub async fn list(State(state): State<AppState>, caller: CurrentUser) -> AppResult<Json<Value>> {
+    Ok(Json(
+        json!({ "models": all_models(&state, &caller.user.id).await? }),
+    ))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    if id == DEFAULT_MODEL_ID {
+        return default_model_json(&state)
+            .map(Json)
+            .ok_or(AppError::NotFound);
+    }
+    let model = state
+        .db
+        .model(&caller.user.id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(model_json(&model)))
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    if id == DEFAULT_MODEL_ID {
+        return Err(AppError::BadRequest(
+            "the built-in model cannot be deleted".to_owned(),
+        ));
+    }
+    let model = state
+        .db
+        .model(&caller.user.id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    state.db.delete_model(&caller.user.id, &id).await?;
+    if let Err(e) = tokio::fs::remove_file(&model.path).await {
+        tracing::warn!(model = %id, error = %e, "could not remove model file");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

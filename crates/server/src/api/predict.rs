@@ -1,0 +1,244 @@
+//! Prediction of uploaded or recorded clips, and the caller's prediction history.
+
+use std::path::PathBuf;
+
+use axum::Json;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::DEFAULT_MODEL_ID;
+use crate::auth::CurrentUser;
+use crate::engine::{EngineError, Prediction};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::predictions::PredictionRecord;
+use crate::store::{new_id, now_ms};
+use crate::upload::{display_name, multipart_error, read_limited, text_field};
+
+/// The model a request resolved to.
+pub(crate) struct ChosenModel {
+    /// `None` for the shipped default.
+    pub id: Option<String>,
+    pub name: String,
+    pub path: Option<PathBuf>,
+}
+
+/// A model id from a form (empty or `default` = shipped model), checked against the caller.
+pub(crate) async fn choose_model(
+    state: &AppState,
+    user_id: &str,
+    id: Option<&str>,
+) -> AppResult<ChosenModel> {
+    match id
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && *id != DEFAULT_MODEL_ID)
+    {
+        None => {
+            let default = state.engine.default_model().ok_or_else(|| {
+                AppError::BadRequest(
+                    "no model chosen and no default model is installed; train one first".to_owned(),
+                )
+            })?;
+            Ok(ChosenModel {
+                id: None,
+                name: default.name,
+                path: None,
+            })
+        }
+        Some(id) => {
+            let model = state
+                .db
+                .model(user_id, id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            Ok(ChosenModel {
+                id: Some(model.id),
+                name: model.name,
+                path: Some(PathBuf::from(model.path)),
+            })
+        }
+    }
+}
+
+struct Upload {
+    name: String,
+    data: Vec<u8>,
+}
+
+/// Form fields of a prediction request.
+struct PredictForm {
+    model_id: Option<String>,
+    source: String,
+    files: Vec<Upload>,
+}
+
+async fn read_predict_form(state: &AppState, multipart: &mut Multipart) -> AppResult<PredictForm> {
+    let config = &state.config;
+    let mut form = PredictForm {
+        model_id: None,
+        source: "upload".to_owned(),
+        files: Vec::new(),
+    };
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        match field.name().unwrap_or("") {
+            "model_id" => form.model_id = Some(text_field(field).await?),
+            "source" => {
+                let source = text_field(field).await?;
+                form.source = if source == "microphone" {
+                    source
+                } else {
+                    "upload".to_owned()
+                };
+            }
+            "files" | "file" => {
+                if form.files.len() >= config.max_predict_files {
+                    return Err(AppError::BadRequest(format!(
+                        "too many files: at most {} per request",
+                        config.max_predict_files
+                    )));
+                }
+                let fallback = format!("file-{}", form.files.len() + 1);
+                let name = display_name(field.file_name(), &fallback);
+                let data =
+                    read_limited(field, &name, config.max_audio_bytes, "audio files").await?;
+                form.files.push(Upload { name, data });
+            }
+            _ => {}
+        }
+    }
+    if form.files.is_empty() {
+        return Err(AppError::BadRequest(
+            "choose at least one audio file (form field 'files')".to_owned(),
+        ));
+    }
+    Ok(form)
+}
+
+pub async fn predict(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    mut multipart: Multipart,
+) -> AppResult<Json<Value>> {
+    let form = read_predict_form(&state, &mut multipart).await?;
+    let model = choose_model(&state, &caller.user.id, form.model_id.as_deref()).await?;
+    let mut results = Vec::with_capacity(form.files.len());
+    for upload in form.files {
+        results.push(predict_one(&state, &caller.user.id, &model, &form.source, upload).await?);
+    }
+    Ok(Json(json!({
+        "model": { "id": model.id.as_deref().unwrap_or(DEFAULT_MODEL_ID), "name": model.name },
+        "results": results,
+    })))
+}
+
+/// One file's outcome: `{file_name, ok: true, prediction}` or `{file_name, ok: false, error}`.
+async fn predict_one(
+    state: &AppState,
+    user_id: &str,
+    model: &ChosenModel,
+    source: &str,
+    upload: Upload,
+) -> AppResult<Value> {
+    let name = upload.name.clone();
+    let failed = |error: String| Ok(json!({ "file_name": name, "ok": false, "error": error }));
+    if upload.data.is_empty() {
+        return failed(format!("{name} is empty"));
+    }
+    let (engine, path) = (state.engine.clone(), model.path.clone());
+    let task = tokio::task::spawn_blocking(move || {
+        engine.predict(path.as_deref(), &upload.data, &upload.name)
+    });
+    let prediction = match task.await {
+        Ok(Ok(p)) => p,
+        Ok(Err(EngineError::Input(msg))) => return failed(state.scrub(&msg)),
+        Ok(Err(other)) => {
+            tracing::error!(file = %name, error = %other, "prediction failed");
+            return failed(format!("{name}: the engine failed unexpectedly"));
+        }
+        Err(join) => {
+            tracing::error!(file = %name, error = %join, "prediction panicked");
+            return failed(format!("{name}: the engine crashed unexpectedly"));
+        }
+    };
+    let record = record_from(prediction, model, source, &name);
+    state.db.insert_prediction(user_id, &record).await?;
+    Ok(json!({ "file_name": name, "ok": true, "prediction": record }))
+}
+
+fn record_from(
+    p: Prediction,
+    model: &ChosenModel,
+    source: &str,
+    file_name: &str,
+) -> PredictionRecord {
+    PredictionRecord {
+        id: new_id(),
+        model_id: model.id.clone(),
+        model_name: model.name.clone(),
+        source: source.to_owned(),
+        file_name: file_name.to_owned(),
+        label: p.label,
+        confidence: f64::from(p.confidence),
+        true_label: p.true_label,
+        probabilities: json!(p.probabilities),
+        waveform: json!(p.waveform),
+        duration_s: f64::from(p.duration_s),
+        created_at: now_ms(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<i64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Query(query): Query<ListQuery>,
+) -> AppResult<Json<Value>> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let predictions = state.db.list_predictions(&caller.user.id, limit).await?;
+    Ok(Json(json!({ "predictions": predictions })))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<PredictionRecord>> {
+    let record = state.db.prediction(&caller.user.id, &id).await?;
+    record.map(Json).ok_or(AppError::NotFound)
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    if state.db.delete_prediction(&caller.user.id, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DeleteQuery {
+    /// Only this source (`upload` or `microphone`); all when absent.
+    source: Option<String>,
+}
+
+pub async fn remove_all(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Query(query): Query<DeleteQuery>,
+) -> AppResult<Json<Value>> {
+    let deleted = state
+        .db
+        .delete_predictions(&caller.user.id, query.source.as_deref())
+        .await?;
+    Ok(Json(json!({ "deleted": deleted })))
+}

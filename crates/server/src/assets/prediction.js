@@ -1,0 +1,277 @@
+// Prediction page: upload files or record from the microphone, show results and history.
+document.addEventListener('DOMContentLoaded', () => {
+  'use strict';
+  const { api, h, icon, toast, pct, when, pill, confidence, dropzone, openModal, drawWaveform } = window.SER;
+  const $ = (id) => document.getElementById(id);
+  const form = $('predict-form');
+  const model = $('model');
+  const predictBtn = $('predict-btn');
+  const reuploadBtn = $('reupload-btn');
+
+  // Preselect a model passed as ?model=<id> (from the Training page).
+  const wanted = new URLSearchParams(location.search).get('model');
+  if (wanted && [...model.options].some((o) => o.value === wanted)) model.value = wanted;
+
+  const zone = dropzone(form.querySelector('[data-dropzone]'), { onChange: update });
+  function update() {
+    predictBtn.disabled = zone.files().length === 0;
+    reuploadBtn.disabled = zone.files().length === 0 && !$('results-table').querySelector('tbody').children.length;
+  }
+  update();
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const files = zone.files();
+    if (!files.length) return;
+    const data = new FormData();
+    data.append('model_id', model.value);
+    files.forEach((f) => data.append('files', f, f.name));
+    predictBtn.disabled = true;
+    predictBtn.textContent = `Predicting ${files.length} file${files.length > 1 ? 's' : ''}…`;
+    try {
+      const res = await api('POST', '/api/predict', data);
+      $('results-model').textContent = `Model: ${res.model.name}`;
+      showResults(res.results);
+      const failed = res.results.filter((r) => !r.ok).length;
+      if (failed) toast(`${failed} of ${res.results.length} files could not be analysed.`, 'error');
+      zone.clear();
+      loadHistory();
+    } catch (err) {
+      toast(err.message, 'error');
+    } finally {
+      predictBtn.textContent = 'Predict';
+      update();
+    }
+  });
+
+  reuploadBtn.addEventListener('click', () => {
+    zone.clear();
+    $('results-table').querySelector('tbody').replaceChildren();
+    $('results-empty').hidden = false;
+    $('results-model').textContent = '';
+    update();
+    form.querySelector('[data-dropzone]').focus();
+  });
+
+  function trueCell(p) {
+    if (!p.true_label) return h('span', { class: 'muted' }, 'unknown');
+    const same = p.true_label.toLowerCase() === p.label.toLowerCase();
+    return h('span', {}, pill(p.true_label), h('span', { class: same ? 'match' : 'miss', title: same ? 'Prediction matches' : 'Prediction differs' }, same ? '✓' : '✗'));
+  }
+
+  const waveButton = (p) => h('button', { class: 'icon-btn', type: 'button', title: 'Show waveform', 'aria-label': `Waveform of ${p.file_name}`, onclick: () => showWave(p) }, icon('wave'));
+
+  function showResults(results) {
+    const body = $('results-table').querySelector('tbody');
+    const rows = results.map((r) => r.ok
+      ? h('tr', {},
+        h('td', { class: 'file', title: r.file_name }, r.file_name),
+        h('td', {}, pill(r.prediction.label)),
+        h('td', {}, confidence(r.prediction.confidence)),
+        h('td', {}, trueCell(r.prediction)),
+        h('td', { class: 'right' }, waveButton(r.prediction)))
+      : h('tr', {},
+        h('td', { class: 'file', title: r.file_name }, r.file_name),
+        h('td', { colspan: 4 }, h('span', { class: 'error-text' }, r.error))));
+    body.replaceChildren(...rows);
+    $('results-empty').hidden = rows.length > 0;
+  }
+
+  async function showWave(p) {
+    let full = p;
+    if (!p.waveform) {
+      try { full = await api('GET', `/api/predictions/${p.id}`); } catch (err) { toast(err.message, 'error'); return; }
+    }
+    $('wave-title').textContent = full.file_name;
+    $('wave-sub').textContent = `${full.label} · ${pct(full.confidence)} · ${Number(full.duration_s || 0).toFixed(1)} s · ${full.model_name}`;
+    $('wave-probs').replaceChildren(...(full.probabilities || []).slice(0, 8).map((q) => {
+      const bar = h('i');
+      bar.style.width = `${Math.round(q.prob * 100)}%`;
+      return h('div', { class: 'prob-row' }, pill(q.label), h('div', { class: 'meter' }, bar), h('b', {}, pct(q.prob)));
+    }));
+    openModal($('wave-modal'));
+    drawWaveform($('wave-canvas'), full.waveform || []);
+  }
+
+  // ---- history ----
+  async function loadHistory() {
+    try {
+      const { predictions } = await api('GET', '/api/predictions?limit=50');
+      $('history-empty').hidden = predictions.length > 0;
+      $('history-table').hidden = predictions.length === 0;
+      $('history-table').querySelector('tbody').replaceChildren(...predictions.map((p) => h('tr', {},
+        h('td', { class: 'nowrap' }, when(p.created_at)),
+        h('td', { class: 'file', title: p.file_name }, p.file_name),
+        h('td', {}, pill(p.label)),
+        h('td', {}, confidence(p.confidence)),
+        h('td', {}, trueCell(p)),
+        h('td', { class: 'file model-col' }, p.model_name),
+        h('td', { class: 'right' }, h('div', { class: 'row-actions' }, waveButton(p), deleteButton(p, loadHistory))))));
+      renderMic(predictions.filter((p) => p.source === 'microphone'));
+    } catch (err) {
+      toast(err.message, 'error');
+    }
+  }
+
+  function deleteButton(p, after) {
+    return h('button', { class: 'icon-btn danger', type: 'button', title: 'Delete', 'aria-label': `Delete ${p.file_name}`, onclick: async () => {
+      try { await api('DELETE', `/api/predictions/${p.id}`); after(); } catch (err) { toast(err.message, 'error'); }
+    } }, icon('trash'));
+  }
+
+  // ---- microphone ----
+  let micRows = [];
+  function renderMic(rows) {
+    micRows = rows;
+    $('mic-table').querySelector('tbody').replaceChildren(...rows.map((p) => h('tr', {},
+      h('td', { class: 'file' }, p.file_name),
+      h('td', {}, pill(p.label)),
+      h('td', {}, confidence(p.confidence)),
+      h('td', { class: 'nowrap' }, when(p.created_at)),
+      h('td', { class: 'right' }, h('div', { class: 'row-actions' }, waveButton(p), deleteButton(p, loadHistory))))));
+    $('mic-empty').hidden = rows.length > 0;
+    $('clear-mic').disabled = rows.length === 0;
+  }
+
+  $('clear-mic').addEventListener('click', async () => {
+    if (!micRows.length || !confirm('Delete all microphone predictions?')) return;
+    try { await api('DELETE', '/api/predictions?source=microphone'); loadHistory(); } catch (err) { toast(err.message, 'error'); }
+  });
+
+  const TARGET_RATE = 16000;
+  let rec = null;        // { ctx, stream, node, chunks, rate, started, timer }
+  let recording = null;  // { samples, wav }
+
+  async function startRecording() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      toast('This browser cannot record here. Microphone access needs HTTPS or localhost.', 'error');
+      return;
+    }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false } });
+    } catch (err) {
+      toast('Microphone access was denied. Allow it in the browser to record.', 'error');
+      return;
+    }
+    const ctx = new (window.AudioContext || window.webkitAudioContext)();
+    const source = ctx.createMediaStreamSource(stream);
+    const node = ctx.createScriptProcessor(4096, 1, 1);
+    const silent = ctx.createGain();
+    silent.gain.value = 0;
+    const chunks = [];
+    node.onaudioprocess = (e) => {
+      chunks.push(new Float32Array(e.inputBuffer.getChannelData(0)));
+      drawWaveform($('mic-wave'), chunks.length > 40 ? concat(chunks.slice(-40)) : concat(chunks));
+    };
+    source.connect(node);
+    node.connect(silent);
+    silent.connect(ctx.destination);
+    const started = Date.now();
+    const timer = setInterval(() => {
+      const s = Math.floor((Date.now() - started) / 1000);
+      $('rec-time').textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+      if (s >= 300) stopRecording();
+    }, 250);
+    rec = { ctx, stream, node, chunks, rate: ctx.sampleRate, timer };
+    $('record-btn').classList.add('recording');
+    $('record-label').textContent = 'Recording…';
+    $('record-btn').disabled = true;
+    $('stop-btn').disabled = false;
+    $('mic-predict').disabled = true;
+    $('mic-audio').hidden = true;
+    $('mic-hint').textContent = '';
+  }
+
+  function stopRecording() {
+    if (!rec) return;
+    clearInterval(rec.timer);
+    rec.node.disconnect();
+    rec.stream.getTracks().forEach((t) => t.stop());
+    rec.ctx.close();
+    const samples = resample(concat(rec.chunks), rec.rate, TARGET_RATE);
+    rec = null;
+    $('record-btn').classList.remove('recording');
+    $('record-label').textContent = 'Record again';
+    $('record-btn').disabled = false;
+    $('stop-btn').disabled = true;
+    if (samples.length < TARGET_RATE / 4) {
+      toast('The recording is too short. Record at least a second of speech.', 'error');
+      return;
+    }
+    const wav = encodeWav(samples, TARGET_RATE);
+    recording = { samples, wav };
+    drawWaveform($('mic-wave'), samples);
+    const audio = $('mic-audio');
+    if (audio.src) URL.revokeObjectURL(audio.src);
+    audio.src = URL.createObjectURL(wav);
+    audio.hidden = false;
+    $('mic-predict').disabled = false;
+    $('mic-hint').textContent = `${(samples.length / TARGET_RATE).toFixed(1)} s recorded`;
+  }
+
+  $('record-btn').addEventListener('click', startRecording);
+  $('stop-btn').addEventListener('click', stopRecording);
+
+  $('mic-predict').addEventListener('click', async () => {
+    if (!recording) return;
+    const stamp = new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '');
+    const data = new FormData();
+    data.append('model_id', model.value);
+    data.append('source', 'microphone');
+    data.append('files', recording.wav, `recording-${stamp}.wav`);
+    $('mic-predict').disabled = true;
+    try {
+      const res = await api('POST', '/api/predict', data);
+      const r = res.results[0];
+      if (!r.ok) toast(r.error, 'error');
+      else $('mic-hint').textContent = `Predicted ${r.prediction.label} (${pct(r.prediction.confidence)})`;
+      loadHistory();
+    } catch (err) {
+      toast(err.message, 'error');
+    } finally {
+      $('mic-predict').disabled = false;
+    }
+  });
+
+  function concat(chunks) {
+    const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) { out.set(c, at); at += c.length; }
+    return out;
+  }
+
+  // Average-and-interpolate down to the target rate (speech sits well below 8 kHz).
+  function resample(input, from, to) {
+    if (from === to) return input;
+    const ratio = from / to;
+    const out = new Float32Array(Math.floor(input.length / ratio));
+    for (let i = 0; i < out.length; i++) {
+      const start = Math.floor(i * ratio);
+      const end = Math.min(input.length, Math.max(start + 1, Math.floor((i + 1) * ratio)));
+      let sum = 0;
+      for (let j = start; j < end; j++) sum += input[j];
+      out[i] = sum / (end - start);
+    }
+    return out;
+  }
+
+  // 16-bit PCM mono WAV, so the server needs no codec for browser recordings.
+  function encodeWav(samples, rate) {
+    const buffer = new ArrayBuffer(44 + samples.length * 2);
+    const v = new DataView(buffer);
+    const text = (at, s) => { for (let i = 0; i < s.length; i++) v.setUint8(at + i, s.charCodeAt(i)); };
+    text(0, 'RIFF'); v.setUint32(4, 36 + samples.length * 2, true); text(8, 'WAVE');
+    text(12, 'fmt '); v.setUint32(16, 16, true); v.setUint16(20, 1, true); v.setUint16(22, 1, true);
+    v.setUint32(24, rate, true); v.setUint32(28, rate * 2, true); v.setUint16(32, 2, true); v.setUint16(34, 16, true);
+    text(36, 'data'); v.setUint32(40, samples.length * 2, true);
+    for (let i = 0; i < samples.length; i++) {
+      const s = Math.max(-1, Math.min(1, samples[i]));
+      v.setInt16(44 + i * 2, s < 0 ? s * 0x8000 : s * 0x7fff, true);
+    }
+    return new Blob([buffer], { type: 'audio/wav' });
+  }
+
+  drawWaveform($('mic-wave'), [], 'Your recording will appear here');
+  loadHistory();
+});

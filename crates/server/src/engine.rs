@@ -1,0 +1,179 @@
+//! The boundary between the web layer and the ML engine.
+//!
+//! The server never does ML itself: it hands bytes and files to an [`Engine`] and stores what
+//! comes back. Every call is synchronous; the server runs predictions on a blocking thread and
+//! training/testing on its job workers, so an implementation may take as long as it needs.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use serde::{Deserialize, Serialize};
+
+/// A model architecture the engine can train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelKind {
+    /// Stable identifier, e.g. `cnn1d-mfcc`.
+    pub id: String,
+    /// Display name, e.g. "1-D CNN over MFCC frames".
+    pub name: String,
+    /// One or two sentences for the model picker.
+    pub description: String,
+}
+
+/// The model that ships with the software (used when no model is chosen).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DefaultModel {
+    pub name: String,
+    /// A [`ModelKind::id`].
+    pub kind: String,
+    pub labels: Vec<String>,
+}
+
+/// One class probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelProb {
+    pub label: String,
+    pub prob: f32,
+}
+
+/// The result of classifying one audio clip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub label: String,
+    /// Probability of `label`, 0..=1.
+    pub confidence: f32,
+    /// Class probabilities, most likely first (top-k or all).
+    pub probabilities: Vec<LabelProb>,
+    /// The emotion the file name or corpus naming scheme tells, if any.
+    pub true_label: Option<String>,
+    /// Waveform summary for display: (min, max) per bucket, about 1000 buckets, in -1..=1.
+    pub waveform: Vec<[f32; 2]>,
+    pub duration_s: f32,
+}
+
+/// What to train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    /// A [`ModelKind::id`].
+    pub kind: String,
+    pub epochs: u32,
+}
+
+/// A progress report during training.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TrainProgress {
+    /// Epochs finished so far (0 while preparing data).
+    pub epoch: u32,
+    pub epochs: u32,
+    pub train_loss: Option<f32>,
+    pub train_acc: Option<f32>,
+    pub val_loss: Option<f32>,
+    pub val_acc: Option<f32>,
+    /// Human-readable phase, e.g. "extracting features" or "epoch 3 of 40".
+    pub phase: String,
+}
+
+/// Metrics of one finished epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: u32,
+    pub train_loss: f32,
+    pub train_acc: f32,
+    pub val_loss: Option<f32>,
+    pub val_acc: Option<f32>,
+}
+
+/// The result of a finished training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOutcome {
+    /// The model bundle written inside the job's work folder; the server moves it to storage.
+    pub bundle: PathBuf,
+    pub train_accuracy: f32,
+    pub val_accuracy: Option<f32>,
+    pub labels: Vec<String>,
+    pub history: Vec<EpochRecord>,
+    /// How the data were split, e.g. "speaker-independent 80/20".
+    pub protocol: String,
+}
+
+/// Per-class precision, recall and F1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassMetrics {
+    pub label: String,
+    pub precision: f32,
+    pub recall: f32,
+    pub f1: f32,
+    pub support: u32,
+}
+
+/// The result of evaluating a model on a test set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestOutcome {
+    /// Weighted accuracy (share of clips classified right).
+    pub accuracy: f32,
+    /// Unweighted accuracy (mean per-class recall).
+    pub unweighted_accuracy: f32,
+    pub samples: u32,
+    pub labels: Vec<String>,
+    pub per_class: Vec<ClassMetrics>,
+    /// `confusion[true][predicted]` counts, rows and columns in `labels` order.
+    pub confusion: Vec<Vec<u32>>,
+    /// A picture of the confusion matrix (standalone SVG document), if the engine draws one.
+    pub confusion_svg: Option<String>,
+}
+
+/// Why an engine call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    /// The user's input is at fault (corrupt audio, empty dataset, unknown model kind...).
+    /// The message is shown to the user: name the file and the problem, not server paths.
+    #[error("{0}")]
+    Input(String),
+    /// The cancel flag was seen.
+    #[error("cancelled")]
+    Cancelled,
+    /// Anything else; logged, and the user sees a generic message.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The ML engine as the web layer sees it.
+pub trait Engine: Send + Sync + 'static {
+    /// Architectures offered on the Training page.
+    fn model_kinds(&self) -> Vec<ModelKind>;
+
+    /// The shipped model used when `predict`/`test` get `model: None`; `None` if there is none.
+    fn default_model(&self) -> Option<DefaultModel>;
+
+    /// Classify one clip. `model` is a bundle file, or `None` for the shipped default.
+    /// `file_name` is the user's name for the clip (for the true label); it is not a path.
+    fn predict(
+        &self,
+        model: Option<&Path>,
+        audio: &[u8],
+        file_name: &str,
+    ) -> Result<Prediction, EngineError>;
+
+    /// Train on a dataset ZIP (one folder per emotion, or a known corpus naming scheme).
+    /// Scratch files go in `work_dir`; the bundle must be written there too.
+    /// Check `cancel` between batches and return [`EngineError::Cancelled`] when it is set.
+    fn train(
+        &self,
+        dataset_zip: &Path,
+        spec: &TrainSpec,
+        work_dir: &Path,
+        progress: &mut dyn FnMut(TrainProgress),
+        cancel: &AtomicBool,
+    ) -> Result<TrainOutcome, EngineError>;
+
+    /// Evaluate a model (`None` = shipped default) on a labelled dataset ZIP.
+    /// `progress` gets the finished fraction (0..=1) and a phase text.
+    fn test(
+        &self,
+        model: Option<&Path>,
+        dataset_zip: &Path,
+        work_dir: &Path,
+        progress: &mut dyn FnMut(f32, &str),
+        cancel: &AtomicBool,
+    ) -> Result<TestOutcome, EngineError>;
+}

@@ -1,0 +1,452 @@
+//! The job worker: runs training and testing on blocking threads, one (or a few) at a time,
+//! persists progress and broadcasts every change to SSE subscribers.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::engine::{EngineError, EpochRecord, TrainProgress, TrainSpec};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::jobs::{CANCELLED, DONE, FAILED, JobRecord, QUEUED, RUNNING};
+use crate::store::models::ModelRecord;
+use crate::store::{new_id, now_ms};
+
+/// How often a running job's progress is written to the database (events go out at once).
+const SAVE_EVERY: Duration = Duration::from_millis(500);
+
+/// What a train job was asked to do (the `params` column).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainParams {
+    pub model_kind: String,
+    pub epochs: u32,
+    pub model_name: String,
+    pub dataset_name: String,
+}
+
+/// What a test job was asked to do (the `params` column).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestParams {
+    /// A model id, or `default`.
+    pub model_id: String,
+    pub model_name: String,
+    pub dataset_name: String,
+}
+
+/// Live progress of a train job (the `detail` column).
+#[derive(Debug, Clone, Default, Serialize)]
+struct TrainDetail {
+    #[serde(flatten)]
+    latest: TrainProgress,
+    history: Vec<EpochRecord>,
+}
+
+impl TrainDetail {
+    fn update(&mut self, p: TrainProgress) {
+        let last = self.history.last().map_or(0, |r| r.epoch);
+        if let (true, Some(train_loss)) = (p.epoch > last, p.train_loss) {
+            self.history.push(EpochRecord {
+                epoch: p.epoch,
+                train_loss,
+                train_acc: p.train_acc.unwrap_or(0.0),
+                val_loss: p.val_loss,
+                val_acc: p.val_acc,
+            });
+        }
+        self.latest = p;
+    }
+}
+
+#[derive(Clone)]
+struct Live {
+    events: broadcast::Sender<JobRecord>,
+    cancel: Arc<AtomicBool>,
+}
+
+/// Queue plus the in-memory side of unfinished jobs.
+pub struct Jobs {
+    queue: mpsc::UnboundedSender<String>,
+    receiver: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>>,
+    live: Mutex<HashMap<String, Live>>,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Jobs {
+    pub fn new() -> Self {
+        let (queue, receiver) = mpsc::unbounded_channel();
+        Self {
+            queue,
+            receiver: Arc::new(tokio::sync::Mutex::new(receiver)),
+            live: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queue a stored job for the workers.
+    pub fn enqueue(&self, id: &str) {
+        let (events, _) = broadcast::channel(64);
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.live().insert(id.to_owned(), Live { events, cancel });
+        // The receiver lives as long as `self`, so sending cannot fail.
+        let _ = self.queue.send(id.to_owned());
+    }
+
+    /// Events of an unfinished job; `None` once it has finished.
+    pub fn subscribe(&self, id: &str) -> Option<broadcast::Receiver<JobRecord>> {
+        self.live().get(id).map(|l| l.events.subscribe())
+    }
+
+    /// Ask a running job to stop; false if it is not live.
+    pub fn request_cancel(&self, id: &str) -> bool {
+        self.live()
+            .get(id)
+            .map(|l| l.cancel.store(true, Ordering::Relaxed))
+            .is_some()
+    }
+
+    fn cancel_flag(&self, id: &str) -> Arc<AtomicBool> {
+        self.live()
+            .get(id)
+            .map(|l| l.cancel.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn publish(&self, job: &JobRecord) {
+        if let Some(live) = self.live().get(&job.id) {
+            // No subscribers is fine.
+            let _ = live.events.send(job.clone());
+        }
+    }
+
+    /// Publish the final state and forget the job.
+    pub(crate) fn finish(&self, job: &JobRecord) {
+        self.publish(job);
+        self.live().remove(&job.id);
+    }
+}
+
+/// Where a job's files live.
+pub(crate) struct JobPaths {
+    pub upload: PathBuf,
+    pub work_dir: PathBuf,
+}
+
+impl JobPaths {
+    pub fn new(state: &AppState, user_id: &str, job_id: &str) -> Self {
+        let dir = state.user_dir(user_id);
+        Self {
+            upload: dir.join("uploads").join(format!("{job_id}.zip")),
+            work_dir: dir.join("jobs").join(job_id),
+        }
+    }
+
+    pub async fn remove(&self) {
+        let _ = tokio::fs::remove_file(&self.upload).await;
+        let _ = tokio::fs::remove_dir_all(&self.work_dir).await;
+    }
+}
+
+pub fn start_workers(state: &AppState) {
+    for _ in 0..state.config.job_workers.max(1) {
+        let state = state.clone();
+        tokio::spawn(async move { worker_loop(state).await });
+    }
+}
+
+async fn worker_loop(state: AppState) {
+    loop {
+        let next = state.jobs.receiver.lock().await.recv().await;
+        let Some(id) = next else { return };
+        if let Err(e) = run_job(&state, &id).await {
+            tracing::error!(job = %id, error = %e, "job bookkeeping failed");
+        }
+    }
+}
+
+/// How a job ended other than successfully.
+enum Failure {
+    Cancelled,
+    Failed(String),
+}
+
+impl Failure {
+    fn from_engine(state: &AppState, err: EngineError) -> Self {
+        match err {
+            EngineError::Cancelled => Self::Cancelled,
+            EngineError::Input(msg) => Self::Failed(state.scrub(&msg)),
+            EngineError::Internal(msg) => {
+                tracing::error!(error = %msg, "engine failed");
+                Self::Failed(
+                    "the engine failed unexpectedly; the error was logged on the server".to_owned(),
+                )
+            }
+        }
+    }
+
+    fn from_join(err: tokio::task::JoinError) -> Self {
+        tracing::error!(error = %err, "engine task panicked");
+        Self::Failed(
+            "the engine crashed unexpectedly; the error was logged on the server".to_owned(),
+        )
+    }
+}
+
+impl From<AppError> for Failure {
+    fn from(err: AppError) -> Self {
+        tracing::error!(error = %err, "job step failed");
+        Self::Failed(err.public_message())
+    }
+}
+
+async fn run_job(state: &AppState, id: &str) -> Result<(), AppError> {
+    let Some(mut job) = state.db.job_by_id(id).await? else {
+        return Ok(());
+    };
+    let paths = JobPaths::new(state, &job.user_id, &job.id);
+    // A job cancelled while queued is skipped.
+    if !state
+        .db
+        .transition_job(id, QUEUED, RUNNING, "starting")
+        .await?
+    {
+        paths.remove().await;
+        return Ok(());
+    }
+    job.status = RUNNING.to_owned();
+    job.message = "starting".to_owned();
+    state.jobs.publish(&job);
+    let cancel = state.jobs.cancel_flag(id);
+    let outcome = match tokio::fs::create_dir_all(&paths.work_dir).await {
+        Err(e) => Err(Failure::from(AppError::internal(e))),
+        Ok(()) if job.kind == "train" => run_train(state, &mut job, &paths, cancel).await,
+        Ok(()) => run_test(state, &mut job, &paths, cancel).await,
+    };
+    match outcome {
+        Ok(()) => {
+            job.status = DONE.to_owned();
+            job.progress = 1.0;
+            job.message = "finished".to_owned();
+        }
+        Err(Failure::Cancelled) => {
+            job.status = CANCELLED.to_owned();
+            job.message = "cancelled".to_owned();
+        }
+        Err(Failure::Failed(message)) => {
+            job.status = FAILED.to_owned();
+            job.message = message;
+        }
+    }
+    state.db.finish_job(&job).await?;
+    state.jobs.finish(&job);
+    paths.remove().await;
+    Ok(())
+}
+
+/// Forward engine progress to subscribers and (throttled) to the database until the
+/// engine's side of the channel closes.
+async fn pump<P>(
+    state: &AppState,
+    job: &mut JobRecord,
+    mut rx: mpsc::UnboundedReceiver<P>,
+    mut apply: impl FnMut(&mut JobRecord, P),
+) {
+    let mut last_save = Instant::now();
+    while let Some(p) = rx.recv().await {
+        apply(job, p);
+        state.jobs.publish(job);
+        if last_save.elapsed() >= SAVE_EVERY {
+            last_save = Instant::now();
+            if let Err(e) = state.db.save_job_progress(job).await {
+                tracing::warn!(error = %e, "could not save job progress");
+            }
+        }
+    }
+}
+
+async fn run_train(
+    state: &AppState,
+    job: &mut JobRecord,
+    paths: &JobPaths,
+    cancel: Arc<AtomicBool>,
+) -> Result<(), Failure> {
+    let params: TrainParams = serde_json::from_value(job.params.clone())
+        .map_err(|e| Failure::from(AppError::internal(e)))?;
+    let spec = TrainSpec {
+        kind: params.model_kind.clone(),
+        epochs: params.epochs,
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (engine, zip, work) = (
+        state.engine.clone(),
+        paths.upload.clone(),
+        paths.work_dir.clone(),
+    );
+    let task = tokio::task::spawn_blocking(move || {
+        let mut progress = |p: TrainProgress| {
+            let _ = tx.send(p);
+        };
+        engine.train(&zip, &spec, &work, &mut progress, &cancel)
+    });
+    let mut detail = TrainDetail::default();
+    pump(state, job, rx, |job, p: TrainProgress| {
+        job.progress = if p.epochs > 0 {
+            (f64::from(p.epoch) / f64::from(p.epochs)).clamp(0.0, 0.99)
+        } else {
+            0.0
+        };
+        job.message = p.phase.clone();
+        detail.update(p);
+        job.detail = serde_json::to_value(&detail).unwrap_or_default();
+    })
+    .await;
+    let outcome = task
+        .await
+        .map_err(Failure::from_join)?
+        .map_err(|e| Failure::from_engine(state, e))?;
+    let model = store_model(state, job, &params, &outcome.bundle, &paths.work_dir).await?;
+    let metrics = json!({
+        "train_accuracy": outcome.train_accuracy,
+        "val_accuracy": outcome.val_accuracy,
+        "labels": outcome.labels,
+        "history": outcome.history,
+        "protocol": outcome.protocol,
+        "epochs": params.epochs,
+        "dataset": params.dataset_name,
+    });
+    let mut model = model;
+    model.metrics = metrics.clone();
+    state
+        .db
+        .insert_model(&job.user_id, &model)
+        .await
+        .map_err(AppError::from)?;
+    let mut result = metrics;
+    result["model_id"] = json!(model.id);
+    result["model_name"] = json!(model.name);
+    job.result = result;
+    job.model_id = Some(model.id);
+    Ok(())
+}
+
+/// Move the engine's bundle into the user's model folder under a server-made name.
+async fn store_model(
+    state: &AppState,
+    job: &JobRecord,
+    params: &TrainParams,
+    bundle: &Path,
+    work_dir: &Path,
+) -> Result<ModelRecord, Failure> {
+    if !bundle.starts_with(work_dir) {
+        return Err(AppError::internal("engine wrote the bundle outside its work folder").into());
+    }
+    let id = new_id();
+    let dir = state.user_dir(&job.user_id).join("models");
+    let dest = dir.join(format!("{id}.bundle"));
+    let moved = async {
+        tokio::fs::create_dir_all(&dir).await?;
+        if tokio::fs::rename(bundle, &dest).await.is_err() {
+            tokio::fs::copy(bundle, &dest).await?;
+        }
+        std::io::Result::Ok(())
+    };
+    moved
+        .await
+        .map_err(|e| Failure::from(AppError::internal(e)))?;
+    Ok(ModelRecord {
+        id,
+        name: params.model_name.clone(),
+        kind: params.model_kind.clone(),
+        path: dest.display().to_string(),
+        metrics: serde_json::Value::Null,
+        created_at: now_ms(),
+    })
+}
+
+async fn run_test(
+    state: &AppState,
+    job: &mut JobRecord,
+    paths: &JobPaths,
+    cancel: Arc<AtomicBool>,
+) -> Result<(), Failure> {
+    let params: TestParams = serde_json::from_value(job.params.clone())
+        .map_err(|e| Failure::from(AppError::internal(e)))?;
+    let model_path = if params.model_id == crate::api::DEFAULT_MODEL_ID {
+        None
+    } else {
+        let model = state
+            .db
+            .model(&job.user_id, &params.model_id)
+            .await
+            .map_err(AppError::from)?;
+        let model = model.ok_or_else(|| {
+            Failure::Failed("the model was deleted before the test ran".to_owned())
+        })?;
+        Some(PathBuf::from(model.path))
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (engine, zip, work) = (
+        state.engine.clone(),
+        paths.upload.clone(),
+        paths.work_dir.clone(),
+    );
+    let task = tokio::task::spawn_blocking(move || {
+        let mut progress = |fraction: f32, phase: &str| {
+            let _ = tx.send((fraction, phase.to_owned()));
+        };
+        engine.test(model_path.as_deref(), &zip, &work, &mut progress, &cancel)
+    });
+    pump(state, job, rx, |job, (fraction, phase): (f32, String)| {
+        job.progress = f64::from(fraction).clamp(0.0, 0.99);
+        job.message = phase;
+    })
+    .await;
+    let outcome = task
+        .await
+        .map_err(Failure::from_join)?
+        .map_err(|e| Failure::from_engine(state, e))?;
+    let mut result =
+        serde_json::to_value(&outcome).map_err(|e| Failure::from(AppError::internal(e)))?;
+    result["model_id"] = json!(params.model_id);
+    result["model_name"] = json!(params.model_name);
+    result["dataset"] = json!(params.dataset_name);
+    job.result = result;
+    Ok(())
+}
+
+/// A new queued job record.
+pub(crate) fn new_job(
+    user_id: &str,
+    kind: &str,
+    params: serde_json::Value,
+    model_id: Option<String>,
+) -> JobRecord {
+    let now = now_ms();
+    JobRecord {
+        id: new_id(),
+        user_id: user_id.to_owned(),
+        kind: kind.to_owned(),
+        status: QUEUED.to_owned(),
+        progress: 0.0,
+        message: "waiting for a free worker".to_owned(),
+        params,
+        detail: serde_json::Value::Null,
+        result: serde_json::Value::Null,
+        model_id,
+        created_at: now,
+        updated_at: now,
+    }
+}

@@ -1,0 +1,397 @@
+//! Training and testing jobs: upload checks, the worker, SSE, cancel, restart recovery.
+
+mod support;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use support::*;
+
+#[tokio::test]
+async fn train_job_runs_to_done_and_sse_delivers_progress() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let id = start_train(&app, &ann, "5").await;
+
+    let response = app
+        .send(request(
+            "GET",
+            &format!("/api/jobs/{id}/events"),
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    // The stream ends by itself when the job finishes.
+    let text = body_text(response).await;
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(text.contains("event: job"));
+    let last = events.last().unwrap();
+    assert_eq!(last["status"], "done", "{text}");
+    assert_eq!(last["progress"], 1.0);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["status"] == "running" && e["detail"]["epoch"].as_u64().unwrap_or(0) >= 1),
+        "{text}"
+    );
+    assert_eq!(last["detail"]["history"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        last["result"]["train_accuracy"].as_f64().unwrap() as f32,
+        0.9
+    );
+    let model_id = last["result"]["model_id"].as_str().unwrap();
+
+    // The trained model is listed and usable for prediction.
+    let models = body_json(app.send(request("GET", "/api/models", Some(&ann))).await).await;
+    let ids: Vec<&str> = models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["default", model_id]);
+    assert!(
+        models.to_string().find("bundle").is_none(),
+        "model paths stay on the server"
+    );
+    let predicted = app
+        .send(multipart(
+            "/api/predict",
+            &[
+                Part::Text("model_id", model_id),
+                Part::File("files", "sad_1.wav", b"RIFF"),
+            ],
+            Some(&ann),
+        ))
+        .await;
+    let predicted = body_json(predicted).await;
+    assert_eq!(predicted["results"][0]["prediction"]["label"], "sad");
+    assert_eq!(predicted["results"][0]["prediction"]["model_id"], model_id);
+
+    // The upload and work folder are cleaned up; the model file stays.
+    let user_dir = app.dir.path().join("data/users").join(&ann.user_id);
+    assert_eq!(
+        std::fs::read_dir(user_dir.join("models")).unwrap().count(),
+        1
+    );
+    assert!(!user_dir.join("uploads").join(format!("{id}.zip")).exists());
+    assert!(!user_dir.join("jobs").join(&id).exists());
+}
+
+#[tokio::test]
+async fn sse_for_a_finished_job_sends_its_final_state_and_ends() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let id = start_train(&app, &ann, "2").await;
+    wait_for_status(&app, &ann, &id, &["done"]).await;
+    let text = body_text(
+        app.send(request(
+            "GET",
+            &format!("/api/jobs/{id}/events"),
+            Some(&ann),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(text.matches("event: job").count(), 1);
+    assert!(text.contains("\"status\":\"done\""));
+}
+
+#[tokio::test]
+async fn train_form_is_validated() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let zip = fake_zip(b"");
+    let cases: [(&str, &str, &str); 3] = [
+        ("nope", "5", "kind"),
+        ("fake-cnn", "0", "epochs"),
+        ("fake-cnn", "ten", "epochs"),
+    ];
+    for (kind, epochs, field) in cases {
+        let response = app
+            .send(multipart(
+                "/api/jobs/train",
+                &[
+                    Part::Text("kind", kind),
+                    Part::Text("epochs", epochs),
+                    Part::File("dataset", "d.zip", &zip),
+                ],
+                Some(&ann),
+            ))
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body_json(response).await["field"], field);
+    }
+    let missing = app
+        .send(multipart(
+            "/api/jobs/train",
+            &[Part::Text("kind", "fake-cnn"), Part::Text("epochs", "3")],
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    // Nothing was left behind by the refused uploads.
+    let uploads = app
+        .dir
+        .path()
+        .join("data/users")
+        .join(&ann.user_id)
+        .join("uploads");
+    assert_eq!(
+        std::fs::read_dir(uploads).map(|d| d.count()).unwrap_or(0),
+        0
+    );
+}
+
+#[tokio::test]
+async fn non_zip_dataset_is_rejected_with_400() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let by_name = app
+        .send(multipart(
+            "/api/jobs/train",
+            &[
+                Part::Text("kind", "fake-cnn"),
+                Part::Text("epochs", "3"),
+                Part::File("dataset", "data.tar", &fake_zip(b"")),
+            ],
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(by_name.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        body_json(by_name).await["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a .zip file")
+    );
+    let by_content = app
+        .send(multipart(
+            "/api/jobs/test",
+            &[
+                Part::Text("model_id", "default"),
+                Part::File("dataset", "fake.zip", b"just some text pretending"),
+            ],
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(by_content.status(), StatusCode::BAD_REQUEST);
+    let error = body_json(by_content).await["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(error.contains("fake.zip is not a ZIP archive"), "{error}");
+}
+
+#[tokio::test]
+async fn dataset_over_the_limit_gets_413_json() {
+    let app = TestApp::with(|c| c.max_zip_bytes = 1024, FakeEngine::default()).await;
+    let ann = app.user("ann").await;
+    let big = fake_zip(&[7u8; 4096]);
+    let response = app
+        .send(multipart(
+            "/api/jobs/train",
+            &[
+                Part::Text("kind", "fake-cnn"),
+                Part::Text("epochs", "3"),
+                Part::File("dataset", "big.zip", &big),
+            ],
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = body_json(response).await;
+    assert_eq!(body["code"], "payload_too_large");
+    assert!(
+        body["error"].as_str().unwrap().contains("1 KB limit"),
+        "{body}"
+    );
+    // Far over the limit: the request body limit answers, still as JSON.
+    let huge = fake_zip(&vec![7u8; 3 * 1024 * 1024]);
+    let response = app
+        .send(multipart(
+            "/api/jobs/train",
+            &[Part::File("dataset", "huge.zip", &huge)],
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body_json(response).await["code"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn test_job_reports_metrics_and_engine_errors_without_paths() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let zip = fake_zip(b"");
+    let response = app
+        .send(multipart(
+            "/api/jobs/test",
+            &[
+                Part::Text("model_id", "default"),
+                Part::File("dataset", "test.zip", &zip),
+            ],
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let id = body_json(response).await["id"].as_str().unwrap().to_owned();
+    let job = wait_for_status(&app, &ann, &id, &["done", "failed"]).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["result"]["accuracy"].as_f64().unwrap() as f32, 0.75);
+    assert_eq!(job["result"]["confusion"][0][0], 3);
+    assert_eq!(job["result"]["model_name"], "Fake default");
+
+    // The fake engine names the dataset by its server path; the user must not see it.
+    let empty = fake_zip(b"EMPTY");
+    let response = app
+        .send(multipart(
+            "/api/jobs/test",
+            &[Part::File("dataset", "empty.zip", &empty)],
+            Some(&ann),
+        ))
+        .await;
+    let id = body_json(response).await["id"].as_str().unwrap().to_owned();
+    let job = wait_for_status(&app, &ann, &id, &["done", "failed"]).await;
+    assert_eq!(job["status"], "failed");
+    let message = job["message"].as_str().unwrap();
+    assert!(message.contains("no labelled audio found"), "{message}");
+    assert!(
+        !message.contains('/') && !message.contains("users"),
+        "path leaked: {message}"
+    );
+    assert!(!message.contains(&app.dir.path().display().to_string()));
+}
+
+#[tokio::test]
+async fn running_job_can_be_cancelled() {
+    let gate = Arc::new(Gate::default());
+    let app = TestApp::with(
+        |_| {},
+        FakeEngine {
+            gate: Some(gate.clone()),
+        },
+    )
+    .await;
+    let ann = app.user("ann").await;
+    let id = start_train(&app, &ann, "3").await;
+    wait_for_status(&app, &ann, &id, &["running"]).await;
+    let response = app
+        .send(request(
+            "POST",
+            &format!("/api/jobs/{id}/cancel"),
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let job = wait_for_status(&app, &ann, &id, &["cancelled", "done", "failed"]).await;
+    assert_eq!(job["status"], "cancelled");
+    let again = app
+        .send(request(
+            "POST",
+            &format!("/api/jobs/{id}/cancel"),
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    gate.open();
+}
+
+#[tokio::test]
+async fn queued_job_can_be_cancelled_before_it_starts() {
+    let gate = Arc::new(Gate::default());
+    let app = TestApp::with(
+        |_| {},
+        FakeEngine {
+            gate: Some(gate.clone()),
+        },
+    )
+    .await;
+    let ann = app.user("ann").await;
+    let first = start_train(&app, &ann, "1").await;
+    wait_for_status(&app, &ann, &first, &["running"]).await;
+    // One worker: the second waits in the queue.
+    let second = start_train(&app, &ann, "1").await;
+    let job = body_json(
+        app.send(request("GET", &format!("/api/jobs/{second}"), Some(&ann)))
+            .await,
+    )
+    .await;
+    assert_eq!(job["status"], "queued");
+    let cancelled = body_json(
+        app.send(request(
+            "POST",
+            &format!("/api/jobs/{second}/cancel"),
+            Some(&ann),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(cancelled["status"], "cancelled");
+    gate.open();
+    assert_eq!(
+        wait_for_status(&app, &ann, &first, &["done"]).await["status"],
+        "done"
+    );
+    let job = body_json(
+        app.send(request("GET", &format!("/api/jobs/{second}"), Some(&ann)))
+            .await,
+    )
+    .await;
+    assert_eq!(job["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn restart_marks_running_jobs_failed() {
+    let gate = Arc::new(Gate::default());
+    let app = TestApp::with(
+        |_| {},
+        FakeEngine {
+            gate: Some(gate.clone()),
+        },
+    )
+    .await;
+    let ann = app.user("ann").await;
+    let id = start_train(&app, &ann, "3").await;
+    wait_for_status(&app, &ann, &id, &["running"]).await;
+
+    // A second server on the same database and folder, as after a crash and restart.
+    let restarted = TestApp::open(app.dir.clone(), app.config.clone(), FakeEngine::default()).await;
+    let job = body_json(
+        restarted
+            .send(request("GET", &format!("/api/jobs/{id}"), Some(&ann)))
+            .await,
+    )
+    .await;
+    assert_eq!(job["status"], "failed");
+    assert_eq!(job["message"], "interrupted by a server restart");
+    gate.open();
+}
+
+#[tokio::test]
+async fn jobs_list_shows_own_jobs_newest_first() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let first = start_train(&app, &ann, "1").await;
+    wait_for_status(&app, &ann, &first, &["done"]).await;
+    let second = start_train(&app, &ann, "1").await;
+    wait_for_status(&app, &ann, &second, &["done"]).await;
+    let jobs = body_json(app.send(request("GET", "/api/jobs", Some(&ann))).await).await;
+    let ids: Vec<&str> = jobs["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [second.as_str(), first.as_str()]);
+    assert_eq!(jobs["jobs"][0]["params"]["dataset_name"], "ravdess.zip");
+    assert_eq!(
+        jobs["jobs"][0]["params"]["model_name"],
+        "Fake CNN · 1 epochs"
+    );
+}

@@ -1,0 +1,61 @@
+//! The same storage code against PostgreSQL, when `SER_TEST_POSTGRES_URL` names a database
+//! (e.g. postgres://ser:ser@localhost/ser_test). Skipped otherwise; CI runs SQLite.
+
+mod support;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use support::*;
+
+#[tokio::test]
+async fn full_flow_on_postgres() {
+    let Ok(url) = std::env::var("SER_TEST_POSTGRES_URL") else {
+        eprintln!("SER_TEST_POSTGRES_URL not set; skipping the PostgreSQL test");
+        return;
+    };
+    let dir = Arc::new(tempfile::TempDir::new().unwrap());
+    let mut config = test_config(&dir);
+    config.database_url = url;
+    let app = TestApp::open(dir, config, FakeEngine::default()).await;
+    // Unique per run: the database outlives the test.
+    let ann = app.user(&format!("ann{}", std::process::id())).await;
+    let bob = app.user(&format!("bob{}", std::process::id())).await;
+
+    let id = start_train(&app, &ann, "2").await;
+    let job = wait_for_status(&app, &ann, &id, &["done", "failed"]).await;
+    assert_eq!(job["status"], "done", "{job}");
+    let predicted = body_json(
+        app.send(multipart(
+            "/api/predict",
+            &[Part::File("files", "happy.wav", b"RIFF")],
+            Some(&ann),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(predicted["results"][0]["prediction"]["label"], "happy");
+    let prediction_id = predicted["results"][0]["prediction"]["id"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        app.send(request(
+            "GET",
+            &format!("/api/predictions/{prediction_id}"),
+            Some(&bob)
+        ))
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.send(request("GET", &format!("/api/jobs/{id}"), Some(&bob)))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let dup = app
+        .send(json_request("POST", "/api/auth/signup", &serde_json::json!({"name": "x", "email": format!("ANN{}@example.com", std::process::id()), "password": "password1"}), None))
+        .await;
+    assert_eq!(dup.status(), StatusCode::CONFLICT);
+}

@@ -1,0 +1,194 @@
+//! Prediction uploads and the prediction history.
+
+mod support;
+
+use axum::http::StatusCode;
+use support::*;
+
+#[tokio::test]
+async fn predicts_many_files_reporting_errors_per_file() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let response = app
+        .send(multipart(
+            "/api/predict",
+            &[
+                Part::File("files", "happy_01.wav", b"RIFF...."),
+                Part::File("files", "corrupt.wav", b"garbage"),
+                Part::File("files", "empty.wav", b""),
+                Part::File("files", "C:\\Users\\ann\\angry take.wav", b"RIFF...."),
+            ],
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = body_json(response).await;
+    assert_eq!(body["model"]["id"], "default");
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0]["ok"], true);
+    assert_eq!(results[0]["prediction"]["label"], "happy");
+    assert_eq!(results[0]["prediction"]["true_label"], "happy");
+    assert_eq!(
+        results[0]["prediction"]["waveform"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+    assert_eq!(results[1]["ok"], false);
+    assert_eq!(results[1]["error"], "corrupt.wav: not a valid audio file");
+    assert_eq!(results[2]["error"], "empty.wav is empty");
+    // Folder parts of the client's name are dropped.
+    assert_eq!(results[3]["file_name"], "angry take.wav");
+    assert_eq!(results[3]["prediction"]["label"], "angry");
+
+    let history = body_json(
+        app.send(request("GET", "/api/predictions", Some(&ann)))
+            .await,
+    )
+    .await;
+    let rows = history["predictions"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "failed files are not stored");
+    assert!(rows[0].get("waveform").is_none(), "the list stays small");
+    let id = rows[0]["id"].as_str().unwrap();
+    let one = body_json(
+        app.send(request(
+            "GET",
+            &format!("/api/predictions/{id}"),
+            Some(&ann),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(one["waveform"].as_array().unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn predictions_can_be_deleted_one_by_one_or_by_source() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let upload = multipart(
+        "/api/predict",
+        &[Part::File("files", "sad.wav", b"RIFF")],
+        Some(&ann),
+    );
+    assert_eq!(app.send(upload).await.status(), StatusCode::OK);
+    let mic = |name: &'static str| {
+        multipart(
+            "/api/predict",
+            &[
+                Part::Text("source", "microphone"),
+                Part::File("files", name, b"RIFF"),
+            ],
+            Some(&ann),
+        )
+    };
+    let first = body_json(app.send(mic("recording-1.wav")).await).await;
+    app.send(mic("recording-2.wav")).await;
+    assert_eq!(first["results"][0]["prediction"]["source"], "microphone");
+
+    let id = first["results"][0]["prediction"]["id"].as_str().unwrap();
+    assert_eq!(
+        app.send(request(
+            "DELETE",
+            &format!("/api/predictions/{id}"),
+            Some(&ann)
+        ))
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.send(request(
+            "DELETE",
+            &format!("/api/predictions/{id}"),
+            Some(&ann)
+        ))
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    let cleared = body_json(
+        app.send(request(
+            "DELETE",
+            "/api/predictions?source=microphone",
+            Some(&ann),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(cleared["deleted"], 1);
+    let left = body_json(
+        app.send(request("GET", "/api/predictions", Some(&ann)))
+            .await,
+    )
+    .await;
+    assert_eq!(left["predictions"].as_array().unwrap().len(), 1);
+    assert_eq!(left["predictions"][0]["file_name"], "sad.wav");
+}
+
+#[tokio::test]
+async fn audio_file_over_the_limit_gets_413() {
+    let app = TestApp::with(|c| c.max_audio_bytes = 1000, FakeEngine::default()).await;
+    let ann = app.user("ann").await;
+    let response = app
+        .send(multipart(
+            "/api/predict",
+            &[Part::File("files", "long.wav", &[1u8; 2000])],
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = body_json(response).await;
+    assert_eq!(
+        body["error"],
+        "long.wav is larger than the 1 KB limit for audio files"
+    );
+}
+
+#[tokio::test]
+async fn too_many_files_or_none_are_bad_requests() {
+    let app = TestApp::with(|c| c.max_predict_files = 2, FakeEngine::default()).await;
+    let ann = app.user("ann").await;
+    let three = [
+        Part::File("files", "a.wav", b"R"),
+        Part::File("files", "b.wav", b"R"),
+        Part::File("files", "c.wav", b"R"),
+    ];
+    let response = app
+        .send(multipart("/api/predict", &three, Some(&ann)))
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        body_json(response).await["error"]
+            .as_str()
+            .unwrap()
+            .contains("at most 2")
+    );
+    let none = app
+        .send(multipart(
+            "/api/predict",
+            &[Part::Text("model_id", "default")],
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(none.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn unknown_model_is_404() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let response = app
+        .send(multipart(
+            "/api/predict",
+            &[
+                Part::Text("model_id", "abc"),
+                Part::File("files", "a.wav", b"R"),
+            ],
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}

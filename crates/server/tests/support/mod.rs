@@ -1,0 +1,424 @@
+//! Test scaffolding for the web layer: a deterministic fake engine and request helpers.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, Response, StatusCode, header};
+use ser_server::{
+    AppState, ClassMetrics, DefaultModel, Engine, EngineError, EpochRecord, LabelProb, ModelKind,
+    Prediction, ServerConfig, TestOutcome, TrainOutcome, TrainProgress, TrainSpec,
+};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+/// A gate the fake engine's `train` waits at (to hold a job in `running`).
+#[derive(Default)]
+pub struct Gate {
+    open: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Gate {
+    pub fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.cv.notify_all();
+    }
+
+    fn wait(&self, cancel: &AtomicBool) {
+        let mut open = self.open.lock().unwrap();
+        while !*open && !cancel.load(Ordering::Relaxed) {
+            open = self
+                .cv
+                .wait_timeout(open, Duration::from_millis(20))
+                .unwrap()
+                .0;
+        }
+    }
+}
+
+/// Predicts the emotion named in the file name ("happy_1.wav" -> happy), fails on names
+/// containing "corrupt", trains in `epochs` quick ticks and writes a bundle file.
+#[derive(Default)]
+pub struct FakeEngine {
+    /// When set, `train` waits here after its first progress report.
+    pub gate: Option<Arc<Gate>>,
+}
+
+const LABELS: [&str; 4] = ["angry", "happy", "neutral", "sad"];
+
+impl Engine for FakeEngine {
+    fn model_kinds(&self) -> Vec<ModelKind> {
+        vec![ModelKind {
+            id: "fake-cnn".into(),
+            name: "Fake CNN".into(),
+            description: "Test double.".into(),
+        }]
+    }
+
+    fn default_model(&self) -> Option<DefaultModel> {
+        Some(DefaultModel {
+            name: "Fake default".into(),
+            kind: "fake-cnn".into(),
+            labels: LABELS.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    fn predict(
+        &self,
+        model: Option<&Path>,
+        audio: &[u8],
+        file_name: &str,
+    ) -> Result<Prediction, EngineError> {
+        if file_name.contains("corrupt") {
+            return Err(EngineError::Input(format!(
+                "{file_name}: not a valid audio file"
+            )));
+        }
+        if let Some(path) = model.filter(|p| !p.exists()) {
+            return Err(EngineError::Internal(format!(
+                "missing bundle {}",
+                path.display()
+            )));
+        }
+        let label = LABELS
+            .iter()
+            .find(|l| file_name.contains(*l))
+            .unwrap_or(&"neutral");
+        Ok(Prediction {
+            label: label.to_string(),
+            confidence: 0.9,
+            probabilities: vec![LabelProb {
+                label: label.to_string(),
+                prob: 0.9,
+            }],
+            true_label: LABELS
+                .iter()
+                .find(|l| file_name.starts_with(*l))
+                .map(|s| s.to_string()),
+            waveform: vec![[-0.5, 0.5]; 10],
+            duration_s: audio.len() as f32 / 32000.0,
+        })
+    }
+
+    fn train(
+        &self,
+        dataset_zip: &Path,
+        spec: &TrainSpec,
+        work_dir: &Path,
+        progress: &mut dyn FnMut(TrainProgress),
+        cancel: &AtomicBool,
+    ) -> Result<TrainOutcome, EngineError> {
+        assert!(dataset_zip.exists(), "dataset was saved before the job ran");
+        let mut history = Vec::new();
+        progress(TrainProgress {
+            epoch: 0,
+            epochs: spec.epochs,
+            phase: "extracting features".into(),
+            ..Default::default()
+        });
+        if let Some(gate) = &self.gate {
+            gate.wait(cancel);
+        }
+        for epoch in 1..=spec.epochs {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(EngineError::Cancelled);
+            }
+            let record = EpochRecord {
+                epoch,
+                train_loss: 1.0 / epoch as f32,
+                train_acc: 0.5 + 0.04 * epoch as f32,
+                val_loss: Some(1.2 / epoch as f32),
+                val_acc: Some(0.4 + 0.04 * epoch as f32),
+            };
+            progress(TrainProgress {
+                epoch,
+                epochs: spec.epochs,
+                train_loss: Some(record.train_loss),
+                train_acc: Some(record.train_acc),
+                val_loss: record.val_loss,
+                val_acc: record.val_acc,
+                phase: format!("epoch {epoch} of {}", spec.epochs),
+            });
+            history.push(record);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let bundle = work_dir.join("model.bundle");
+        std::fs::write(&bundle, b"fake bundle")
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        Ok(TrainOutcome {
+            bundle,
+            train_accuracy: 0.9,
+            val_accuracy: Some(0.8),
+            labels: LABELS.iter().map(|s| s.to_string()).collect(),
+            history,
+            protocol: "speaker-independent 80/20".into(),
+        })
+    }
+
+    fn test(
+        &self,
+        _model: Option<&Path>,
+        dataset_zip: &Path,
+        _work_dir: &Path,
+        progress: &mut dyn FnMut(f32, &str),
+        _cancel: &AtomicBool,
+    ) -> Result<TestOutcome, EngineError> {
+        let data = std::fs::read(dataset_zip).map_err(|e| EngineError::Internal(e.to_string()))?;
+        if data.windows(5).any(|w| w == b"EMPTY") {
+            return Err(EngineError::Input(format!(
+                "{}: no labelled audio found",
+                dataset_zip.display()
+            )));
+        }
+        for i in 1..=4 {
+            progress(i as f32 / 4.0, "classifying");
+        }
+        Ok(TestOutcome {
+            accuracy: 0.75,
+            unweighted_accuracy: 0.7,
+            samples: 8,
+            labels: vec!["happy".into(), "sad".into()],
+            per_class: vec![ClassMetrics {
+                label: "happy".into(),
+                precision: 0.8,
+                recall: 0.8,
+                f1: 0.8,
+                support: 4,
+            }],
+            confusion: vec![vec![3, 1], vec![1, 3]],
+            confusion_svg: Some("<svg xmlns=\"http://www.w3.org/2000/svg\"/>".into()),
+        })
+    }
+}
+
+/// A server over a fresh temporary SQLite database and data folder.
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub dir: Arc<TempDir>,
+    pub config: ServerConfig,
+}
+
+pub fn test_config(dir: &TempDir) -> ServerConfig {
+    ServerConfig {
+        database_url: format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+        data_dir: dir.path().join("data"),
+        ..ServerConfig::default()
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with(|_| {}, FakeEngine::default()).await
+    }
+
+    pub async fn with(tweak: impl FnOnce(&mut ServerConfig), engine: FakeEngine) -> Self {
+        let dir = Arc::new(TempDir::new().unwrap());
+        let mut config = test_config(&dir);
+        tweak(&mut config);
+        Self::open(dir, config, engine).await
+    }
+
+    /// A server over an existing folder (as after a restart).
+    pub async fn open(dir: Arc<TempDir>, config: ServerConfig, engine: FakeEngine) -> Self {
+        let state = AppState::new(config.clone(), Arc::new(engine))
+            .await
+            .unwrap();
+        let router = ser_server::router(state.clone());
+        Self {
+            state,
+            router,
+            dir,
+            config,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Response<Body> {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
+    /// Sign up and return the session.
+    pub async fn user(&self, name: &str) -> Session {
+        let email = format!("{name}@example.com");
+        let response = self
+            .send(json_request(
+                "POST",
+                "/api/auth/signup",
+                &json!({"name": name, "email": email, "password": "correct horse"}),
+                None,
+            ))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        Session::from_response(response).await
+    }
+}
+
+/// A signed-in browser: cookie plus CSRF token.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+    pub user_id: String,
+}
+
+impl Session {
+    pub async fn from_response(response: Response<Body>) -> Self {
+        let cookie = set_cookie(&response).split(';').next().unwrap().to_owned();
+        let body = body_json(response).await;
+        Self {
+            cookie,
+            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+            user_id: body["user"]["id"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+pub fn set_cookie(response: &Response<Body>) -> String {
+    response
+        .headers()
+        .get(header::SET_COOKIE)
+        .expect("Set-Cookie")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub fn json_request(
+    method: &str,
+    uri: &str,
+    body: &Value,
+    session: Option<&Session>,
+) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(s) = session {
+        builder = builder
+            .header(header::COOKIE, &s.cookie)
+            .header("x-csrf-token", &s.csrf);
+    }
+    builder.body(Body::from(body.to_string())).unwrap()
+}
+
+/// A request with the session cookie and CSRF header (no body).
+pub fn request(method: &str, uri: &str, session: Option<&Session>) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(s) = session {
+        builder = builder
+            .header(header::COOKIE, &s.cookie)
+            .header("x-csrf-token", &s.csrf);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+pub async fn body_bytes(response: Response<Body>) -> Vec<u8> {
+    to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+pub async fn body_text(response: Response<Body>) -> String {
+    String::from_utf8(body_bytes(response).await).unwrap()
+}
+
+pub async fn body_json(response: Response<Body>) -> Value {
+    let bytes = body_bytes(response).await;
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+}
+
+/// One part of a multipart body.
+pub enum Part<'a> {
+    Text(&'a str, &'a str),
+    File(&'a str, &'a str, &'a [u8]),
+}
+
+const BOUNDARY: &str = "----ser-test-boundary";
+
+pub fn multipart(uri: &str, parts: &[Part<'_>], session: Option<&Session>) -> Request<Body> {
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        match part {
+            Part::Text(name, value) => {
+                body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                        .as_bytes(),
+                );
+            }
+            Part::File(name, file_name, data) => {
+                body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+                );
+                body.extend_from_slice(data);
+                body.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    let mut builder = Request::builder().method("POST").uri(uri).header(
+        header::CONTENT_TYPE,
+        format!("multipart/form-data; boundary={BOUNDARY}"),
+    );
+    if let Some(s) = session {
+        builder = builder
+            .header(header::COOKIE, &s.cookie)
+            .header("x-csrf-token", &s.csrf);
+    }
+    builder.body(Body::from(body)).unwrap()
+}
+
+/// Bytes that pass the server's ZIP check (the fake engine does not unzip).
+pub fn fake_zip(extra: &[u8]) -> Vec<u8> {
+    let mut data = b"PK\x03\x04".to_vec();
+    data.extend_from_slice(&[0u8; 60]);
+    data.extend_from_slice(extra);
+    data
+}
+
+/// Start a train job and return its id.
+pub async fn start_train(app: &TestApp, session: &Session, epochs: &str) -> String {
+    let zip = fake_zip(b"");
+    let response = app
+        .send(multipart(
+            "/api/jobs/train",
+            &[
+                Part::Text("kind", "fake-cnn"),
+                Part::Text("epochs", epochs),
+                Part::File("dataset", "ravdess.zip", &zip),
+            ],
+            Some(session),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    body_json(response).await["id"].as_str().unwrap().to_owned()
+}
+
+/// Poll a job until `done` (or any of `statuses`).
+pub async fn wait_for_status(
+    app: &TestApp,
+    session: &Session,
+    id: &str,
+    statuses: &[&str],
+) -> Value {
+    for _ in 0..500 {
+        let job = body_json(
+            app.send(request("GET", &format!("/api/jobs/{id}"), Some(session)))
+                .await,
+        )
+        .await;
+        if statuses.contains(&job["status"].as_str().unwrap()) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("job {id} never reached {statuses:?}");
+}
