@@ -1,0 +1,78 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong when reading, decoding or resampling audio.
+///
+/// Every variant caused by an input file names that file (`file`), so the message alone tells a
+/// user which upload or path is at fault and why.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AudioError {
+    /// The file could not be opened or read (missing, permission denied, ...).
+    #[error("{file}: cannot read file: {source}")]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The file has no bytes at all.
+    #[error("{file}: file is empty (0 bytes)")]
+    Empty { file: PathBuf },
+
+    /// The header is valid but the stream holds no audio samples.
+    #[error("{file}: contains no audio samples")]
+    NoSamples { file: PathBuf },
+
+    /// The file ends before the audio its header announces (or inside a packet).
+    #[error("{file}: truncated: {detail}")]
+    Truncated { file: PathBuf, detail: String },
+
+    /// The container was recognised but its header is invalid.
+    #[error("{file}: corrupt header: {detail}")]
+    CorruptHeader { file: PathBuf, detail: String },
+
+    /// No known audio container was found: random bytes, text, an image, ...
+    #[error("{file}: not an audio file (no known audio format recognised)")]
+    NotAudio { file: PathBuf },
+
+    /// The container is readable but its codec is not supported.
+    #[error("{file}: unsupported codec: {codec}")]
+    UnsupportedCodec { file: PathBuf, codec: String },
+
+    /// The audio is longer than the caller's limit (`LoadOptions::max_duration_s`).
+    #[error("{file}: audio is {duration_s:.1} s long, more than the limit of {max_s:.1} s")]
+    TooLong {
+        file: PathBuf,
+        duration_s: f64,
+        max_s: f64,
+    },
+
+    /// The audio data is damaged: a packet failed to decode, samples are not finite, or the
+    /// decoder itself failed.
+    #[error("{file}: malformed audio data: {detail}")]
+    Malformed { file: PathBuf, detail: String },
+
+    /// A sample rate of zero (or another impossible value) was passed to a function.
+    #[error("invalid sample rate {rate} Hz: {detail}")]
+    InvalidRate { rate: u32, detail: &'static str },
+}
+
+impl AudioError {
+    /// The file this error is about, when it is about a file.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Io { file, .. }
+            | Self::Empty { file }
+            | Self::NoSamples { file }
+            | Self::Truncated { file, .. }
+            | Self::CorruptHeader { file, .. }
+            | Self::NotAudio { file }
+            | Self::UnsupportedCodec { file, .. }
+            | Self::TooLong { file, .. }
+            | Self::Malformed { file, .. } => Some(file),
+            Self::InvalidRate { .. } => None,
+        }
+    }
+}

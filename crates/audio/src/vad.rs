@@ -1,0 +1,305 @@
+//! Voice-activity detection for long recordings, fixed windows for prediction, and a
+//! streaming windower for live microphone input.
+//!
+//! The VAD is energy based: frame RMS in dB, compared with a threshold set relative to the
+//! recording itself, so it works the same on quiet and loud recordings:
+//!
+//! `threshold = max(reference + relative_threshold_db, floor + floor_margin_db)`, capped at
+//! `reference - 3 dB`, where `reference` is a robust maximum (the 95th percentile of frame
+//! levels, so a single click does not set it) and `floor` the 10th percentile (the noise
+//! floor). In silence the relative term decides; in steady noise the floor term does.
+//!
+//! Frames are centred on multiples of the hop, so a boundary is placed within half a frame of
+//! where the energy changes. Then: dips shorter than `hangover_s` inside speech are bridged,
+//! segments shorter than `min_speech_s` are dropped, segments separated by less than
+//! `min_silence_s` are merged, and each segment is widened by `padding_s`.
+
+use serde::{Deserialize, Serialize};
+
+/// A stretch of audio in seconds from the start of the recording.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub start_s: f64,
+    pub end_s: f64,
+}
+
+impl Segment {
+    pub fn duration_s(&self) -> f64 {
+        self.end_s - self.start_s
+    }
+
+    /// The samples of `audio` (at `sample_rate`) this segment covers, clamped to the signal.
+    pub fn slice<'a>(&self, audio: &'a [f32], sample_rate: u32) -> &'a [f32] {
+        let at = |t: f64| ((t * f64::from(sample_rate)).round().max(0.0) as usize).min(audio.len());
+        let (a, b) = (at(self.start_s), at(self.end_s));
+        &audio[a..b.max(a)]
+    }
+}
+
+/// Settings of [`detect_speech`]. `Default` suits speech at any recording level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VadConfig {
+    pub frame_s: f64,
+    pub hop_s: f64,
+    /// Threshold relative to the robust maximum level (dB, negative).
+    pub relative_threshold_db: f32,
+    /// The threshold is at least this far above the noise floor (dB).
+    pub floor_margin_db: f32,
+    /// Quieter stretches inside speech shorter than this are kept as speech.
+    pub hangover_s: f64,
+    /// Shorter speech segments are dropped (clicks, bumps).
+    pub min_speech_s: f64,
+    /// Segments separated by less silence than this are merged.
+    pub min_silence_s: f64,
+    /// Each segment is widened by this much on both sides (clamped to the recording).
+    pub padding_s: f64,
+}
+
+impl Default for VadConfig {
+    fn default() -> Self {
+        Self {
+            frame_s: 0.020,
+            hop_s: 0.010,
+            relative_threshold_db: -35.0,
+            floor_margin_db: 10.0,
+            hangover_s: 0.080,
+            min_speech_s: 0.100,
+            min_silence_s: 0.250,
+            padding_s: 0.0,
+        }
+    }
+}
+
+/// Levels below this (dB re full scale) are treated as digital silence.
+const SILENCE_DB: f32 = -100.0;
+
+/// Finds the speech segments of a mono recording.
+pub fn detect_speech(samples: &[f32], sample_rate: u32, cfg: &VadConfig) -> Vec<Segment> {
+    let hop = ((cfg.hop_s * f64::from(sample_rate)).round() as usize).max(1);
+    let frame = ((cfg.frame_s * f64::from(sample_rate)).round() as usize).max(hop);
+    let levels = frame_levels_db(samples, frame, hop);
+    if levels.is_empty() {
+        return Vec::new();
+    }
+    let threshold = threshold_db(&levels, cfg);
+    let mut active: Vec<bool> = levels
+        .iter()
+        .map(|&l| l > threshold && l > SILENCE_DB)
+        .collect();
+    bridge_gaps(&mut active, (cfg.hangover_s / cfg.hop_s).round() as usize);
+    let hop_s = hop as f64 / f64::from(sample_rate);
+    let duration_s = samples.len() as f64 / f64::from(sample_rate);
+    let segments = runs_to_segments(&active, hop_s, duration_s);
+    let segments: Vec<Segment> = segments
+        .into_iter()
+        .filter(|s| s.duration_s() >= cfg.min_speech_s)
+        .collect();
+    let segments = merge_close(segments, cfg.min_silence_s);
+    pad(segments, cfg.padding_s, duration_s)
+}
+
+/// RMS level (dB) of frames of `frame` samples centred on every multiple of `hop`, with zero
+/// padding at the edges; O(n) through a running sum of squares.
+fn frame_levels_db(x: &[f32], frame: usize, hop: usize) -> Vec<f32> {
+    if x.is_empty() {
+        return Vec::new();
+    }
+    let mut prefix = Vec::with_capacity(x.len() + 1);
+    prefix.push(0.0f64);
+    let mut acc = 0.0f64;
+    for &v in x {
+        acc += f64::from(v) * f64::from(v);
+        prefix.push(acc);
+    }
+    let half = frame / 2;
+    (0..x.len().div_ceil(hop))
+        .map(|i| {
+            let centre = i * hop;
+            let (a, b) = (
+                centre.saturating_sub(half),
+                (centre + frame - half).min(x.len()),
+            );
+            let mean = (prefix[b] - prefix[a]).max(0.0) / frame as f64;
+            (10.0 * mean.max(1e-10).log10()) as f32
+        })
+        .collect()
+}
+
+fn threshold_db(levels: &[f32], cfg: &VadConfig) -> f32 {
+    let mut sorted = levels.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    let percentile = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+    let (reference, floor) = (percentile(0.95), percentile(0.10));
+    (reference + cfg.relative_threshold_db)
+        .max(floor + cfg.floor_margin_db)
+        .min(reference - 3.0)
+}
+
+/// Marks inactive runs of at most `max_gap` frames that lie between active frames as active.
+fn bridge_gaps(active: &mut [bool], max_gap: usize) {
+    let mut last_active: Option<usize> = None;
+    for i in 0..active.len() {
+        if !active[i] {
+            continue;
+        }
+        if let Some(prev) = last_active
+            && i - prev - 1 <= max_gap
+        {
+            active[prev + 1..i].fill(true);
+        }
+        last_active = Some(i);
+    }
+}
+
+/// Frame i stands for [(i - ½)·hop, (i + ½)·hop), clamped to the recording.
+fn runs_to_segments(active: &[bool], hop_s: f64, duration_s: f64) -> Vec<Segment> {
+    let edge = |i: usize| ((i as f64 - 0.5) * hop_s).clamp(0.0, duration_s);
+    let mut segments = Vec::new();
+    let mut start = None;
+    for (i, &on) in active.iter().chain(std::iter::once(&false)).enumerate() {
+        match (on, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                segments.push(Segment {
+                    start_s: edge(s),
+                    end_s: edge(i),
+                });
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    segments
+}
+
+fn merge_close(segments: Vec<Segment>, min_silence_s: f64) -> Vec<Segment> {
+    let mut merged: Vec<Segment> = Vec::with_capacity(segments.len());
+    for s in segments {
+        match merged.last_mut() {
+            Some(last) if s.start_s - last.end_s < min_silence_s => last.end_s = s.end_s,
+            _ => merged.push(s),
+        }
+    }
+    merged
+}
+
+fn pad(segments: Vec<Segment>, padding_s: f64, duration_s: f64) -> Vec<Segment> {
+    if padding_s <= 0.0 {
+        return segments;
+    }
+    let padded = segments.into_iter().map(|s| Segment {
+        start_s: (s.start_s - padding_s).max(0.0),
+        end_s: (s.end_s + padding_s).min(duration_s),
+    });
+    // Padding can make neighbours overlap: merge those.
+    merge_close(padded.collect(), 0.0)
+}
+
+/// Splits segments longer than `max_window_s` into windows of exactly that length, stepping
+/// by `max_window_s - overlap_s`; the last window is aligned to the segment's end so no window
+/// is short. Shorter segments pass through unchanged.
+pub fn split_long_segments(
+    segments: &[Segment],
+    max_window_s: f64,
+    overlap_s: f64,
+) -> Vec<Segment> {
+    let step = (max_window_s - overlap_s.clamp(0.0, max_window_s)).max(max_window_s * 0.01);
+    let mut out = Vec::new();
+    for s in segments {
+        // Also passes everything through for a zero, negative or NaN window.
+        if max_window_s.is_nan() || max_window_s <= 0.0 || s.duration_s() <= max_window_s {
+            out.push(*s);
+            continue;
+        }
+        let count = ((s.duration_s() - max_window_s) / step).ceil() as usize + 1;
+        for i in 0..count {
+            let start = if i + 1 == count {
+                s.end_s - max_window_s
+            } else {
+                s.start_s + i as f64 * step
+            };
+            out.push(Segment {
+                start_s: start,
+                end_s: start + max_window_s,
+            });
+        }
+    }
+    out
+}
+
+/// A window produced by [`StreamWindower`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamWindow {
+    /// Time of the window's first sample since the stream began.
+    pub start_s: f64,
+    pub samples: Vec<f32>,
+}
+
+/// Cuts a live stream of sample chunks (any sizes) into windows of `window` samples every
+/// `hop` samples, for rolling predictions. Keeps only the samples a future window needs.
+#[derive(Debug, Clone)]
+pub struct StreamWindower {
+    sample_rate: u32,
+    window: usize,
+    hop: usize,
+    /// Samples from `buffer_start` on; `buffer[0]` is the next window's first sample.
+    buffer: Vec<f32>,
+    /// Stream position (in samples) of `buffer[0]`.
+    buffer_start: u64,
+    /// Incoming samples to discard first (when the hop is longer than the window).
+    skip: usize,
+}
+
+impl StreamWindower {
+    /// Windows of `window_s` seconds every `hop_s` seconds (both at least one sample).
+    pub fn new(sample_rate: u32, window_s: f64, hop_s: f64) -> Self {
+        let samples = |s: f64| ((s * f64::from(sample_rate)).round() as usize).max(1);
+        Self::new_samples(sample_rate, samples(window_s), samples(hop_s))
+    }
+
+    /// Adds a chunk and returns every window it completes, oldest first.
+    pub fn push(&mut self, chunk: &[f32]) -> Vec<StreamWindow> {
+        let skipped = self.skip.min(chunk.len());
+        self.skip -= skipped;
+        self.buffer_start += skipped as u64;
+        self.buffer.extend_from_slice(&chunk[skipped..]);
+        let mut windows = Vec::new();
+        let mut offset = 0;
+        while offset + self.window <= self.buffer.len() {
+            windows.push(self.window_at(offset, self.window));
+            offset += self.hop;
+        }
+        let dropped = offset.min(self.buffer.len());
+        self.buffer.drain(..dropped);
+        self.buffer_start += dropped as u64;
+        self.skip += offset - dropped;
+        windows
+    }
+
+    /// The samples not yet covered by a full window (shorter than a window), if any; for the
+    /// end of a recording. Resets the windower.
+    pub fn flush(&mut self) -> Option<StreamWindow> {
+        let rest = (!self.buffer.is_empty()).then(|| self.window_at(0, self.buffer.len()));
+        *self = Self::new_samples(self.sample_rate, self.window, self.hop);
+        rest
+    }
+
+    fn new_samples(sample_rate: u32, window: usize, hop: usize) -> Self {
+        Self {
+            sample_rate,
+            window,
+            hop,
+            buffer: Vec::with_capacity(2 * window),
+            buffer_start: 0,
+            skip: 0,
+        }
+    }
+
+    fn window_at(&self, offset: usize, len: usize) -> StreamWindow {
+        StreamWindow {
+            start_s: (self.buffer_start + offset as u64) as f64 / f64::from(self.sample_rate),
+            samples: self.buffer[offset..offset + len].to_vec(),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! End-to-end tests of the `ser` binary on generated audio.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn ser() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ser"))
+}
+
+/// Writes a 16-bit mono WAV of a 440 Hz tone.
+fn write_tone(dir: &Path, name: &str, sample_rate: u32, seconds: f32) -> PathBuf {
+    let path = dir.join(name);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
+    let n = (sample_rate as f32 * seconds) as usize;
+    for i in 0..n {
+        let t = i as f32 / sample_rate as f32;
+        let v = 0.5 * (2.0 * std::f32::consts::PI * 440.0 * t).sin();
+        writer.write_sample((v * 32767.0) as i16).unwrap();
+    }
+    writer.finalize().unwrap();
+    path
+}
+
+#[test]
+fn info_reports_rate_channels_and_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = write_tone(dir.path(), "tone.wav", 16_000, 1.5);
+    let out = ser().arg("info").arg("--json").arg(&wav).output().unwrap();
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let info = &doc[0]["info"];
+    assert_eq!(info["sample_rate"], 16_000);
+    assert_eq!(info["channels"], 1);
+    assert!((info["duration_s"].as_f64().unwrap() - 1.5).abs() < 1e-3);
+}
+
+#[test]
+fn info_names_the_bad_file_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_tone(dir.path(), "good.wav", 16_000, 0.5);
+    let bad = dir.path().join("noise.wav");
+    std::fs::write(&bad, b"this is not audio at all, just text").unwrap();
+    let out = ser().arg("info").arg(&good).arg(&bad).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("noise.wav"), "stderr: {stderr}");
+    // The good file is still reported.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("good.wav"));
+}
+
+#[test]
+fn features_json_has_the_set_dimension() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = write_tone(dir.path(), "tone.wav", 16_000, 1.0);
+    let out = ser()
+        .args(["features", "--set", "pooled180", "--json"])
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = &doc["files"][0];
+    assert_eq!(file["rows"], 180);
+    assert_eq!(file["cols"], 1);
+}
+
+#[test]
+fn features_npy_writes_one_file_per_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_tone(dir.path(), "a.wav", 16_000, 1.0);
+    let b = write_tone(dir.path(), "b.wav", 22_050, 0.7);
+    let out_dir = dir.path().join("npy");
+    let out = ser()
+        .args(["features", "--set", "mfcc40-frames", "--npy"])
+        .arg(&out_dir)
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(out_dir.join("a.npy")).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    assert_eq!(npy.shape()[0], 40);
+    // 1 s at 16 kHz with hop 160 gives 1 + 16000 / 160 frames.
+    assert_eq!(npy.shape()[1], 101);
+    assert!(out_dir.join("b.npy").exists());
+}
+
+#[test]
+fn unknown_feature_set_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = write_tone(dir.path(), "tone.wav", 16_000, 0.5);
+    let out = ser().args(["features", "--set", "nope"]).arg(&wav).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+}
