@@ -6,7 +6,8 @@ Run from the repository root (see BENCHMARKS.md):
 
 Prints milliseconds per call (min and median over repeats) for
   pooled180 on 60 s at 22050 Hz (concat of time-means of mfcc(40), chroma_stft(tuning=0), melspectrogram)
-  mfcc40-frames on 3.5 s at 16 kHz (n_fft 512, hop 160, 64 mels, 40 coefficients).
+  mfcc40-frames on 3.5 s at 16 kHz (n_fft 512, hop 160, 64 mels, 40 coefficients)
+  pyin on 3.5 s at 16 kHz (fmin 50, fmax 500, librosa defaults otherwise).
 """
 import os
 
@@ -69,6 +70,7 @@ def main():
     clip = synthetic(16000, 3.5)
     bench("pooled180 60 s @22050", lambda: pooled180(long, 22050), 10)
     bench("mfcc40-frames 3.5 s @16k", lambda: mfcc40_frames(clip, 16000), 50)
+    bench("pyin 3.5 s @16k", lambda: librosa.pyin(clip, fmin=50, fmax=500, sr=16000), 5)
 
 
 if __name__ == "__main__":

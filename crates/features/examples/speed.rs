@@ -1,22 +1,36 @@
 //! Min/median wall time per call on the criterion bench's signals (less noisy than means on a
 //! busy machine; compare with scripts/librosa_bench.py, which prints the same statistics).
 //!
-//! `taskset -c 0 cargo run --release -p ser-features --example speed`
+//! `taskset -c 0 cargo run --release -p ser-features --example speed [-- NAME_FILTER [RUNS_FACTOR]]`
 
 use std::time::Instant;
 
-use ser_features::{Extractor, FeatureConfig};
+use ser_features::{Extractor, FeatureConfig, Pyin, PyinConfig};
 
 #[path = "../benches/support/signal.rs"]
 mod signal;
 
 fn bench(name: &str, set: &str, y: &[f32], runs: usize) {
     let mut ex = Extractor::new(&FeatureConfig::named(set).unwrap()).unwrap();
-    ex.extract(y).unwrap();
+    time(name, runs, || {
+        std::hint::black_box(ex.extract(y).unwrap());
+    });
+}
+
+fn time(name: &str, runs: usize, mut call: impl FnMut()) {
+    let mut args = std::env::args().skip(1);
+    if args.next().is_some_and(|filter| !name.contains(&filter)) {
+        return;
+    }
+    let runs = runs
+        * args
+            .next()
+            .map_or(1, |f| f.parse::<usize>().expect("RUNS_FACTOR"));
+    call();
     let mut ms: Vec<f64> = (0..runs)
         .map(|_| {
             let t = Instant::now();
-            std::hint::black_box(ex.extract(y).unwrap());
+            call();
             t.elapsed().as_secs_f64() * 1e3
         })
         .collect();
@@ -47,4 +61,9 @@ fn main() {
         &signal::synthetic(16000, 3.5),
         100,
     );
+    let clip = signal::synthetic(16000, 3.5);
+    let mut pyin = Pyin::new(16000.0, PyinConfig::SPEECH_DEFAULT).unwrap();
+    time("pyin 3.5 s @16k", 20, || {
+        std::hint::black_box(pyin.compute(&clip).unwrap());
+    });
 }

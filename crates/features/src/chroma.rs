@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FeatureError, Result};
-use crate::kernels::{dot, linspace, np_mod};
+use crate::kernels::{dot, linspace, matvec_pair, np_mod};
 use crate::matrix::FeatureMatrix;
 use crate::stft::{Stft, StftConfig, fft_frequencies, spectral_power};
 
@@ -98,15 +98,40 @@ impl ChromaFilterbank {
         }
     }
 
+    /// [`Self::apply`] for two frames at once (each weight loaded once for both).
+    #[inline]
+    pub(crate) fn apply_pair(
+        &self,
+        spectra: [&[f32]; 2],
+        raw: &mut [f64],
+        dots: &mut [f32],
+        out: [&mut [f32]; 2],
+    ) {
+        let (da, db) = dots.split_at_mut(self.n_chroma);
+        matvec_pair(&self.weights, spectra[0], spectra[1], da, db);
+        for (d, o) in [da, db].into_iter().zip(out) {
+            for (r, &v) in raw.iter_mut().zip(d.iter()) {
+                *r = v as f64;
+            }
+            normalise(raw, o);
+        }
+    }
+
     /// One normalised chroma frame (max = 1; all-zero frames stay zero).
     #[inline]
     pub fn apply(&self, spectrum: &[f32], raw: &mut [f64], out: &mut [f32]) {
         self.apply_raw(spectrum, raw);
-        let max = raw.iter().fold(0.0f64, |m, &v| m.max(v.abs()));
-        let norm = if max < f64::MIN_POSITIVE { 1.0 } else { max };
-        for (o, &r) in out.iter_mut().zip(raw.iter()) {
-            *o = (r / norm) as f32;
-        }
+        normalise(raw, out);
+    }
+}
+
+/// Per-frame max-normalisation (norm = inf); all-zero frames stay zero.
+#[inline]
+fn normalise(raw: &[f64], out: &mut [f32]) {
+    let max = raw.iter().fold(0.0f64, |m, &v| m.max(v.abs()));
+    let norm = if max < f64::MIN_POSITIVE { 1.0 } else { max };
+    for (o, &r) in out.iter_mut().zip(raw.iter()) {
+        *o = (r / norm) as f32;
     }
 }
 

@@ -47,6 +47,13 @@ pub(crate) fn check_signal(samples: &[f32]) -> Result<()> {
     if samples.is_empty() {
         return Err(FeatureError::EmptySignal);
     }
+    // branch-free scan in blocks (vectorises); locate the culprit only if there is one
+    let all_finite = samples
+        .chunks(4096)
+        .all(|block| block.iter().fold(true, |ok, s| ok & s.is_finite()));
+    if all_finite {
+        return Ok(());
+    }
     match samples.iter().position(|s| !s.is_finite()) {
         Some(index) => Err(FeatureError::NonFinite {
             index,

@@ -3,7 +3,7 @@
 //! Numerically matching librosa 0.11 (see `tests/librosa_parity.rs` and the fixtures in
 //! `shared/fixtures/librosa`). Two layers:
 //! - librosa-like functions (`stft_magnitude`, `melspectrogram`, `power_to_db`, `mfcc_from_db`,
-//!   `delta`, `chroma_stft`, `zero_crossing_rate`, `rms`, `spectral_features`, `yin`), each
+//!   `delta`, `chroma_stft`, `zero_crossing_rate`, `rms`, `spectral_features`, `yin`, `pyin`), each
 //!   returning a features × frames [`FeatureMatrix`];
 //! - named, serialisable feature sets ([`FeatureConfig`]) computed by an [`Extractor`] that owns
 //!   its FFT plans, filterbanks and scratch buffers, so nothing is allocated per frame.
@@ -23,6 +23,7 @@ mod matrix;
 mod mel;
 mod mfcc;
 mod pitch;
+mod pyin;
 mod spectral;
 mod stft;
 mod temporal;
@@ -39,6 +40,7 @@ pub use mel::{
 };
 pub use mfcc::{Dct, mfcc_from_db};
 pub use pitch::{Yin, YinConfig, YinFrame, yin};
+pub use pyin::{Pyin, PyinConfig, PyinOutput, pyin};
 pub use spectral::{SpectralConfig, SpectralFeatures, spectral_features};
 pub use stft::{
     SpectrumFloat, Stft, StftConfig, fft_frequencies, hann_periodic, stft_magnitude, stft_power,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FeatureError, Result};
-use crate::kernels::{dot, linspace, ln_positive};
+use crate::kernels::{dot, dot_pair, linspace, ln_positive};
 use crate::matrix::FeatureMatrix;
 use crate::stft::{Stft, StftConfig, fft_frequencies, spectral_power};
 
@@ -199,6 +199,40 @@ impl MelFilterbank {
         }
     }
 
+    /// [`Self::apply`] for two spectra at once: each weight is loaded once for both, and the
+    /// two accumulation chains per filter run in parallel.
+    #[inline]
+    pub(crate) fn apply_pair(&self, spectra: [&[f32]; 2], out_a: &mut [f32], out_b: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports AVX2 and FMA, the only requirement of `apply_pair_avx2`.
+            unsafe { self.apply_pair_avx2(spectra, out_a, out_b) };
+            return;
+        }
+        self.apply_pair_portable(spectra, out_a, out_b);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn apply_pair_avx2(&self, spectra: [&[f32]; 2], out_a: &mut [f32], out_b: &mut [f32]) {
+        self.apply_pair_portable(spectra, out_a, out_b);
+    }
+
+    #[inline(always)]
+    fn apply_pair_portable(&self, spectra: [&[f32]; 2], out_a: &mut [f32], out_b: &mut [f32]) {
+        for (m, (oa, ob)) in out_a
+            .iter_mut()
+            .zip(out_b.iter_mut())
+            .enumerate()
+            .take(self.n_mels())
+        {
+            let (start, w) = self.filter(m);
+            let end = start + w.len();
+            (*oa, *ob) = dot_pair(w, &spectra[0][start..end], &spectra[1][start..end]);
+        }
+    }
+
     /// Spans are whole blocks of 8 (see `new`), so each filter is a run of 8-wide FMAs.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
@@ -323,6 +357,25 @@ impl DbConfig {
 /// `librosa.power_to_db` in place: `10 log10(max(amin, x) / ref)`, then the global top_db clamp.
 /// The logarithm is the vectorisable [`ln_positive`] (error ~1e-6 dB).
 pub fn power_to_db(values: &mut [f32], cfg: &DbConfig) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA, the only requirement of `power_to_db_avx2`.
+        unsafe { power_to_db_avx2(values, cfg) };
+        return;
+    }
+    power_to_db_body(values, cfg);
+}
+
+/// [`power_to_db`] compiled for AVX2 (the branch-free log vectorises 8 wide; no FMA
+/// contraction happens without fast-math, so results are identical).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn power_to_db_avx2(values: &mut [f32], cfg: &DbConfig) {
+    power_to_db_body(values, cfg);
+}
+
+#[inline(always)]
+fn power_to_db_body(values: &mut [f32], cfg: &DbConfig) {
     const DB_PER_NEPER: f32 = 4.342_944_8; // 10 / ln 10
     let offset = (10.0 * cfg.amin.max(cfg.ref_power).log10()) as f32;
     // values at or below amin get the exact floor (silence is exactly −100 dB by default);

@@ -140,6 +140,29 @@ impl Yin {
         Ok(())
     }
 
+    /// The cumulative mean normalised difference of frame `t` of `y` (index i ↔ period
+    /// `min_period + i`), as librosa's `_cumulative_mean_normalized_difference`.
+    pub(crate) fn cmnd_frame(&mut self, y: &[f32], t: usize) -> Result<&[f64]> {
+        let pad = if self.cfg.center {
+            self.cfg.frame_length / 2
+        } else {
+            0
+        };
+        self.load_frame(y, t * self.cfg.hop_length, pad);
+        self.difference_function()?;
+        Ok(&self.cmnd[..self.max_period - self.min_period + 1])
+    }
+
+    /// Length of the CMND [`Self::cmnd_frame`] returns.
+    pub(crate) fn cmnd_len(&self) -> usize {
+        self.max_period - self.min_period + 1
+    }
+
+    /// The shortest period searched, `floor(sr / fmax)`.
+    pub(crate) fn min_period(&self) -> usize {
+        self.min_period
+    }
+
     fn load_frame(&mut self, y: &[f32], start: usize, pad: usize) {
         self.time.fill(0.0);
         for i in 0..self.cfg.frame_length {

@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 use common::{Npy, fixtures_dir, inputs, manifest, read_input, read_npy};
 use ser_features::{
     ChromaConfig, DbConfig, Extractor, FeatureConfig, FeatureKind, FeatureMatrix, MelConfig,
-    StftConfig, YinConfig, chroma_stft, delta, melspectrogram, mfcc_from_db, power_to_db, rms,
-    spectral_features, stft_magnitude, yin, zero_crossing_rate,
+    PyinConfig, StftConfig, YinConfig, chroma_stft, delta, melspectrogram, mfcc_from_db,
+    power_to_db, pyin, rms, spectral_features, stft_magnitude, yin, zero_crossing_rate,
 };
 use serde_json::Value;
 
-/// pYIN is optional in this crate and not implemented yet: its three goldens are reported, not checked.
-const NOT_YET_IMPLEMENTED: &[&str] = &["pyin_f0", "pyin_voiced_flag", "pyin_voiced_prob"];
+/// Golden kinds reported but not checked (none left: every golden is checked).
+const NOT_YET_IMPLEMENTED: &[&str] = &[];
 
 const S512: StftConfig = StftConfig {
     n_fft: 512,
@@ -254,9 +254,59 @@ fn check_golden(c: &mut Checker, inp: &Input, kind: &str, entry: &Value, golden:
             let a: Vec<f64> = f0.iter().map(|&v| v as f64).collect();
             c.compare(kind, id, &a, &[a.len()], golden, Tol::Absolute(1e-3));
         }
+        "pyin_f0" | "pyin_voiced_flag" | "pyin_voiced_prob" => {
+            let out = pyin(&inp.y, inp.sr, &PyinConfig::SPEECH_DEFAULT).unwrap();
+            match kind {
+                "pyin_f0" => check_pyin_f0(c, id, &out.f0, golden),
+                "pyin_voiced_flag" => {
+                    let a: Vec<f64> = out.voiced_flag.iter().map(|&v| f64::from(v)).collect();
+                    c.compare(kind, id, &a, &[a.len()], golden, Tol::Absolute(0.0));
+                }
+                _ => {
+                    let a: Vec<f64> = out.voiced_prob.iter().map(|&v| v as f64).collect();
+                    c.compare(kind, id, &a, &[a.len()], golden, Tol::Absolute(1e-4));
+                }
+            }
+        }
         _ => return false,
     }
     true
+}
+
+/// pYIN f0: NaN (unvoiced) exactly where librosa has NaN, then ≤ 1e-2 Hz elsewhere.
+fn check_pyin_f0(c: &mut Checker, id: &str, f0: &[f32], golden: &Npy) {
+    let kind = "pyin_f0";
+    if golden.shape != [f0.len()] {
+        c.fail(format!(
+            "{id}/{kind}: {} frames, golden shape {:?}",
+            f0.len(),
+            golden.shape
+        ));
+        return;
+    }
+    let nan_mismatch: Vec<usize> = (0..f0.len())
+        .filter(|&i| f0[i].is_nan() != golden.data[i].is_nan())
+        .collect();
+    let w = c
+        .worst
+        .entry(format!("{kind} NaN-position mismatches"))
+        .or_default();
+    w.checked += 1;
+    w.max_abs = w.max_abs.max(nan_mismatch.len() as f64);
+    if !nan_mismatch.is_empty() {
+        c.fail(format!(
+            "{id}/{kind}: NaN positions differ at frames {nan_mismatch:?}"
+        ));
+    }
+    let voiced: Vec<usize> = (0..f0.len())
+        .filter(|&i| !f0[i].is_nan() && !golden.data[i].is_nan())
+        .collect();
+    let g = Npy {
+        shape: vec![voiced.len()],
+        data: voiced.iter().map(|&i| golden.data[i]).collect(),
+    };
+    let a: Vec<f64> = voiced.iter().map(|&i| f0[i] as f64).collect();
+    c.compare(kind, id, &a, &[a.len()], &g, Tol::Absolute(1e-2));
 }
 
 /// pooled180 by part: MFCC means and mel means relative, chroma means absolute.
