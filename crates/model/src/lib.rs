@@ -1,1 +1,48 @@
 //! Network definitions, classical models and the model bundle format.
+//!
+//! - [`nets`]: burn networks (Flex CPU backend; CUDA/wgpu behind the `cuda`/`wgpu` features).
+//! - [`classical`]: SVM and random forest on pooled vectors.
+//! - [`bundle`]: the `.ser` file: header + JSON config + safetensors weights.
+//! - [`input`]: feature matrices, normalisation, crops and windows.
+//! - [`predictor`]: probabilities from a bundle and a feature matrix.
+
+/// The burn version these networks are built with, for crates that drive training.
+pub use burn;
+
+pub mod bundle;
+pub mod classical;
+pub mod input;
+pub mod nets;
+pub mod predictor;
+pub mod rng;
+pub mod weights;
+
+pub use bundle::{Bundle, BundleError, BundleMeta, ModelSpec};
+pub use input::{FeatureView, InputError, InputSpec, Normalisation};
+pub use nets::{Architecture, InputKind, Net};
+pub use predictor::Predictor;
+
+/// burn's CPU device (Flex backend), for callers that do not want to depend on burn.
+pub fn cpu_device() -> burn::tensor::Device {
+    burn::tensor::Device::flex()
+}
+
+/// The device training runs on: the first CUDA GPU with the `cuda` feature, the default
+/// wgpu adapter with `wgpu`, else the Flex CPU backend.
+pub fn training_device() -> burn::tensor::Device {
+    #[cfg(feature = "cuda")]
+    return burn::tensor::Device::cuda(0usize);
+    #[cfg(all(feature = "wgpu", not(feature = "cuda")))]
+    return burn::tensor::Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    #[cfg(not(any(feature = "cuda", feature = "wgpu")))]
+    burn::tensor::Device::flex()
+}
+
+/// Errors in model configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("unknown model {0:?} (known: {known})", known = ModelSpec::all_names().join(", "))]
+    UnknownModel(String),
+    #[error("bad model configuration: {0}")]
+    BadConfig(String),
+}

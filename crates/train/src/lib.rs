@@ -1,1 +1,16 @@
 //! Training loop, metrics, evaluation reports and plots.
+//!
+//! - [`history`]: per-epoch training records (loss, accuracy, learning rate, time).
+//! - [`metrics`]: WA/UA, per-class and macro scores, confusion matrices, per-speaker accuracy,
+//!   and mean ± std aggregation over cross-validation folds.
+//! - [`plots`]: self-contained SVG charts (confusion heat map, per-class bars, training curves,
+//!   per-speaker bars, model comparison) drawn with plotters; reused by the web server.
+//! - [`report`]: evaluation and comparison reports as JSON, offline HTML and Markdown.
+//! - [`demo`]: deterministic synthetic evaluations for examples, UI work and tests.
+
+pub mod demo;
+pub mod fit;
+pub mod history;
+pub mod metrics;
+pub mod plots;
+pub mod report;

@@ -1,0 +1,370 @@
+//! The model bundle: one `.ser` file holding everything needed to predict.
+//!
+//! Layout (little-endian):
+//! ```text
+//! b"SERMODEL" | format version: u32 | JSON length: u64 | payload length: u64 | JSON | payload
+//! ```
+//! The JSON is [`BundleMeta`]; the payload is safetensors bytes of a network's weights or,
+//! for a classical model, its JSON. The payload length makes truncation detectable before
+//! anything is parsed.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::ModelError;
+use crate::classical::{ClassicalConfig, ClassicalModel};
+use crate::input::{InputSpec, Normalisation};
+use crate::nets::{Architecture, InputKind, Net};
+use crate::weights::{self, WeightsError};
+
+pub const MAGIC: &[u8; 8] = b"SERMODEL";
+/// The newest format this build reads and the one it writes.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8 + 8;
+/// Refuse JSON headers beyond this: a corrupt length must not allocate gigabytes.
+const MAX_JSON_LEN: u64 = 64 << 20;
+
+/// A network or a classical model, with its hyper-parameters. Serialised flat with the
+/// model's kebab-case `name`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSpec {
+    Network(Architecture),
+    Classical(ClassicalConfig),
+}
+
+/// The JSON part of a bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BundleMeta {
+    pub model: ModelSpec,
+    pub input: InputSpec,
+    /// Feature extraction settings (typed by the features crate).
+    pub features: serde_json::Value,
+    pub labels: Vec<String>,
+    pub normalisation: Normalisation,
+    /// Where the model came from: data, protocol, seed, commit, date, ...
+    #[serde(default)]
+    pub provenance: BTreeMap<String, String>,
+    #[serde(default)]
+    pub metrics: serde_json::Value,
+}
+
+/// A model bundle in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bundle {
+    pub meta: BundleMeta,
+    /// Safetensors weights (networks) or the model's JSON (classical).
+    pub payload: Vec<u8>,
+}
+
+/// Why a bundle could not be read or written; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a ser model bundle (bad magic bytes)")]
+    NotABundle { path: PathBuf },
+    #[error(
+        "{path}: bundle format version {found} is not supported (this build reads up to {FORMAT_VERSION})"
+    )]
+    Version { path: PathBuf, found: u32 },
+    #[error("{path}: truncated bundle ({found} bytes, the header promises {expected})")]
+    Truncated {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+    #[error("{path}: bundle configuration is not valid JSON: {source}")]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{path}: weights do not fit the model: {source}")]
+    Weights { path: PathBuf, source: WeightsError },
+    #[error("{path}: {why}")]
+    Inconsistent { path: PathBuf, why: String },
+}
+
+impl Bundle {
+    /// Writes the bundle atomically: a temporary file in the same folder, then a rename.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), BundleError> {
+        let path = path.as_ref();
+        let io = |source| BundleError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let bytes = self.to_bytes().map_err(|source| BundleError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let tmp = temp_path(path);
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            io(e)
+        })
+    }
+
+    /// Reads and validates a bundle (weights are checked against the architecture).
+    pub fn load(path: impl AsRef<Path>) -> Result<Bundle, BundleError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| BundleError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let json = serde_json::to_vec(&self.meta)?;
+        let mut out = Vec::with_capacity(HEADER_LEN + json.len() + self.payload.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&json);
+        out.extend_from_slice(&self.payload);
+        Ok(out)
+    }
+
+    /// Parses and validates bundle bytes; `path` only names the source in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Bundle, BundleError> {
+        let p = || path.to_path_buf();
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(BundleError::NotABundle { path: p() });
+        }
+        let truncated = |expected: u64| BundleError::Truncated {
+            path: p(),
+            expected,
+            found: bytes.len() as u64,
+        };
+        if bytes.len() < HEADER_LEN {
+            return Err(truncated(HEADER_LEN as u64));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
+        if version == 0 || version > FORMAT_VERSION {
+            return Err(BundleError::Version {
+                path: p(),
+                found: version,
+            });
+        }
+        let json_len = u64::from_le_bytes(bytes[12..20].try_into().unwrap_or_default());
+        let payload_len = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
+        let expected = (HEADER_LEN as u64)
+            .checked_add(json_len)
+            .and_then(|n| n.checked_add(payload_len))
+            .filter(|_| json_len <= MAX_JSON_LEN)
+            .ok_or_else(|| BundleError::Inconsistent {
+                path: p(),
+                why: format!("implausible section lengths ({json_len}, {payload_len})"),
+            })?;
+        if (bytes.len() as u64) < expected {
+            return Err(truncated(expected));
+        }
+        if (bytes.len() as u64) > expected {
+            return Err(BundleError::Inconsistent {
+                path: p(),
+                why: format!("{} bytes of trailing data", bytes.len() as u64 - expected),
+            });
+        }
+        let json_end = HEADER_LEN + json_len as usize;
+        let meta: BundleMeta = serde_json::from_slice(&bytes[HEADER_LEN..json_end])
+            .map_err(|source| BundleError::Json { path: p(), source })?;
+        let bundle = Bundle {
+            meta,
+            payload: bytes[json_end..].to_vec(),
+        };
+        bundle.validate(path)?;
+        Ok(bundle)
+    }
+
+    /// Checks that labels, normalisation, input and payload agree with the model.
+    pub fn validate(&self, path: &Path) -> Result<(), BundleError> {
+        let bad = |why: String| BundleError::Inconsistent {
+            path: path.to_path_buf(),
+            why,
+        };
+        let m = &self.meta;
+        if m.labels.len() < 2 {
+            return Err(bad(format!(
+                "needs at least 2 labels, has {}",
+                m.labels.len()
+            )));
+        }
+        if m.normalisation.mean.len() != m.input.features
+            || m.normalisation.std.len() != m.input.features
+        {
+            return Err(bad(format!(
+                "normalisation covers {} features, the input has {}",
+                m.normalisation.mean.len(),
+                m.input.features
+            )));
+        }
+        match &m.model {
+            ModelSpec::Network(arch) => self.validate_network(arch, path),
+            ModelSpec::Classical(_) => self.validate_classical(path).map(|_| ()),
+        }
+    }
+
+    fn validate_network(&self, arch: &Architecture, path: &Path) -> Result<(), BundleError> {
+        let bad = |why: String| BundleError::Inconsistent {
+            path: path.to_path_buf(),
+            why,
+        };
+        let input = &self.meta.input;
+        if input.kind != arch.input_kind() {
+            return Err(bad(format!(
+                "{} reads {:?} input, bundle says {:?}",
+                arch.name(),
+                arch.input_kind(),
+                input.kind
+            )));
+        }
+        if input.kind == InputKind::Frames && input.frames.is_none_or(|f| f < arch.min_frames()) {
+            return Err(bad(format!(
+                "{} needs a crop of >= {} frames",
+                arch.name(),
+                arch.min_frames()
+            )));
+        }
+        self.network(&Device::flex())
+            .map(|_| ())
+            .map_err(|e| match e {
+                NetLoadError::Weights(source) => BundleError::Weights {
+                    path: path.to_path_buf(),
+                    source,
+                },
+                NetLoadError::Model(e) => bad(e.to_string()),
+                NetLoadError::NotANetwork => bad("not a network".into()),
+            })
+    }
+
+    /// Deserialises the classical model and checks its sizes.
+    pub fn validate_classical(&self, path: &Path) -> Result<ClassicalModel, BundleError> {
+        let model: ClassicalModel =
+            serde_json::from_slice(&self.payload).map_err(|source| BundleError::Json {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let expected = (self.meta.input.features, self.meta.labels.len());
+        if model.dims() != expected {
+            return Err(BundleError::Inconsistent {
+                path: path.to_path_buf(),
+                why: format!(
+                    "classical model is {:?} (features, classes), bundle says {expected:?}",
+                    model.dims()
+                ),
+            });
+        }
+        Ok(model)
+    }
+
+    /// Builds the network on `device` and loads the weights into it.
+    pub fn network(&self, device: &Device) -> Result<Net, NetLoadError> {
+        let ModelSpec::Network(arch) = &self.meta.model else {
+            return Err(NetLoadError::NotANetwork);
+        };
+        let net = arch
+            .build(self.meta.input.features, self.meta.labels.len(), device)
+            .map_err(NetLoadError::Model)?;
+        weights::load_safetensors(net, &self.payload).map_err(NetLoadError::Weights)
+    }
+}
+
+/// Why a bundle's network could not be instantiated.
+#[derive(Debug, thiserror::Error)]
+pub enum NetLoadError {
+    #[error("the bundle holds a classical model, not a network")]
+    NotANetwork,
+    #[error(transparent)]
+    Model(ModelError),
+    #[error(transparent)]
+    Weights(WeightsError),
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+impl ModelSpec {
+    /// A model by name with default hyper-parameters (networks and classical models).
+    pub fn from_name(name: &str) -> Result<Self, ModelError> {
+        match ClassicalConfig::from_name(name) {
+            Some(c) => Ok(Self::Classical(c)),
+            None => Architecture::from_name(name).map(Self::Network),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Network(a) => a.name(),
+            Self::Classical(c) => c.name(),
+        }
+    }
+
+    pub fn input_kind(&self) -> InputKind {
+        match self {
+            Self::Network(a) => a.input_kind(),
+            Self::Classical(_) => InputKind::Pooled,
+        }
+    }
+
+    /// Every model name: networks, then classical models.
+    pub fn all_names() -> Vec<&'static str> {
+        Architecture::NAMES
+            .iter()
+            .chain(&ClassicalConfig::NAMES)
+            .copied()
+            .collect()
+    }
+}
+
+impl std::str::FromStr for ModelSpec {
+    type Err = ModelError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::from_name(name)
+    }
+}
+
+impl Serialize for ModelSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Network(a) => a.serialize(s),
+            Self::Classical(c) => c.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_json::Value::deserialize(d)?;
+        let name = value
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or_default();
+        if ClassicalConfig::NAMES.contains(&name) {
+            serde_json::from_value(value)
+                .map(Self::Classical)
+                .map_err(D::Error::custom)
+        } else {
+            serde_json::from_value(value)
+                .map(Self::Network)
+                .map_err(D::Error::custom)
+        }
+    }
+}

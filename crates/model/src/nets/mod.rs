@@ -1,0 +1,221 @@
+//! Neural networks (burn, Flex CPU backend by default), one module per architecture.
+//!
+//! Every network maps a batch `[B, F, T]` (F feature rows, T frames) to logits
+//! `[B, classes]`. Pooled-vector models ([`InputKind::Pooled`]) average over T first, so
+//! they take `[B, D, 1]` (or frames, which they pool).
+
+mod blocks;
+pub mod cnn1d_mfcc;
+pub mod cnn1d_pooled;
+pub mod cnn4;
+pub mod cnn_tm;
+pub mod mlp;
+pub mod resnet9;
+pub mod rnn;
+pub mod transformer;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+pub use cnn_tm::{CnnTm, CnnTmConfig};
+pub use cnn1d_mfcc::{Cnn1dMfcc, Cnn1dMfccConfig};
+pub use cnn1d_pooled::{Cnn1dPooled, Cnn1dPooledConfig};
+pub use cnn4::{Cnn4, Cnn4Config};
+pub use mlp::{Mlp, MlpConfig};
+pub use resnet9::{Resnet9, Resnet9Config};
+pub use rnn::{BiGruNet, LstmNet, RnnConfig};
+pub use transformer::{TransformerConfig, TransformerNet};
+
+use crate::ModelError;
+
+/// What a network reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputKind {
+    /// One vector per clip (e.g. mean-pooled MFCC40 + chroma12 + mel128 = 180 dims).
+    Pooled,
+    /// A feature-by-frame matrix [F, T] (MFCC frames, log-mel spectrogram).
+    Frames,
+}
+
+/// A network architecture with its hyper-parameters. Serialised with a kebab-case `name`
+/// tag; missing hyper-parameters take their defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name")]
+pub enum Architecture {
+    /// Report 000: 1-D CNN over the pooled vector. Input: pooled.
+    #[serde(rename = "cnn1d-pooled")]
+    Cnn1dPooled(Cnn1dPooledConfig),
+    /// Report 004: 1-D CNN over MFCC frames (40 x T). Input: frames.
+    #[serde(rename = "cnn1d-mfcc")]
+    Cnn1dMfcc(Cnn1dMfccConfig),
+    /// Report 003: parallel 2-D CNNs + Transformer over log-mel. Input: frames.
+    #[serde(rename = "cnn-tm")]
+    CnnTm(CnnTmConfig),
+    /// Multi-layer perceptron. Input: pooled.
+    #[serde(rename = "mlp")]
+    Mlp(MlpConfig),
+    /// Stacked LSTM. Input: frames.
+    #[serde(rename = "lstm")]
+    Lstm(RnnConfig),
+    /// Stacked bidirectional GRU (3 layers by default). Input: frames.
+    #[serde(rename = "bigru")]
+    Bigru(RnnConfig),
+    /// 4-layer 1-D CNN. Input: frames.
+    #[serde(rename = "cnn4")]
+    Cnn4(Cnn4Config),
+    /// ResNet-9-style 2-D CNN over log-mel. Input: frames.
+    #[serde(rename = "resnet9")]
+    Resnet9(Resnet9Config),
+    /// 2-layer Transformer encoder with sinusoidal positions. Input: frames.
+    #[serde(rename = "transformer")]
+    Transformer(TransformerConfig),
+}
+
+/// A built network: one variant per architecture.
+#[derive(Module, Debug)]
+pub enum Net {
+    Cnn1dPooled(Cnn1dPooled),
+    Cnn1dMfcc(Cnn1dMfcc),
+    CnnTm(CnnTm),
+    Mlp(Mlp),
+    Lstm(LstmNet),
+    Bigru(BiGruNet),
+    Cnn4(Cnn4),
+    Resnet9(Resnet9),
+    Transformer(TransformerNet),
+}
+
+impl Architecture {
+    /// All architecture names, in the order of report 000's comparison table.
+    pub const NAMES: [&'static str; 9] = [
+        "cnn1d-pooled",
+        "cnn1d-mfcc",
+        "cnn-tm",
+        "mlp",
+        "lstm",
+        "bigru",
+        "cnn4",
+        "resnet9",
+        "transformer",
+    ];
+
+    /// The architecture `name` with default hyper-parameters.
+    pub fn from_name(name: &str) -> Result<Self, ModelError> {
+        Ok(match name {
+            "cnn1d-pooled" => Self::Cnn1dPooled(Default::default()),
+            "cnn1d-mfcc" => Self::Cnn1dMfcc(Default::default()),
+            "cnn-tm" => Self::CnnTm(Default::default()),
+            "mlp" => Self::Mlp(Default::default()),
+            "lstm" => Self::Lstm(RnnConfig::lstm_default()),
+            "bigru" => Self::Bigru(RnnConfig::bigru_default()),
+            "cnn4" => Self::Cnn4(Default::default()),
+            "resnet9" => Self::Resnet9(Default::default()),
+            "transformer" => Self::Transformer(Default::default()),
+            other => return Err(ModelError::UnknownModel(other.to_string())),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Cnn1dPooled(_) => "cnn1d-pooled",
+            Self::Cnn1dMfcc(_) => "cnn1d-mfcc",
+            Self::CnnTm(_) => "cnn-tm",
+            Self::Mlp(_) => "mlp",
+            Self::Lstm(_) => "lstm",
+            Self::Bigru(_) => "bigru",
+            Self::Cnn4(_) => "cnn4",
+            Self::Resnet9(_) => "resnet9",
+            Self::Transformer(_) => "transformer",
+        }
+    }
+
+    pub fn input_kind(&self) -> InputKind {
+        match self {
+            Self::Cnn1dPooled(_) | Self::Mlp(_) => InputKind::Pooled,
+            _ => InputKind::Frames,
+        }
+    }
+
+    /// The fewest frames a forward pass accepts (each max-pool halves T).
+    pub fn min_frames(&self) -> usize {
+        match self {
+            Self::Cnn1dPooled(_) | Self::Mlp(_) => 1,
+            Self::Cnn1dMfcc(c) => 1 << c.channels.len(),
+            Self::Cnn4(c) => 1 << c.channels.len(),
+            Self::CnnTm(c) => 1 << c.channels.len(),
+            Self::Resnet9(_) => 8,
+            Self::Lstm(_) | Self::Bigru(_) | Self::Transformer(_) => 1,
+        }
+    }
+
+    /// Checks the hyper-parameters against the input size, so that `build` cannot panic.
+    pub fn validate(&self, n_in: usize, n_classes: usize) -> Result<(), ModelError> {
+        let bad = |why: String| Err(ModelError::BadConfig(format!("{}: {why}", self.name())));
+        if n_in == 0 || n_classes < 2 {
+            return bad(format!(
+                "needs inputs and >= 2 classes (got {n_in}, {n_classes})"
+            ));
+        }
+        match self {
+            Self::CnnTm(c) if c.d_model % 2 != 0 || c.d_model % c.heads.max(1) != 0 => {
+                bad("d_model must be even and divisible by heads".into())
+            }
+            Self::CnnTm(c) if n_in < 1 << c.channels.len() => {
+                bad(format!("needs >= {} feature rows", 1 << c.channels.len()))
+            }
+            Self::Resnet9(_) if n_in < 8 => bad("needs >= 8 feature rows".into()),
+            Self::Transformer(c) if c.d_model % c.heads.max(1) != 0 => {
+                bad("d_model must be divisible by heads".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Builds the network for `n_in` features (D for pooled input, F rows for frames).
+    pub fn build(&self, n_in: usize, n_classes: usize, device: &Device) -> Result<Net, ModelError> {
+        self.validate(n_in, n_classes)?;
+        Ok(match self {
+            Self::Cnn1dPooled(c) => Net::Cnn1dPooled(c.init(n_in, n_classes, device)),
+            Self::Cnn1dMfcc(c) => Net::Cnn1dMfcc(c.init(n_in, n_classes, device)),
+            Self::CnnTm(c) => Net::CnnTm(c.init(n_in, n_classes, device)),
+            Self::Mlp(c) => Net::Mlp(c.init(n_in, n_classes, device)),
+            Self::Lstm(c) => Net::Lstm(c.init_lstm(n_in, n_classes, device)),
+            Self::Bigru(c) => Net::Bigru(c.init_bigru(n_in, n_classes, device)),
+            Self::Cnn4(c) => Net::Cnn4(c.init(n_in, n_classes, device)),
+            Self::Resnet9(c) => Net::Resnet9(c.init(n_in, n_classes, device)),
+            Self::Transformer(c) => Net::Transformer(c.init(n_in, n_classes, device)),
+        })
+    }
+
+    /// Number of trainable parameters (plus batch-norm statistics) for this input size.
+    pub fn parameter_count(&self, n_in: usize, n_classes: usize) -> Result<usize, ModelError> {
+        Ok(self.build(n_in, n_classes, &Device::flex())?.num_params())
+    }
+}
+
+impl std::str::FromStr for Architecture {
+    type Err = ModelError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::from_name(name)
+    }
+}
+
+impl Net {
+    /// `x`: [B, F, T] -> logits [B, classes]. Pooled models average over T.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
+        match self {
+            Self::Cnn1dPooled(net) => net.forward(blocks::mean_over_time(x)),
+            Self::Mlp(net) => net.forward(blocks::mean_over_time(x)),
+            Self::Cnn1dMfcc(net) => net.forward(x),
+            Self::CnnTm(net) => net.forward(x),
+            Self::Lstm(net) => net.forward(x),
+            Self::Bigru(net) => net.forward(x),
+            Self::Cnn4(net) => net.forward(x),
+            Self::Resnet9(net) => net.forward(x),
+            Self::Transformer(net) => net.forward(x),
+        }
+    }
+}

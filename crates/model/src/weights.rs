@@ -1,0 +1,200 @@
+//! Network weights <-> safetensors bytes, keyed by module path (e.g. `Cnn1dMfcc.out.weight`).
+//!
+//! Batch-norm running statistics are included (burn visits them as float tensors). The
+//! parameter ids can be kept in the safetensors metadata: optimiser state is keyed by id, so
+//! checkpoints need them to resume the optimiser moments.
+
+use std::collections::{BTreeMap, HashMap};
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::tensor::{Tensor, TensorData};
+use safetensors::SafeTensors;
+use safetensors::tensor::{Dtype, TensorView};
+
+/// Metadata key holding `{"path": id, ...}` when ids are kept.
+const PARAM_IDS_KEY: &str = "burn_param_ids";
+
+/// Why weights could not be applied to a network.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("weights are not valid safetensors: {0}")]
+    Format(String),
+    #[error("weight {name} is {found}, expected f32")]
+    Dtype { name: String, found: String },
+    #[error("weight {name} has shape {found:?}, the architecture expects {expected:?}")]
+    Shape {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    #[error("weights lack {0:?} that the architecture needs")]
+    Missing(Vec<String>),
+    #[error("weights hold {0:?} that the architecture does not have")]
+    Unused(Vec<String>),
+}
+
+/// One tensor as plain data.
+struct Plain {
+    shape: Vec<usize>,
+    values: Vec<f32>,
+}
+
+/// Serialises every float tensor of `module` to safetensors bytes.
+pub fn to_safetensors<M: Module>(module: &M, keep_ids: bool) -> Vec<u8> {
+    let mut collector = Collector::default();
+    module.visit(&mut collector);
+    let metadata = keep_ids.then(|| {
+        let ids = serde_json::to_string(&collector.ids).unwrap_or_default();
+        HashMap::from([(PARAM_IDS_KEY.to_string(), ids)])
+    });
+    // safetensors stores little-endian bytes.
+    let bytes: Vec<Vec<u8>> = collector
+        .tensors
+        .iter()
+        .map(|(_, t)| t.values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = collector
+        .tensors
+        .iter()
+        .zip(&bytes)
+        .filter_map(|((name, t), b)| {
+            TensorView::new(Dtype::F32, t.shape.clone(), b)
+                .ok()
+                .map(|v| (name.clone(), v))
+        })
+        .collect();
+    // Serialising views we just built from consistent shapes cannot fail.
+    safetensors::tensor::serialize(views, metadata).unwrap_or_default()
+}
+
+/// Loads safetensors bytes into `module`, checking names and shapes against it.
+pub fn load_safetensors<M: Module>(module: M, bytes: &[u8]) -> Result<M, WeightsError> {
+    let (tensors, ids) = read_plain(bytes)?;
+    let mut mapper = Loader {
+        path: Vec::new(),
+        tensors,
+        ids,
+        missing: Vec::new(),
+        errors: Vec::new(),
+    };
+    let module = module.map(&mut mapper);
+    if let Some(err) = mapper.errors.into_iter().next() {
+        return Err(err);
+    }
+    if !mapper.missing.is_empty() {
+        return Err(WeightsError::Missing(mapper.missing));
+    }
+    if !mapper.tensors.is_empty() {
+        let mut unused: Vec<String> = mapper.tensors.into_keys().collect();
+        unused.sort();
+        return Err(WeightsError::Unused(unused));
+    }
+    Ok(module)
+}
+
+/// Checks that `bytes` parse as safetensors holding only f32 tensors.
+pub fn check_safetensors(bytes: &[u8]) -> Result<(), WeightsError> {
+    read_plain(bytes).map(|_| ())
+}
+
+type PlainMap = HashMap<String, Plain>;
+
+fn read_plain(bytes: &[u8]) -> Result<(PlainMap, HashMap<String, u64>), WeightsError> {
+    let (_, meta) =
+        SafeTensors::read_metadata(bytes).map_err(|e| WeightsError::Format(e.to_string()))?;
+    let ids = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(PARAM_IDS_KEY))
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    let st = SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format(e.to_string()))?;
+    let mut tensors = HashMap::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            let found = format!("{:?}", view.dtype());
+            return Err(WeightsError::Dtype { name, found });
+        }
+        let values = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let shape = view.shape().to_vec();
+        tensors.insert(name, Plain { shape, values });
+    }
+    Ok((tensors, ids))
+}
+
+#[derive(Default)]
+struct Collector {
+    path: Vec<String>,
+    tensors: Vec<(String, Plain)>,
+    ids: BTreeMap<String, u64>,
+}
+
+impl ModuleVisitor for Collector {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let name = self.path.join(".");
+        let tensor = param.transform_for_save().val();
+        let shape = tensor.dims().to_vec();
+        let values = tensor
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec()
+            .unwrap_or_default();
+        self.ids.insert(name.clone(), param.id.val());
+        self.tensors.push((name, Plain { shape, values }));
+    }
+}
+
+struct Loader {
+    path: Vec<String>,
+    tensors: PlainMap,
+    ids: HashMap<String, u64>,
+    missing: Vec<String>,
+    errors: Vec<WeightsError>,
+}
+
+impl ModuleMapper for Loader {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let name = self.path.join(".");
+        let Some(plain) = self.tensors.remove(&name) else {
+            self.missing.push(name);
+            return param;
+        };
+        let expected = param.lazy_shape().to_vec();
+        if plain.shape != expected {
+            let found = plain.shape;
+            self.errors.push(WeightsError::Shape {
+                name,
+                expected,
+                found,
+            });
+            return param;
+        }
+        let device = param.lazy_device();
+        let tensor = Tensor::from_data(TensorData::new(plain.values, plain.shape), &device);
+        let id = self
+            .ids
+            .get(&name)
+            .map_or(param.id, |&id| ParamId::from(id));
+        param.transform_for_load(tensor, id)
+    }
+}

@@ -1,0 +1,207 @@
+//! The bundle format: round trips and refusal of broken files.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ser_model::bundle::{Bundle, BundleError, BundleMeta, FORMAT_VERSION, ModelSpec};
+use ser_model::classical::ClassicalConfig;
+use ser_model::input::{FeatureView, InputSpec, Normalisation};
+use ser_model::nets::Cnn1dMfccConfig;
+use ser_model::{Architecture, InputKind, Predictor, cpu_device, weights};
+
+const ROWS: usize = 6;
+
+fn small_arch() -> Architecture {
+    Architecture::Cnn1dMfcc(Cnn1dMfccConfig {
+        channels: vec![8, 8],
+        dense: 8,
+        ..Default::default()
+    })
+}
+
+fn meta(model: ModelSpec, kind: InputKind) -> BundleMeta {
+    BundleMeta {
+        model,
+        input: InputSpec {
+            kind,
+            features: ROWS,
+            frames: (kind == InputKind::Frames).then_some(10),
+        },
+        features: serde_json::json!({"set": "mfcc6"}),
+        labels: vec!["calm".into(), "angry".into(), "sad".into()],
+        normalisation: Normalisation {
+            mean: vec![0.5; ROWS],
+            std: vec![2.0; ROWS],
+        },
+        provenance: BTreeMap::from([("seed".to_string(), "1".to_string())]),
+        metrics: serde_json::json!({"ua": 0.5}),
+    }
+}
+
+fn network_bundle() -> Bundle {
+    let arch = small_arch();
+    let net = arch.build(ROWS, 3, &cpu_device()).unwrap();
+    Bundle {
+        meta: meta(ModelSpec::Network(arch), InputKind::Frames),
+        payload: weights::to_safetensors(&net, false),
+    }
+}
+
+fn clip(cols: usize) -> Vec<f32> {
+    (0..ROWS * cols).map(|i| (i as f32 * 0.37).sin()).collect()
+}
+
+#[test]
+fn network_bundle_round_trips_with_identical_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.ser");
+    let bundle = network_bundle();
+    bundle.save(&path).unwrap();
+    let loaded = Bundle::load(&path).unwrap();
+    assert_eq!(loaded, bundle);
+    let data = clip(23);
+    let view = FeatureView::new(ROWS, 23, &data).unwrap();
+    let before = Predictor::new(&bundle).unwrap().predict(view).unwrap();
+    let after = Predictor::load(&path).unwrap().predict(view).unwrap();
+    assert_eq!(before, after);
+    assert!((before.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+}
+
+#[test]
+fn classical_bundle_round_trips() {
+    let x: Vec<Vec<f32>> = (0..12).map(|i| vec![(i % 3) as f32; ROWS]).collect();
+    let y: Vec<usize> = (0..12).map(|i| i % 3).collect();
+    let config = ClassicalConfig::from_name("random-forest").unwrap();
+    let model = config.fit(&x, &y, 3, 1).unwrap();
+    let bundle = Bundle {
+        meta: meta(ModelSpec::Classical(config), InputKind::Pooled),
+        payload: serde_json::to_vec(&model).unwrap(),
+    };
+    let bytes = bundle.to_bytes().unwrap();
+    let loaded = Bundle::from_bytes(&bytes, Path::new("rf.ser")).unwrap();
+    let data = vec![2.0 * 2.0 + 0.5; ROWS]; // standardises to class 2's vector
+    let view = FeatureView::new(ROWS, 1, &data).unwrap();
+    let probs = Predictor::new(&loaded).unwrap().predict(view).unwrap();
+    assert_eq!(probs.len(), 3);
+    assert!(probs[2] > 0.9, "{probs:?}");
+}
+
+#[test]
+fn predictions_batch_and_window_consistently() {
+    let predictor = Predictor::new(&network_bundle()).unwrap();
+    let (short, long) = (clip(7), clip(41));
+    let views = [
+        FeatureView::new(ROWS, 7, &short).unwrap(),
+        FeatureView::new(ROWS, 41, &long).unwrap(),
+    ];
+    let batch = predictor.predict_batch(&views).unwrap();
+    for (view, probs) in views.iter().zip(&batch) {
+        let single = predictor.predict(*view).unwrap();
+        for (a, b) in single.iter().zip(probs) {
+            assert!((a - b).abs() < 1e-5);
+        }
+    }
+    let wrong = clip(5);
+    let err = predictor
+        .predict(FeatureView::new(ROWS - 1, 6, &wrong[..(ROWS - 1) * 6]).unwrap())
+        .unwrap_err();
+    assert!(err.to_string().contains("expects 6 feature rows"), "{err}");
+}
+
+fn load_bytes(bytes: &[u8]) -> BundleError {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.ser");
+    std::fs::write(&path, bytes).unwrap();
+    let err = Bundle::load(&path).unwrap_err();
+    assert!(
+        err.to_string().contains("broken.ser"),
+        "error must name the file: {err}"
+    );
+    err
+}
+
+#[test]
+fn broken_bundles_are_refused_with_the_file_named() {
+    let good = network_bundle().to_bytes().unwrap();
+
+    let mut bad_magic = good.clone();
+    bad_magic[0] = b'X';
+    assert!(matches!(
+        load_bytes(&bad_magic),
+        BundleError::NotABundle { .. }
+    ));
+    assert!(matches!(load_bytes(b"SER"), BundleError::NotABundle { .. }));
+
+    let mut newer = good.clone();
+    newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    assert!(matches!(load_bytes(&newer), BundleError::Version { .. }));
+
+    let truncated = &good[..good.len() - 10];
+    assert!(matches!(
+        load_bytes(truncated),
+        BundleError::Truncated { .. }
+    ));
+    assert!(matches!(
+        load_bytes(&good[..20]),
+        BundleError::Truncated { .. }
+    ));
+
+    let mut bad_json = good.clone();
+    bad_json[28] = b'#';
+    assert!(matches!(load_bytes(&bad_json), BundleError::Json { .. }));
+
+    let mut trailing = good.clone();
+    trailing.push(0);
+    assert!(matches!(
+        load_bytes(&trailing),
+        BundleError::Inconsistent { .. }
+    ));
+}
+
+#[test]
+fn weights_of_another_shape_are_refused() {
+    let mut bundle = network_bundle();
+    let other = Architecture::Cnn1dMfcc(Cnn1dMfccConfig {
+        channels: vec![8, 4],
+        dense: 8,
+        ..Default::default()
+    });
+    let net = other.build(ROWS, 3, &cpu_device()).unwrap();
+    bundle.payload = weights::to_safetensors(&net, false);
+    let err = load_bytes(&bundle.to_bytes().unwrap());
+    assert!(matches!(err, BundleError::Weights { .. }), "{err}");
+    assert!(err.to_string().contains("shape"), "{err}");
+
+    bundle.payload = b"not safetensors".to_vec();
+    assert!(matches!(
+        load_bytes(&bundle.to_bytes().unwrap()),
+        BundleError::Weights { .. }
+    ));
+
+    let mut bundle = network_bundle();
+    bundle.meta.labels.push("extra".into());
+    assert!(matches!(
+        load_bytes(&bundle.to_bytes().unwrap()),
+        BundleError::Weights { .. }
+    ));
+}
+
+#[test]
+fn missing_file_is_an_io_error_naming_it() {
+    let err = Bundle::load("/nonexistent/model.ser").unwrap_err();
+    assert!(matches!(err, BundleError::Io { .. }));
+    assert!(err.to_string().contains("/nonexistent/model.ser"));
+}
+
+#[test]
+fn model_specs_parse_by_name_and_round_trip() {
+    for name in ModelSpec::all_names() {
+        let spec: ModelSpec = name.parse().unwrap();
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["name"], name);
+        let back: ModelSpec = serde_json::from_value(json).unwrap();
+        assert_eq!(back, spec);
+    }
+    let err = "svm-poly".parse::<ModelSpec>().unwrap_err();
+    assert!(err.to_string().contains("svm-rbf"), "{err}");
+}

@@ -1,0 +1,212 @@
+//! Fitting networks and classical models to in-memory feature matrices.
+//!
+//! [`fit`] trains with AdamW, a learning-rate [`Schedule`], optional class-balanced loss
+//! weights, label smoothing, SpecAugment and mixup, seeded shuffles, early stopping on
+//! validation UA (keeping the best weights) and a checkpoint per epoch that [`FitConfig::resume`]
+//! continues from — optimiser moments included, so a resumed run matches an uninterrupted one.
+//!
+//! Determinism: every epoch reseeds burn's generator and our own from (seed, epoch), so a
+//! run is a function of its configuration and data. burn's Flex generator is global to the
+//! process, so one fit holds a process-wide lock; fits in one process run one at a time.
+
+mod augment;
+mod checkpoint;
+mod data;
+mod network;
+mod schedule;
+mod validate;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use ser_model::bundle::{Bundle, ModelSpec};
+use ser_model::classical::ClassicalError;
+use ser_model::{BundleError, InputKind, ModelError};
+use serde::{Deserialize, Serialize};
+
+pub use augment::SpecAugment;
+pub use data::TrainData;
+pub use schedule::Schedule;
+
+use crate::history::{EpochRecord, TrainingHistory};
+
+/// Everything that shapes a training run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FitConfig {
+    pub model: ModelSpec,
+    /// Crop length in frames for frame models (training crops, inference windows).
+    pub frames: usize,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    /// Decoupled (AdamW) weight decay; report 004's L2 on the dense layer maps here.
+    pub weight_decay: f64,
+    pub schedule: Schedule,
+    /// Stop after this many epochs without a better validation UA.
+    pub patience: Option<usize>,
+    pub label_smoothing: f32,
+    /// Weight the loss by inverse class frequency.
+    pub class_balanced: bool,
+    pub spec_augment: Option<SpecAugment>,
+    /// Mixup with lambda ~ Beta(alpha, alpha).
+    pub mixup: Option<f32>,
+    pub seed: u64,
+    /// Where `last.ser`, `best.ser`, `last.optim` and `state.json` go each epoch.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Continue from `checkpoint_dir` if it holds a checkpoint of this same run.
+    pub resume: bool,
+    /// Set to true to stop after the current batch (the best weights so far are returned).
+    #[serde(skip)]
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+impl FitConfig {
+    /// Defaults in the spirit of the reports: AdamW lr 1e-3, cosine schedule, patience 10.
+    pub fn new(model: ModelSpec) -> Self {
+        Self {
+            model,
+            frames: 110,
+            epochs: 40,
+            batch_size: 32,
+            lr: 1e-3,
+            weight_decay: 1e-4,
+            schedule: Schedule::default(),
+            patience: Some(10),
+            label_smoothing: 0.0,
+            class_balanced: false,
+            spec_augment: None,
+            mixup: None,
+            seed: 0,
+            checkpoint_dir: None,
+            resume: false,
+            stop: None,
+        }
+    }
+}
+
+/// Progress after one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// 1-based.
+    pub epoch: usize,
+    pub epochs: usize,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    /// `None` without a validation set.
+    pub val_loss: Option<f64>,
+    pub val_ua: Option<f64>,
+    pub val_acc: Option<f64>,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    pub seconds: f64,
+    /// Whether this epoch's weights are the best so far (the ones kept).
+    pub best: bool,
+}
+
+impl From<&EpochReport> for EpochRecord {
+    fn from(r: &EpochReport) -> Self {
+        EpochRecord {
+            epoch: r.epoch,
+            train_loss: r.train_loss,
+            train_accuracy: r.train_acc,
+            val_loss: r.val_loss,
+            val_accuracy: r.val_acc,
+            val_ua: r.val_ua,
+            learning_rate: r.lr,
+            seconds: r.seconds,
+        }
+    }
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct FitOutcome {
+    /// The best weights with labels, input spec and normalisation; `features`,
+    /// `provenance` and `metrics` are for the caller to complete.
+    pub bundle: Bundle,
+    pub history: TrainingHistory,
+    pub reports: Vec<EpochReport>,
+    pub stopped_early: bool,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    #[error("bad training data: {0}")]
+    BadData(String),
+    #[error("bad training configuration: {0}")]
+    BadConfig(String),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("classical model: {0}")]
+    Classical(#[from] ClassicalError),
+    #[error("checkpoint {path}: {why}")]
+    Checkpoint { path: PathBuf, why: String },
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("training diverged at epoch {0} (non-finite loss)")]
+    Diverged(usize),
+}
+
+/// Trains `cfg.model` on `train`, selecting weights on `val` (which may be empty: then the
+/// last epoch's weights are kept). `labels[y]` names class `y`.
+pub fn fit(
+    cfg: &FitConfig,
+    train: &TrainData,
+    val: &TrainData,
+    labels: &[String],
+    on_epoch: impl FnMut(&EpochReport),
+) -> Result<FitOutcome, FitError> {
+    check_inputs(cfg, train, val, labels)?;
+    match &cfg.model {
+        ModelSpec::Network(arch) => network::fit_network(cfg, arch, train, val, labels, on_epoch),
+        ModelSpec::Classical(c) => validate::fit_classical(cfg, c, train, val, labels, on_epoch),
+    }
+}
+
+fn check_inputs(
+    cfg: &FitConfig,
+    train: &TrainData,
+    val: &TrainData,
+    labels: &[String],
+) -> Result<(), FitError> {
+    let bad = |why: String| Err(FitError::BadConfig(why));
+    if labels.len() < 2 {
+        return bad(format!("need at least 2 labels, got {}", labels.len()));
+    }
+    if train.is_empty() {
+        return Err(FitError::BadData("no training samples".into()));
+    }
+    train.check(labels.len())?;
+    val.check(labels.len())?;
+    if !val.is_empty() && val.rows != train.rows {
+        return Err(FitError::BadData(format!(
+            "validation has {} feature rows, training {}",
+            val.rows, train.rows
+        )));
+    }
+    if cfg.batch_size == 0 || cfg.epochs == 0 || !cfg.lr.is_finite() || cfg.lr <= 0.0 {
+        return bad("epochs, batch size and learning rate must be positive".into());
+    }
+    if !(0.0..1.0).contains(&cfg.label_smoothing) {
+        return bad(format!(
+            "label smoothing {} is outside [0, 1)",
+            cfg.label_smoothing
+        ));
+    }
+    if let ModelSpec::Network(arch) = &cfg.model
+        && arch.input_kind() == InputKind::Frames
+        && cfg.frames < arch.min_frames()
+    {
+        return bad(format!(
+            "{} needs crops of at least {} frames",
+            arch.name(),
+            arch.min_frames()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,337 @@
+//! Classification metrics for speech emotion recognition.
+//!
+//! Conventions (stated once, used everywhere):
+//! - **WA** (weighted accuracy) is plain accuracy: correct / total.
+//! - **UA** (unweighted accuracy) is the mean per-class recall over the classes that occur in
+//!   `y_true`; a class with no test samples has no recall and is left out.
+//! - **Precision** of a class that is never predicted is defined as 0 (as scikit-learn's
+//!   `zero_division=0`); F1 is 0 when precision + recall is 0.
+//! - **Macro** precision/recall/F1 average over the same classes as UA (those present in
+//!   `y_true`), so macro recall equals UA.
+//! - Fold aggregates use the **sample** standard deviation (divisor n − 1).
+
+mod confusion;
+mod summary;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use confusion::{ConfusedPair, ConfusionMatrix};
+pub use summary::{FoldSummary, MeanStd, summarise_folds};
+
+use confusion::ratio;
+
+/// Why metrics could not be computed. Every variant names the offending input.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum MetricsError {
+    #[error("there are no predictions to evaluate")]
+    Empty,
+    #[error("no class labels were given")]
+    NoLabels,
+    #[error("{what} has {actual} entries but y_true has {expected}")]
+    LengthMismatch {
+        what: &'static str,
+        expected: usize,
+        actual: usize,
+    },
+    #[error("{what}[{index}] is {value}, which is not a class index (there are {n_labels} labels)")]
+    ClassOutOfRange {
+        what: &'static str,
+        index: usize,
+        value: usize,
+        n_labels: usize,
+    },
+    #[error("a confusion matrix over {n_labels} labels must be {n_labels} x {n_labels}")]
+    ConfusionShape { n_labels: usize },
+    #[error("probabilities must be {samples} x {classes} = {} values (row-major) but there are {actual}", .samples * .classes)]
+    ProbabilityShape {
+        samples: usize,
+        classes: usize,
+        actual: usize,
+    },
+    #[error("probability {index} is {value}; probabilities must be finite and not negative")]
+    InvalidProbability { index: usize, value: f32 },
+    #[error("label sets differ: expected {expected:?}, found {found:?}")]
+    LabelMismatch {
+        expected: Vec<String>,
+        found: Vec<String>,
+    },
+    #[error("there are no folds to summarise")]
+    NoFolds,
+}
+
+/// Precision, recall, F1 and support of one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassMetrics {
+    pub label: String,
+    /// 0 when the class is never predicted.
+    pub precision: f64,
+    /// 0 when the class has no samples (such a class is excluded from UA and macro scores).
+    pub recall: f64,
+    pub f1: f64,
+    /// Number of samples whose true class is this one.
+    pub support: usize,
+    /// Number of samples predicted as this class.
+    pub predicted: usize,
+}
+
+/// Accuracy on the clips of one speaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeakerAccuracy {
+    pub speaker: String,
+    pub correct: usize,
+    pub total: usize,
+    pub accuracy: f64,
+}
+
+/// Scores that need class probabilities, not just the predicted class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbabilityMetrics {
+    /// Mean cross-entropy (natural log) of the true class; probabilities are clamped at 1e-15.
+    pub log_loss: f64,
+    /// Share of samples whose true class is among the two most probable.
+    pub top2_accuracy: f64,
+}
+
+/// Everything we report about one set of predictions (one fold, or folds pooled).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub n_samples: usize,
+    /// Weighted accuracy: correct / total.
+    pub wa: f64,
+    /// Unweighted accuracy: mean recall over classes present in `y_true`.
+    pub ua: f64,
+    pub macro_precision: f64,
+    /// Equal to `ua` by construction (same classes, same recalls).
+    pub macro_recall: f64,
+    pub macro_f1: f64,
+    pub per_class: Vec<ClassMetrics>,
+    pub confusion: ConfusionMatrix,
+    /// `confusion` with each row divided by its sum (kept for JSON readers and plots).
+    pub confusion_normalised: Vec<Vec<f64>>,
+    /// Non-zero off-diagonal cells, most frequent first.
+    pub most_confused: Vec<ConfusedPair>,
+    /// Empty when speakers were not given.
+    #[serde(default)]
+    pub per_speaker: Vec<SpeakerAccuracy>,
+    #[serde(default)]
+    pub probability: Option<ProbabilityMetrics>,
+}
+
+/// Predictions to evaluate, with optional per-sample speakers and class probabilities.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalInput<'a> {
+    pub y_true: &'a [usize],
+    pub y_pred: &'a [usize],
+    pub labels: &'a [String],
+    /// One speaker id per sample.
+    pub speakers: Option<&'a [String]>,
+    /// Row-major `n_samples x labels.len()` class probabilities.
+    pub probabilities: Option<&'a [f32]>,
+}
+
+impl<'a> EvalInput<'a> {
+    pub fn new(y_true: &'a [usize], y_pred: &'a [usize], labels: &'a [String]) -> Self {
+        Self {
+            y_true,
+            y_pred,
+            labels,
+            speakers: None,
+            probabilities: None,
+        }
+    }
+
+    pub fn with_speakers(mut self, speakers: &'a [String]) -> Self {
+        self.speakers = Some(speakers);
+        self
+    }
+
+    pub fn with_probabilities(mut self, probabilities: &'a [f32]) -> Self {
+        self.probabilities = Some(probabilities);
+        self
+    }
+
+    /// Computes all metrics; errors on empty, mismatched or out-of-range input.
+    pub fn evaluate(&self) -> Result<Metrics, MetricsError> {
+        let confusion = ConfusionMatrix::from_predictions(self.y_true, self.y_pred, self.labels)?;
+        let mut metrics = Metrics::from_confusion(confusion)?;
+        if let Some(speakers) = self.speakers {
+            metrics.per_speaker = per_speaker_accuracy(self.y_true, self.y_pred, speakers)?;
+        }
+        if let Some(probabilities) = self.probabilities {
+            metrics.probability = Some(probability_metrics(
+                self.y_true,
+                probabilities,
+                self.labels.len(),
+            )?);
+        }
+        Ok(metrics)
+    }
+}
+
+/// Shorthand for [`EvalInput::evaluate`] without speakers or probabilities.
+pub fn evaluate(
+    y_true: &[usize],
+    y_pred: &[usize],
+    labels: &[String],
+) -> Result<Metrics, MetricsError> {
+    EvalInput::new(y_true, y_pred, labels).evaluate()
+}
+
+impl Metrics {
+    /// Derives every count-based metric from a confusion matrix (no speakers, no probabilities).
+    pub fn from_confusion(confusion: ConfusionMatrix) -> Result<Self, MetricsError> {
+        let n_samples = confusion.total();
+        if n_samples == 0 {
+            return Err(MetricsError::Empty);
+        }
+        let per_class = class_metrics(&confusion);
+        let present: Vec<&ClassMetrics> = per_class.iter().filter(|c| c.support > 0).collect();
+        let mean_of = |f: fn(&ClassMetrics) -> f64| {
+            present.iter().map(|c| f(c)).sum::<f64>() / present.len() as f64
+        };
+        let ua = mean_of(|c| c.recall);
+        Ok(Self {
+            n_samples,
+            wa: ratio(confusion.correct(), n_samples),
+            ua,
+            macro_precision: mean_of(|c| c.precision),
+            macro_recall: ua,
+            macro_f1: mean_of(|c| c.f1),
+            per_class,
+            confusion_normalised: confusion.row_normalised(),
+            most_confused: confusion.most_confused(),
+            confusion,
+            per_speaker: Vec::new(),
+            probability: None,
+        })
+    }
+
+    pub fn labels(&self) -> &[String] {
+        self.confusion.labels()
+    }
+}
+
+fn class_metrics(confusion: &ConfusionMatrix) -> Vec<ClassMetrics> {
+    (0..confusion.n_classes())
+        .map(|class| {
+            let hits = confusion.counts()[class][class];
+            let support = confusion.support(class);
+            let predicted = confusion.predicted(class);
+            let precision = ratio(hits, predicted);
+            let recall = ratio(hits, support);
+            ClassMetrics {
+                label: confusion.labels()[class].clone(),
+                precision,
+                recall,
+                f1: f1_score(precision, recall),
+                support,
+                predicted,
+            }
+        })
+        .collect()
+}
+
+fn f1_score(precision: f64, recall: f64) -> f64 {
+    if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    }
+}
+
+fn per_speaker_accuracy(
+    y_true: &[usize],
+    y_pred: &[usize],
+    speakers: &[String],
+) -> Result<Vec<SpeakerAccuracy>, MetricsError> {
+    if speakers.len() != y_true.len() {
+        return Err(MetricsError::LengthMismatch {
+            what: "speakers",
+            expected: y_true.len(),
+            actual: speakers.len(),
+        });
+    }
+    let mut tally: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for ((t, p), speaker) in y_true.iter().zip(y_pred).zip(speakers) {
+        let entry = tally.entry(speaker).or_default();
+        entry.0 += usize::from(t == p);
+        entry.1 += 1;
+    }
+    let tallies = tally.into_iter().map(|(s, (c, n))| (s.to_string(), c, n));
+    Ok(speaker_rows(tallies))
+}
+
+/// Builds sorted per-speaker rows from `(speaker, correct, total)` tallies.
+pub(crate) fn speaker_rows(
+    tallies: impl Iterator<Item = (String, usize, usize)>,
+) -> Vec<SpeakerAccuracy> {
+    let mut rows: Vec<SpeakerAccuracy> = tallies
+        .map(|(speaker, correct, total)| SpeakerAccuracy {
+            speaker,
+            correct,
+            total,
+            accuracy: ratio(correct, total),
+        })
+        .collect();
+    rows.sort_by(|a, b| natural_cmp(&a.speaker, &b.speaker));
+    rows
+}
+
+/// Orders numeric speaker ids numerically ("2" before "10"), anything else as text.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y).then_with(|| a.cmp(b)),
+        _ => a.cmp(b),
+    }
+}
+
+fn probability_metrics(
+    y_true: &[usize],
+    probabilities: &[f32],
+    n_classes: usize,
+) -> Result<ProbabilityMetrics, MetricsError> {
+    check_probabilities(probabilities, y_true.len(), n_classes)?;
+    let mut log_loss = 0.0;
+    let mut top2_hits = 0;
+    for (row, &truth) in probabilities.chunks_exact(n_classes).zip(y_true) {
+        let p_true = row[truth];
+        log_loss -= f64::from(p_true).clamp(1e-15, 1.0).ln();
+        // The true class is in the top two when at most one class beats it.
+        let beaten_by = row.iter().filter(|&&p| p > p_true).count();
+        top2_hits += usize::from(beaten_by < 2);
+    }
+    Ok(ProbabilityMetrics {
+        log_loss: log_loss / y_true.len() as f64,
+        top2_accuracy: ratio(top2_hits, y_true.len()),
+    })
+}
+
+fn check_probabilities(
+    probabilities: &[f32],
+    samples: usize,
+    classes: usize,
+) -> Result<(), MetricsError> {
+    if probabilities.len() != samples * classes {
+        return Err(MetricsError::ProbabilityShape {
+            samples,
+            classes,
+            actual: probabilities.len(),
+        });
+    }
+    match probabilities
+        .iter()
+        .position(|p| !p.is_finite() || *p < 0.0)
+    {
+        Some(index) => Err(MetricsError::InvalidProbability {
+            index,
+            value: probabilities[index],
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,216 @@
+//! Evaluation reports: one model under one protocol ([`EvalReport`]) and several models side by
+//! side ([`ComparisonReport`]), written as JSON plus a self-contained offline HTML page.
+
+mod comparison;
+mod format;
+mod html;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use crate::history::{EpochRecord, TrainingHistory};
+pub use crate::plots::{
+    PlotError, comparison_svg, confusion_svg, curves_svg, per_class_svg, speaker_accuracy_svg,
+};
+pub use comparison::{ComparisonFiles, ComparisonReport, ComparisonRow, write_comparison};
+pub use html::{escape_html, render_html};
+
+use crate::metrics::{FoldSummary, Metrics, MetricsError, summarise_folds};
+
+/// Version of the JSON layout; bumped on incompatible changes.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// Why a report could not be built, written or read. File errors name the file.
+#[derive(Debug, Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid report: {source}")]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path}: report schema version {found} is not supported (this build reads {REPORT_SCHEMA_VERSION})"
+    )]
+    UnsupportedSchema { path: PathBuf, found: u32 },
+    #[error("cannot compare reports: {0}")]
+    Incomparable(String),
+}
+
+/// What was evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Human name, e.g. "CNN-1D (report 000)".
+    pub name: String,
+    /// Registry id of the architecture, e.g. "cnn1d-pooled".
+    pub kind: String,
+    /// Number of trainable parameters, when the model has such a notion.
+    #[serde(default)]
+    pub parameters: Option<u64>,
+}
+
+/// What it was evaluated on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    pub name: String,
+    pub description: String,
+    #[serde(default)]
+    pub clips: Option<usize>,
+    #[serde(default)]
+    pub speakers: Option<usize>,
+}
+
+/// How train and test data were split; `id` is the machine form, e.g. "speaker-kfold:5".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Protocol {
+    pub id: String,
+    /// Human description, e.g. "5-fold cross-validation by speaker: no speaker in both train and test".
+    pub description: String,
+}
+
+/// Where time went. Either may be unknown.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Total training wall-clock seconds over all folds.
+    #[serde(default)]
+    pub train_seconds: Option<f64>,
+    /// Mean inference time per clip (features + model), milliseconds.
+    #[serde(default)]
+    pub inference_ms_per_clip: Option<f64>,
+}
+
+/// One fold of a cross-validation: its test metrics and, for trained networks, its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldReport {
+    /// 1-based fold number.
+    pub fold: usize,
+    /// Speakers held out for testing in this fold (empty when unknown or not speaker-based).
+    #[serde(default)]
+    pub test_speakers: Vec<String>,
+    pub metrics: Metrics,
+    #[serde(default)]
+    pub history: Option<TrainingHistory>,
+}
+
+/// The evaluation of one model under one protocol: written as `report.json` and `report.html`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub schema_version: u32,
+    pub model: ModelInfo,
+    pub dataset: DatasetInfo,
+    pub protocol: Protocol,
+    pub labels: Vec<String>,
+    pub folds: Vec<FoldReport>,
+    /// Mean ± std over `folds` and the pooled metrics.
+    pub aggregate: FoldSummary,
+    #[serde(default)]
+    pub timing: Timing,
+    /// Free-form facts about how the numbers were made (git commit, seed, features, host...).
+    #[serde(default)]
+    pub provenance: BTreeMap<String, String>,
+}
+
+impl EvalReport {
+    /// Builds a report and its aggregate; all folds must share one label list.
+    pub fn new(
+        model: ModelInfo,
+        dataset: DatasetInfo,
+        protocol: Protocol,
+        folds: Vec<FoldReport>,
+    ) -> Result<Self, ReportError> {
+        let metrics: Vec<Metrics> = folds.iter().map(|f| f.metrics.clone()).collect();
+        let aggregate = summarise_folds(&metrics)?;
+        Ok(Self {
+            schema_version: REPORT_SCHEMA_VERSION,
+            model,
+            dataset,
+            protocol,
+            labels: aggregate.pooled.labels().to_vec(),
+            folds,
+            aggregate,
+            timing: Timing::default(),
+            provenance: BTreeMap::new(),
+        })
+    }
+
+    /// The histories of the folds that have one, in fold order.
+    pub fn histories(&self) -> Vec<TrainingHistory> {
+        self.folds
+            .iter()
+            .filter_map(|f| f.history.clone())
+            .collect()
+    }
+}
+
+/// The files [`write_report`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportFiles {
+    pub json: PathBuf,
+    pub html: PathBuf,
+}
+
+/// Writes `report.json` and `report.html` into `dir` (created if missing).
+pub fn write_report(dir: &Path, report: &EvalReport) -> Result<ReportFiles, ReportError> {
+    let html = render_html(report)?;
+    create_dir(dir)?;
+    let files = ReportFiles {
+        json: dir.join("report.json"),
+        html: dir.join("report.html"),
+    };
+    write_json(&files.json, report)?;
+    write_file(&files.html, &html)?;
+    Ok(files)
+}
+
+/// Reads a `report.json` written by [`write_report`].
+pub fn read_report(path: &Path) -> Result<EvalReport, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| io_error(path, source))?;
+    let report: EvalReport = serde_json::from_str(&text).map_err(|source| ReportError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if report.schema_version != REPORT_SCHEMA_VERSION {
+        return Err(ReportError::UnsupportedSchema {
+            path: path.to_path_buf(),
+            found: report.schema_version,
+        });
+    }
+    Ok(report)
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> ReportError {
+    ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| io_error(dir, source))
+}
+
+fn write_file(path: &Path, contents: &str) -> Result<(), ReportError> {
+    std::fs::write(path, contents).map_err(|source| io_error(path, source))
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ReportError> {
+    let json = serde_json::to_string_pretty(value).map_err(|source| ReportError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    write_file(path, &json)
+}
+
+#[cfg(test)]
+mod tests;
