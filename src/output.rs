@@ -38,7 +38,10 @@ mod tests {
     fn columns_are_aligned_to_the_widest_cell() {
         let text = table(
             &["file", "emotion"],
-            &[vec!["a.wav".into(), "happy".into()], vec!["long_name.flac".into(), "sad".into()]],
+            &[
+                vec!["a.wav".into(), "happy".into()],
+                vec!["long_name.flac".into(), "sad".into()],
+            ],
         );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "file            emotion");

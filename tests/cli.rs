@@ -32,7 +32,11 @@ fn info_reports_rate_channels_and_duration() {
     let dir = tempfile::tempdir().unwrap();
     let wav = write_tone(dir.path(), "tone.wav", 16_000, 1.5);
     let out = ser().arg("info").arg("--json").arg(&wav).output().unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let info = &doc[0]["info"];
     assert_eq!(info["sample_rate"], 16_000);
@@ -63,7 +67,11 @@ fn features_json_has_the_set_dimension() {
         .arg(&wav)
         .output()
         .unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let file = &doc["files"][0];
     assert_eq!(file["rows"], 180);
@@ -83,7 +91,11 @@ fn features_npy_writes_one_file_per_input() {
         .arg(&b)
         .output()
         .unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = std::fs::read(out_dir.join("a.npy")).unwrap();
     let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
     assert_eq!(npy.shape()[0], 40);
@@ -96,7 +108,11 @@ fn features_npy_writes_one_file_per_input() {
 fn unknown_feature_set_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let wav = write_tone(dir.path(), "tone.wav", 16_000, 0.5);
-    let out = ser().args(["features", "--set", "nope"]).arg(&wav).output().unwrap();
+    let out = ser()
+        .args(["features", "--set", "nope"])
+        .arg(&wav)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
 }

@@ -56,7 +56,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         print_summary(&done);
     }
-    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn featurise(
@@ -82,7 +86,9 @@ fn print_summary(done: &[(&PathBuf, FeatureMatrix)]) {
             let (min, max) = m
                 .data
                 .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                    (lo.min(v), hi.max(v))
+                });
             vec![
                 path.display().to_string(),
                 format!("{} x {}", m.rows, m.cols),
@@ -107,14 +113,19 @@ fn print_json(config: &FeatureConfig, done: &[(&PathBuf, FeatureMatrix)]) -> any
     Ok(())
 }
 
-fn write_npy_outputs(out: &Path, done: &[(&PathBuf, FeatureMatrix)], single: bool) -> anyhow::Result<()> {
+fn write_npy_outputs(
+    out: &Path,
+    done: &[(&PathBuf, FeatureMatrix)],
+    single: bool,
+) -> anyhow::Result<()> {
     if single {
         if let Some((_, matrix)) = done.first() {
             write_npy(out, matrix)?;
         }
         return Ok(());
     }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create folder {}", out.display()))?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create folder {}", out.display()))?;
     for (path, matrix) in done {
         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
         write_npy(&out.join(format!("{stem}.npy")), matrix)?;
@@ -123,7 +134,8 @@ fn write_npy_outputs(out: &Path, done: &[(&PathBuf, FeatureMatrix)], single: boo
 }
 
 fn write_npy(path: &Path, matrix: &FeatureMatrix) -> anyhow::Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut writer = npyz::WriteOptions::<f32>::new()
         .default_dtype()
         .shape(&[matrix.rows as u64, matrix.cols as u64])

@@ -43,8 +43,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json_rows)?);
     } else if !rows.is_empty() {
-        let header = ["file", "container", "codec", "rate", "channels", "bits", "seconds"];
+        let header = [
+            "file",
+            "container",
+            "codec",
+            "rate",
+            "channels",
+            "bits",
+            "seconds",
+        ];
         print!("{}", table(&header, &rows));
     }
-    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
