@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Show format, sample rate, channels and duration of audio files.
     Info(commands::info::Args),
+    /// Cross-validate a model on a dataset and write an evaluation report.
+    Eval(commands::eval::Args),
     /// Compute a named feature set for audio files.
     Features(commands::features::Args),
 }
@@ -29,6 +31,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => commands::info::run(args),
+        Command::Eval(args) => commands::eval::run(args),
         Command::Features(args) => commands::features::run(args),
     };
     match result {

@@ -12,5 +12,6 @@ pub mod demo;
 pub mod fit;
 pub mod history;
 pub mod metrics;
+pub mod pipeline;
 pub mod plots;
 pub mod report;

@@ -1,0 +1,338 @@
+//! From a dataset on disk to an evaluation report: decode and featurise every clip (through
+//! the feature cache), split by the chosen protocol, fit per fold, score the held-out part.
+//!
+//! This is the one path the CLI's `eval` (and later `compare`, the web app's test jobs) use,
+//! so feature extraction for training and scoring is always the code that prediction uses.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use ser_corpus::{CacheKey, Dataset, FeatureCache, Split, SplitOptions};
+use ser_features::{Extractor, FeatureConfig, FeatureMatrix};
+use ser_model::bundle::ModelSpec;
+use ser_model::input::FeatureView;
+use ser_model::{Architecture, Predictor};
+
+use crate::fit::{EpochReport, FitConfig, FitError, TrainData, fit};
+use crate::metrics::{EvalInput, MetricsError};
+use crate::report::{DatasetInfo, EvalReport, FoldReport, ModelInfo, Protocol, ReportError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("no clip of the dataset could be featurised ({failures} failed)")]
+    NothingFeaturised { failures: usize },
+    #[error(transparent)]
+    Corpus(#[from] ser_corpus::CorpusError),
+    #[error("fold {fold}: {source}")]
+    Fit { fold: usize, source: FitError },
+    #[error("fold {fold}: {message}")]
+    Predict { fold: usize, message: String },
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+}
+
+/// Features of a dataset's clips, aligned with `dataset.clips` (`None` where a clip failed).
+pub struct Featurised {
+    pub matrices: Vec<Option<FeatureMatrix>>,
+    pub failures: Vec<(PathBuf, String)>,
+}
+
+/// Decodes and featurises every clip in parallel (one extractor per worker thread), reading
+/// and filling `cache`. A clip that cannot be decoded is recorded in `failures`, not fatal.
+pub fn featurise(
+    dataset: &Dataset,
+    config: &FeatureConfig,
+    cache: &FeatureCache,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Featurised, PipelineError> {
+    let config_key =
+        serde_json::to_string(config).map_err(|e| PipelineError::Setup(e.to_string()))?;
+    Extractor::new(config).map_err(|e| PipelineError::Setup(e.to_string()))?;
+    let results: Vec<Result<FeatureMatrix, String>> = dataset
+        .clips
+        .par_iter()
+        .map_init(
+            || Extractor::new(config).expect("config validated above"),
+            |extractor, clip| {
+                let result = featurise_clip(extractor, config, &config_key, cache, &clip.path);
+                progress();
+                result
+            },
+        )
+        .collect();
+
+    let mut featurised = Featurised {
+        matrices: Vec::new(),
+        failures: Vec::new(),
+    };
+    for (clip, result) in dataset.clips.iter().zip(results) {
+        match result {
+            Ok(m) => featurised.matrices.push(Some(m)),
+            Err(why) => {
+                featurised.matrices.push(None);
+                featurised.failures.push((clip.path.clone(), why));
+            }
+        }
+    }
+    if featurised.matrices.iter().all(Option::is_none) {
+        return Err(PipelineError::NothingFeaturised {
+            failures: featurised.failures.len(),
+        });
+    }
+    Ok(featurised)
+}
+
+fn featurise_clip(
+    extractor: &mut Extractor,
+    config: &FeatureConfig,
+    config_key: &str,
+    cache: &FeatureCache,
+    path: &std::path::Path,
+) -> Result<FeatureMatrix, String> {
+    let key = CacheKey::for_file(path, config_key).map_err(|e| e.to_string())?;
+    let cached = cache.get_or_compute(&key, || {
+        let options = ser_audio::LoadOptions {
+            target_rate: Some(config.sample_rate),
+            ..Default::default()
+        };
+        let audio = ser_audio::load(path, &options).map_err(|e| e.to_string())?;
+        let m = extractor
+            .extract(&audio.samples)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok::<_, String>(ser_corpus::FeatureMatrix {
+            rows: m.rows,
+            cols: m.cols,
+            data: m.data,
+        })
+    })?;
+    Ok(FeatureMatrix {
+        rows: cached.rows,
+        cols: cached.cols,
+        data: cached.data,
+    })
+}
+
+/// What to cross-validate: a model, the features it sees, its training settings.
+pub struct Experiment {
+    pub features: FeatureConfig,
+    pub fit: FitConfig,
+    pub protocol: ser_corpus::Protocol,
+    pub split: SplitOptions,
+}
+
+/// Cross-validates `experiment` on `dataset`: per split, fit on the training speakers (early
+/// stopping on the validation speakers), score the test speakers. `on_epoch` receives the fold
+/// number and each epoch's report.
+pub fn cross_validate(
+    dataset: &Dataset,
+    featurised: &Featurised,
+    experiment: &Experiment,
+    mut on_epoch: impl FnMut(usize, &EpochReport),
+) -> Result<EvalReport, PipelineError> {
+    let labels = dataset
+        .label_set()
+        .ok_or_else(|| PipelineError::Setup("the dataset has no usable labels".into()))?;
+    let labels: Vec<String> = labels.names().to_vec();
+    let splits = ser_corpus::make_splits(dataset, &experiment.protocol, &experiment.split)?;
+
+    let started = Instant::now();
+    let mut inference_seconds = 0.0;
+    let mut scored_clips = 0;
+    let mut folds = Vec::new();
+    for (fold, split) in splits.iter().enumerate() {
+        let samples = Samples {
+            dataset,
+            featurised,
+            labels: &labels,
+        };
+        let train = samples.train_data(&split.train)?;
+        let val = samples.train_data(&split.val)?;
+        let outcome = fit(&experiment.fit, &train, &val, &labels, |r| {
+            on_epoch(fold, r)
+        })
+        .map_err(|source| PipelineError::Fit { fold, source })?;
+        let predictor = Predictor::new(&outcome.bundle).map_err(|e| PipelineError::Predict {
+            fold,
+            message: e.to_string(),
+        })?;
+
+        let scoring = Instant::now();
+        let (metrics, test_speakers) = samples.score(&predictor, split, fold)?;
+        inference_seconds += scoring.elapsed().as_secs_f64();
+        scored_clips += metrics.n_samples;
+        // A classical model fits in one step: it has no training curve worth drawing.
+        let history =
+            matches!(experiment.fit.model, ModelSpec::Network(_)).then_some(outcome.history);
+        folds.push(FoldReport {
+            fold,
+            test_speakers,
+            metrics,
+            history,
+        });
+    }
+    let train_seconds = started.elapsed().as_secs_f64() - inference_seconds;
+
+    let mut report = EvalReport::new(
+        model_info(experiment, featurised, labels.len()),
+        dataset_info(dataset),
+        Protocol {
+            id: experiment.protocol.to_string(),
+            description: experiment.protocol.describe(),
+        },
+        folds,
+    )?;
+    report.timing.train_seconds = Some(train_seconds);
+    report.timing.inference_ms_per_clip =
+        Some(1000.0 * inference_seconds / scored_clips.max(1) as f64);
+    report
+        .provenance
+        .insert("features".into(), experiment.features.name.clone());
+    report
+        .provenance
+        .insert("seed".into(), experiment.split.seed.to_string());
+    report
+        .provenance
+        .insert("epochs".into(), experiment.fit.epochs.to_string());
+    if let Some(commit) = git_commit() {
+        report.provenance.insert("commit".into(), commit);
+    }
+    if !featurised.failures.is_empty() {
+        let note = format!(
+            "{} clips could not be decoded and were left out",
+            featurised.failures.len()
+        );
+        report.provenance.insert("failures".into(), note);
+    }
+    Ok(report)
+}
+
+/// The featurised clips of one dataset, indexed like `dataset.clips`.
+struct Samples<'a> {
+    dataset: &'a Dataset,
+    featurised: &'a Featurised,
+    labels: &'a [String],
+}
+
+impl Samples<'_> {
+    /// The usable clips among `indices` (those that were featurised).
+    fn usable<'b>(
+        &'b self,
+        indices: &'b [usize],
+    ) -> impl Iterator<Item = (usize, &'b FeatureMatrix)> + 'b {
+        indices
+            .iter()
+            .filter_map(|&i| self.featurised.matrices[i].as_ref().map(|m| (i, m)))
+    }
+
+    fn label_index(&self, clip: usize) -> usize {
+        let emotion = &self.dataset.clips[clip].emotion;
+        self.labels
+            .iter()
+            .position(|l| l == emotion)
+            .expect("labels come from the dataset")
+    }
+
+    fn train_data(&self, indices: &[usize]) -> Result<TrainData, PipelineError> {
+        let mut rows = 0;
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for (i, m) in self.usable(indices) {
+            rows = m.rows;
+            x.push(m.data.clone());
+            y.push(self.label_index(i));
+        }
+        TrainData::new(rows, x, y).map_err(|source| PipelineError::Fit { fold: 0, source })
+    }
+
+    /// Predicts the test part of `split`; returns its metrics and the test speakers.
+    fn score(
+        &self,
+        predictor: &Predictor,
+        split: &Split,
+        fold: usize,
+    ) -> Result<(crate::metrics::Metrics, Vec<String>), PipelineError> {
+        let predict_error = |message: String| PipelineError::Predict { fold, message };
+        let (mut y_true, mut y_pred, mut speakers) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, m) in self.usable(&split.test) {
+            let view = FeatureView::new(m.rows, m.cols, &m.data)
+                .map_err(|e| predict_error(e.to_string()))?;
+            let probs = predictor
+                .predict(view)
+                .map_err(|e| predict_error(e.to_string()))?;
+            y_true.push(self.label_index(i));
+            y_pred.push(argmax(&probs));
+            speakers.push(self.dataset.clips[i].speaker.clone());
+        }
+        let metrics = EvalInput::new(&y_true, &y_pred, self.labels)
+            .with_speakers(&speakers)
+            .evaluate()?;
+        let mut test_speakers: Vec<String> = speakers;
+        test_speakers.sort();
+        test_speakers.dedup();
+        Ok((metrics, test_speakers))
+    }
+}
+
+fn argmax(values: &[f32]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i)
+}
+
+fn model_info(experiment: &Experiment, featurised: &Featurised, n_classes: usize) -> ModelInfo {
+    let n_in = featurised
+        .matrices
+        .iter()
+        .flatten()
+        .next()
+        .map_or(0, |m| m.rows);
+    let parameters = match &experiment.fit.model {
+        ModelSpec::Network(arch) => network_parameters(arch, n_in, n_classes),
+        ModelSpec::Classical(_) => None,
+    };
+    ModelInfo {
+        name: format!(
+            "{} on {}",
+            experiment.fit.model.name(),
+            experiment.features.name
+        ),
+        kind: experiment.fit.model.name().to_string(),
+        parameters,
+    }
+}
+
+fn network_parameters(arch: &Architecture, n_in: usize, n_classes: usize) -> Option<u64> {
+    arch.parameter_count(n_in, n_classes).ok().map(|n| n as u64)
+}
+
+fn dataset_info(dataset: &Dataset) -> DatasetInfo {
+    let name = dataset.root.file_name().map_or_else(
+        || dataset.root.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let scheme = dataset
+        .scheme
+        .map_or("folders".to_string(), |s| s.to_string());
+    DatasetInfo {
+        name,
+        description: format!("{} clips, naming scheme {scheme}", dataset.clips.len()),
+        clips: Some(dataset.clips.len()),
+        speakers: Some(dataset.speakers().len()),
+    }
+}
+
+fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
