@@ -8,11 +8,12 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use ser_audio::augment::AugmentSpec;
 use ser_corpus::{CacheMode, FeatureCache, OpenOptions, SplitOptions};
 use ser_features::FeatureConfig;
 use ser_model::bundle::ModelSpec;
 use ser_train::fit::FitConfig;
-use ser_train::pipeline::{self, Experiment};
+use ser_train::pipeline::{self, Augmentation, Experiment};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,6 +39,10 @@ pub struct Args {
     /// Folder for report.json and report.html.
     #[arg(long, default_value = "report")]
     report: PathBuf,
+    /// Augmented copies of each training clip (noise, shift, stretch, pitch, gain; the
+    /// default policy of ser-audio). Validation and test clips are never augmented.
+    #[arg(long, default_value_t = 0)]
+    augment: usize,
     /// Recompute features instead of using the feature cache.
     #[arg(long)]
     no_cache: bool,
@@ -58,7 +63,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let cache = FeatureCache::new(FeatureCache::default_dir(), mode);
     let bar = progress_bar(dataset.clips.len() as u64, "featurising");
-    let featurised = pipeline::featurise(&dataset, &features, &cache, &|| bar.inc(1))?;
+    let augmentation = (args.augment > 0).then(|| Augmentation {
+        spec: AugmentSpec::default(),
+        copies: args.augment,
+        seed: args.seed,
+    });
+    let featurised =
+        pipeline::featurise(&dataset, &features, &cache, augmentation.as_ref(), &|| {
+            bar.inc(1)
+        })?;
     bar.finish_and_clear();
     for (path, why) in &featurised.failures {
         eprintln!("skipped {}: {why}", path.display());

@@ -7,6 +7,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use ser_corpus::{CacheKey, Dataset, FeatureCache, Split, SplitOptions};
 use ser_features::{Extractor, FeatureConfig, FeatureMatrix};
@@ -39,27 +41,48 @@ pub enum PipelineError {
 /// Features of a dataset's clips, aligned with `dataset.clips` (`None` where a clip failed).
 pub struct Featurised {
     pub matrices: Vec<Option<FeatureMatrix>>,
+    /// Features of augmented copies of each clip; used only while the clip is in a training
+    /// part, so augmentation never crosses a split.
+    pub augmented: Vec<Vec<FeatureMatrix>>,
     pub failures: Vec<(PathBuf, String)>,
 }
 
+/// Waveform augmentation: `copies` random draws of `spec` per clip, seeded per clip.
+#[derive(Debug, Clone)]
+pub struct Augmentation {
+    pub spec: ser_audio::augment::AugmentSpec,
+    pub copies: usize,
+    pub seed: u64,
+}
+
+type ClipFeatures = (FeatureMatrix, Vec<FeatureMatrix>);
+
 /// Decodes and featurises every clip in parallel (one extractor per worker thread), reading
-/// and filling `cache`. A clip that cannot be decoded is recorded in `failures`, not fatal.
+/// and filling `cache`, plus augmented copies when asked. A clip that cannot be decoded is
+/// recorded in `failures`, not fatal.
 pub fn featurise(
     dataset: &Dataset,
     config: &FeatureConfig,
     cache: &FeatureCache,
+    augmentation: Option<&Augmentation>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Featurised, PipelineError> {
     let config_key =
         serde_json::to_string(config).map_err(|e| PipelineError::Setup(e.to_string()))?;
     Extractor::new(config).map_err(|e| PipelineError::Setup(e.to_string()))?;
-    let results: Vec<Result<FeatureMatrix, String>> = dataset
+    let results: Vec<Result<ClipFeatures, String>> = dataset
         .clips
         .par_iter()
+        .enumerate()
         .map_init(
             || Extractor::new(config).expect("config validated above"),
-            |extractor, clip| {
-                let result = featurise_clip(extractor, config, &config_key, cache, &clip.path);
+            |extractor, (index, clip)| {
+                let result = featurise_clip(extractor, config, &config_key, cache, &clip.path)
+                    .and_then(|m| {
+                        let copies =
+                            augmented_copies(extractor, config, augmentation, index, &clip.path)?;
+                        Ok((m, copies))
+                    });
                 progress();
                 result
             },
@@ -68,13 +91,18 @@ pub fn featurise(
 
     let mut featurised = Featurised {
         matrices: Vec::new(),
+        augmented: Vec::new(),
         failures: Vec::new(),
     };
     for (clip, result) in dataset.clips.iter().zip(results) {
         match result {
-            Ok(m) => featurised.matrices.push(Some(m)),
+            Ok((m, copies)) => {
+                featurised.matrices.push(Some(m));
+                featurised.augmented.push(copies);
+            }
             Err(why) => {
                 featurised.matrices.push(None);
+                featurised.augmented.push(Vec::new());
                 featurised.failures.push((clip.path.clone(), why));
             }
         }
@@ -87,6 +115,42 @@ pub fn featurise(
     Ok(featurised)
 }
 
+/// Features of `augmentation.copies` augmented versions of one clip (none without augmentation).
+fn augmented_copies(
+    extractor: &mut Extractor,
+    config: &FeatureConfig,
+    augmentation: Option<&Augmentation>,
+    clip_index: usize,
+    path: &std::path::Path,
+) -> Result<Vec<FeatureMatrix>, String> {
+    let Some(augmentation) = augmentation.filter(|a| a.copies > 0) else {
+        return Ok(Vec::new());
+    };
+    let audio = ser_audio::load(path, &load_options(config)).map_err(|e| e.to_string())?;
+    (0..augmentation.copies)
+        .map(|copy| {
+            let seed = augmentation.seed ^ (((clip_index as u64) << 16) | copy as u64);
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let samples = ser_audio::augment::apply(
+                &augmentation.spec,
+                &audio.samples,
+                config.sample_rate,
+                &mut rng,
+            );
+            extractor
+                .extract(&samples)
+                .map_err(|e| format!("{}: augmented copy: {e}", path.display()))
+        })
+        .collect()
+}
+
+fn load_options(config: &FeatureConfig) -> ser_audio::LoadOptions {
+    ser_audio::LoadOptions {
+        target_rate: Some(config.sample_rate),
+        ..Default::default()
+    }
+}
+
 fn featurise_clip(
     extractor: &mut Extractor,
     config: &FeatureConfig,
@@ -96,11 +160,7 @@ fn featurise_clip(
 ) -> Result<FeatureMatrix, String> {
     let key = CacheKey::for_file(path, config_key).map_err(|e| e.to_string())?;
     let cached = cache.get_or_compute(&key, || {
-        let options = ser_audio::LoadOptions {
-            target_rate: Some(config.sample_rate),
-            ..Default::default()
-        };
-        let audio = ser_audio::load(path, &options).map_err(|e| e.to_string())?;
+        let audio = ser_audio::load(path, &load_options(config)).map_err(|e| e.to_string())?;
         let m = extractor
             .extract(&audio.samples)
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -150,8 +210,8 @@ pub fn cross_validate(
             featurised,
             labels: &labels,
         };
-        let train = samples.train_data(&split.train)?;
-        let val = samples.train_data(&split.val)?;
+        let train = samples.train_data(&split.train, true)?;
+        let val = samples.train_data(&split.val, false)?;
         let outcome = fit(&experiment.fit, &train, &val, &labels, |r| {
             on_epoch(fold, r)
         })
@@ -237,13 +297,26 @@ impl Samples<'_> {
             .expect("labels come from the dataset")
     }
 
-    fn train_data(&self, indices: &[usize]) -> Result<TrainData, PipelineError> {
+    /// The clips at `indices` as training data, with their augmented copies when
+    /// `with_augmented` (the training part only: validation and test see originals).
+    fn train_data(
+        &self,
+        indices: &[usize],
+        with_augmented: bool,
+    ) -> Result<TrainData, PipelineError> {
         let mut rows = 0;
         let (mut x, mut y) = (Vec::new(), Vec::new());
         for (i, m) in self.usable(indices) {
             rows = m.rows;
-            x.push(m.data.clone());
-            y.push(self.label_index(i));
+            let copies = if with_augmented {
+                &self.featurised.augmented[i][..]
+            } else {
+                &[]
+            };
+            for matrix in std::iter::once(m).chain(copies) {
+                x.push(matrix.data.clone());
+                y.push(self.label_index(i));
+            }
         }
         TrainData::new(rows, x, y).map_err(|source| PipelineError::Fit { fold: 0, source })
     }
@@ -335,4 +408,57 @@ fn git_commit() -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ser_corpus::{Clip, Corpus};
+
+    fn clip(name: &str, emotion: &str) -> Clip {
+        Clip {
+            path: PathBuf::from(name),
+            speaker: name.to_string(),
+            emotion: emotion.to_string(),
+            recording_id: name.to_string(),
+            corpus: Corpus::Folders,
+            extra: Default::default(),
+        }
+    }
+
+    fn matrix(value: f32) -> FeatureMatrix {
+        FeatureMatrix {
+            rows: 2,
+            cols: 1,
+            data: vec![value; 2],
+        }
+    }
+
+    #[test]
+    fn augmented_copies_join_the_training_part_only() {
+        let dataset = Dataset::new("d", vec![clip("a", "happy"), clip("b", "sad")]);
+        let featurised = Featurised {
+            matrices: vec![Some(matrix(1.0)), Some(matrix(2.0))],
+            augmented: vec![
+                vec![matrix(1.5), matrix(1.6)],
+                vec![matrix(2.5), matrix(2.6)],
+            ],
+            failures: Vec::new(),
+        };
+        let labels = vec!["happy".to_string(), "sad".to_string()];
+        let samples = Samples {
+            dataset: &dataset,
+            featurised: &featurised,
+            labels: &labels,
+        };
+
+        let train = samples.train_data(&[0, 1], true).unwrap();
+        assert_eq!(train.len(), 6);
+        assert_eq!(train.y, vec![0, 0, 0, 1, 1, 1]);
+        assert_eq!(train.x[1], vec![1.5; 2]);
+
+        let val = samples.train_data(&[0, 1], false).unwrap();
+        assert_eq!(val.y, vec![0, 1]);
+        assert_eq!(val.x, vec![vec![1.0; 2], vec![2.0; 2]]);
+    }
 }
