@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod support;
+
 fn ser() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ser"))
 }
@@ -10,20 +12,7 @@ fn ser() -> Command {
 /// Writes a 16-bit mono WAV of a 440 Hz tone.
 fn write_tone(dir: &Path, name: &str, sample_rate: u32, seconds: f32) -> PathBuf {
     let path = dir.join(name);
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
-    let n = (sample_rate as f32 * seconds) as usize;
-    for i in 0..n {
-        let t = i as f32 / sample_rate as f32;
-        let v = 0.5 * (2.0 * std::f32::consts::PI * 440.0 * t).sin();
-        writer.write_sample((v * 32767.0) as i16).unwrap();
-    }
-    writer.finalize().unwrap();
+    support::write_wav(&path, sample_rate, seconds, support::sine(440.0, 0.5));
     path
 }
 

@@ -4,22 +4,12 @@
 use std::path::Path;
 use std::process::Command;
 
-/// Writes a 16 kHz 16-bit WAV: a tone at `freq` with a little speaker-specific vibrato.
+mod support;
+
+/// Writes 0.75 s of a tone at `freq`, detuned a little per speaker and take.
 fn write_clip(path: &Path, freq: f32, speaker: usize, take: usize) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(path, spec).unwrap();
     let detune = 1.0 + 0.02 * speaker as f32 + 0.01 * take as f32;
-    for i in 0..12_000 {
-        let t = i as f32 / 16_000.0;
-        let v = 0.4 * (2.0 * std::f32::consts::PI * freq * detune * t).sin();
-        writer.write_sample((v * 32767.0) as i16).unwrap();
-    }
-    writer.finalize().unwrap();
+    support::write_wav(path, 16_000, 0.75, support::sine(freq * detune, 0.4));
 }
 
 fn make_dataset(root: &Path) {
