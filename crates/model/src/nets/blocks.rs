@@ -34,6 +34,26 @@ impl ConvBlock1d {
         }
     }
 
+    /// A chain of conv + BN + ReLU + max-pool blocks with the given output channels;
+    /// returns the blocks and the last block's channel count.
+    pub fn stack(
+        c_in: usize,
+        channels: &[usize],
+        kernel: usize,
+        device: &Device,
+    ) -> (Vec<Self>, usize) {
+        let mut c_prev = c_in;
+        let blocks = channels
+            .iter()
+            .map(|&c_out| {
+                let block = Self::new(c_prev, c_out, kernel, true, true, device);
+                c_prev = c_out;
+                block
+            })
+            .collect();
+        (blocks, c_prev)
+    }
+
     /// [B, C_in, T] -> [B, C_out, T or T/2]
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let mut x = self.conv.forward(x);

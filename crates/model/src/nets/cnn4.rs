@@ -37,16 +37,7 @@ pub struct Cnn4 {
 
 impl Cnn4Config {
     pub fn init(&self, n_in: usize, n_classes: usize, device: &Device) -> Cnn4 {
-        let mut c_in = n_in;
-        let blocks = self
-            .channels
-            .iter()
-            .map(|&c_out| {
-                let block = ConvBlock1d::new(c_in, c_out, self.kernel, true, true, device);
-                c_in = c_out;
-                block
-            })
-            .collect();
+        let (blocks, c_in) = ConvBlock1d::stack(n_in, &self.channels, self.kernel, device);
         Cnn4 {
             blocks,
             dropout: DropoutConfig::new(self.dropout).init(),
