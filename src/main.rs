@@ -2,6 +2,7 @@
 //! the work lives in the library crates.
 
 mod commands;
+mod default_model;
 mod output;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Predict the emotion of audio files (the shipped model unless --model is given).
+    Predict(commands::predict::Args),
+    /// Train a model on a dataset and save it as a bundle.
+    Train(commands::train::Args),
     /// Show format, sample rate, channels and duration of audio files.
     Info(commands::info::Args),
     /// Cross-validate a model on a dataset and write an evaluation report.
@@ -30,6 +35,8 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Predict(args) => commands::predict::run(args),
+        Command::Train(args) => commands::train::run(args),
         Command::Info(args) => commands::info::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Features(args) => commands::features::run(args),

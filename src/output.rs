@@ -1,4 +1,9 @@
-//! Plain-text tables for terminal output.
+//! Terminal output: plain-text tables, progress bars and per-epoch progress lines.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ser_train::fit::EpochReport;
 
 /// Renders rows as a left-aligned table with a header line; columns are padded
 /// to their widest cell so output lines up in a terminal.
@@ -28,6 +33,46 @@ fn push_row(out: &mut String, cells: &[String], widths: &[usize]) {
         .collect();
     out.push_str(line.join("  ").trim_end());
     out.push('\n');
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template("{msg:48} [{bar:30}] {pos}/{len} {eta}")
+        .expect("valid template")
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(message.to_string());
+    bar
+}
+
+/// One epoch as a short line: epoch, loss, validation UA, time.
+pub fn epoch_line(prefix: &str, epoch: &EpochReport) -> String {
+    format!(
+        "{prefix}epoch {}/{} loss {:.3} train acc {:.1}% val UA {}{} ({:.1} s)",
+        epoch.epoch,
+        epoch.epochs,
+        epoch.train_loss,
+        100.0 * epoch.train_acc,
+        epoch
+            .val_ua
+            .map_or("-".into(), |ua| format!("{:.1}%", 100.0 * ua)),
+        if epoch.best { " *" } else { "" },
+        epoch.seconds
+    )
+}
+
+/// Shows epoch progress on `bar` in a terminal; writes one line per epoch to stderr
+/// otherwise (logs of long runs keep their history).
+pub fn report_epoch(bar: &ProgressBar, prefix: &str, epoch: &EpochReport) {
+    let line = epoch_line(prefix, epoch);
+    if std::io::stderr().is_terminal() {
+        bar.set_length(epoch.epochs as u64);
+        bar.set_position(epoch.epoch as u64);
+        bar.set_message(line);
+    } else {
+        eprintln!("{line}");
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! `ser eval --arch NAME --data DIR --protocol P --report OUT`: cross-validates a model
-//! architecture on a dataset under a speaker-independent protocol and writes
+//! `ser eval`: either cross-validates an architecture under a speaker-independent protocol
+//! (`--arch`), or scores a trained bundle on a labelled dataset (`--model`). Both write
 //! report.json + report.html.
 
 use std::path::PathBuf;
@@ -7,105 +7,45 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
-use ser_audio::augment::AugmentSpec;
-use ser_corpus::{CacheMode, FeatureCache, OpenOptions, SplitOptions};
-use ser_features::FeatureConfig;
+use ser_corpus::SplitOptions;
 use ser_model::bundle::ModelSpec;
-use ser_train::fit::FitConfig;
-use ser_train::pipeline::{self, Augmentation, Experiment};
+use ser_train::pipeline::{self, Experiment};
+use ser_train::report::EvalReport;
+
+use super::training::{self, FitArgs};
+use crate::{default_model, output};
 
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["arch", "model"]))]
 pub struct Args {
     /// Dataset: a folder (one sub-folder per emotion, or a known corpus naming scheme),
     /// a ZIP of one, or a manifest CSV.
     #[arg(long)]
     data: PathBuf,
-    /// Model to cross-validate (e.g. cnn1d-mfcc, mlp, svm-rbf, random-forest).
+    /// Cross-validate this architecture (e.g. cnn1d-mfcc, mlp, svm-rbf, random-forest).
     #[arg(long)]
-    arch: String,
-    /// Feature set (default: the one that suits the model's input).
+    arch: Option<String>,
+    /// Score this trained bundle instead ("default" = the shipped model). Only an honest
+    /// test when the model never saw the dataset's speakers.
     #[arg(long)]
-    features: Option<String>,
-    /// Evaluation protocol: speaker-mod:5, speaker-kfold:5, holdout:21,22,23,24 or random:0.2.
+    model: Option<String>,
+    /// Evaluation protocol for --arch: speaker-mod:5, speaker-kfold:5, holdout:21,22,23,24
+    /// or random:0.2.
     #[arg(long, default_value = "speaker-mod:5")]
     protocol: String,
-    /// Training epochs (networks).
-    #[arg(long, default_value_t = 30)]
-    epochs: usize,
-    /// Seed for splits, initialisation and shuffling.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
     /// Folder for report.json and report.html.
     #[arg(long, default_value = "report")]
     report: PathBuf,
-    /// Augmented copies of each training clip (noise, shift, stretch, pitch, gain; the
-    /// default policy of ser-audio). Validation and test clips are never augmented.
-    #[arg(long, default_value_t = 0)]
-    augment: usize,
-    /// Recompute features instead of using the feature cache.
-    #[arg(long)]
-    no_cache: bool,
+    #[command(flatten)]
+    fit: FitArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let model = ModelSpec::from_name(&args.arch)?;
-    let features =
-        FeatureConfig::named(args.features.as_deref().unwrap_or(default_features(&model)))?;
-    let protocol: ser_corpus::Protocol = args.protocol.parse()?;
-    let dataset = ser_corpus::open_dataset(&args.data, &OpenOptions::default())?;
-    eprintln!("{}", dataset.summary());
-
-    let mode = if args.no_cache {
-        CacheMode::Off
-    } else {
-        CacheMode::ReadWrite
+    let report = match (&args.arch, &args.model) {
+        (Some(arch), _) => cross_validate(arch, &args)?,
+        (None, Some(model)) => score_bundle(model, &args)?,
+        (None, None) => unreachable!("clap requires --arch or --model"),
     };
-    let cache = FeatureCache::new(FeatureCache::default_dir(), mode);
-    let bar = progress_bar(dataset.clips.len() as u64, "featurising");
-    let augmentation = (args.augment > 0).then(|| Augmentation {
-        spec: AugmentSpec::default(),
-        copies: args.augment,
-        seed: args.seed,
-    });
-    let featurised =
-        pipeline::featurise(&dataset, &features, &cache, augmentation.as_ref(), &|| {
-            bar.inc(1)
-        })?;
-    bar.finish_and_clear();
-    for (path, why) in &featurised.failures {
-        eprintln!("skipped {}: {why}", path.display());
-    }
-
-    let mut fit = FitConfig::new(model);
-    fit.epochs = args.epochs;
-    fit.seed = args.seed;
-    let experiment = Experiment {
-        features,
-        fit,
-        protocol,
-        split: SplitOptions {
-            seed: args.seed,
-            ..Default::default()
-        },
-    };
-    let bar = Mutex::new(progress_bar(args.epochs as u64, "fold 1"));
-    let report = pipeline::cross_validate(&dataset, &featurised, &experiment, |fold, epoch| {
-        let bar = bar.lock().expect("progress bar lock");
-        bar.set_message(format!(
-            "fold {} loss {:.3} val UA {}",
-            fold + 1,
-            epoch.train_loss,
-            epoch
-                .val_ua
-                .map_or("-".into(), |ua| format!("{:.1}%", 100.0 * ua))
-        ));
-        bar.set_position(epoch.epoch as u64);
-    })?;
-    bar.into_inner()
-        .expect("progress bar lock")
-        .finish_and_clear();
-
     let files = ser_train::report::write_report(&args.report, &report)
         .with_context(|| format!("cannot write the report to {}", args.report.display()))?;
     let summary = &report.aggregate;
@@ -125,20 +65,60 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Pooled models get the rich pooled vector; frame models the MFCC frames.
-fn default_features(model: &ModelSpec) -> &'static str {
-    match model.input_kind() {
-        ser_model::InputKind::Pooled => "pooled-rich",
-        ser_model::InputKind::Frames => "mfcc40-frames",
-    }
+/// Cross-validates `model` on the dataset; shared with `ser compare`.
+pub fn cross_validate_model(
+    dataset: &ser_corpus::Dataset,
+    model: ModelSpec,
+    protocol: &ser_corpus::Protocol,
+    fit_args: &FitArgs,
+) -> anyhow::Result<EvalReport> {
+    let arch = model.name().to_string();
+    let features = fit_args.feature_config(&model)?;
+    let featurised = training::featurise(dataset, &features, fit_args)?;
+    let experiment = Experiment {
+        features,
+        fit: fit_args.fit_config(model),
+        protocol: protocol.clone(),
+        split: SplitOptions {
+            seed: fit_args.seed,
+            ..Default::default()
+        },
+    };
+    let bar = Mutex::new(output::progress_bar(fit_args.epochs as u64, &arch));
+    let report = pipeline::cross_validate(dataset, &featurised, &experiment, |fold, epoch| {
+        let bar = bar.lock().expect("progress bar lock");
+        output::report_epoch(&bar, &format!("{arch} fold {} ", fold + 1), epoch);
+    })?;
+    bar.into_inner()
+        .expect("progress bar lock")
+        .finish_and_clear();
+    Ok(report)
 }
 
-fn progress_bar(len: u64, message: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    let style = ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len} {eta}")
-        .expect("valid template")
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_message(message.to_string());
-    bar
+fn cross_validate(arch: &str, args: &Args) -> anyhow::Result<EvalReport> {
+    let model = ModelSpec::from_name(arch)?;
+    let protocol: ser_corpus::Protocol = args.protocol.parse()?;
+    let dataset = training::open_dataset(&args.data)?;
+    cross_validate_model(&dataset, model, &protocol, &args.fit)
+}
+
+fn score_bundle(model: &str, args: &Args) -> anyhow::Result<EvalReport> {
+    let bundle = default_model::bundle(Some(model))?;
+    let features = bundle
+        .meta
+        .features
+        .clone()
+        .with_context(|| format!("{model}: the bundle has no feature settings"))?;
+    let dataset = training::open_dataset(&args.data)?;
+    let trained_on = bundle.meta.provenance.get("dataset");
+    if let Some(trained_on) =
+        trained_on.filter(|t| std::path::Path::new(t).file_name() == dataset.root.file_name())
+    {
+        eprintln!(
+            "warning: the model was trained on {trained_on}; unless its speakers were held \
+             out, these figures are not a speaker-independent test"
+        );
+    }
+    let featurised = training::featurise(&dataset, &features, &args.fit)?;
+    Ok(pipeline::evaluate_bundle(&dataset, &featurised, &bundle)?)
 }

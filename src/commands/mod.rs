@@ -3,3 +3,6 @@
 pub mod eval;
 pub mod features;
 pub mod info;
+pub mod predict;
+pub mod train;
+pub mod training;

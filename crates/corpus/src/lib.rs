@@ -24,5 +24,8 @@ pub use read::{
     ManifestColumns, OpenOptions, SchemeChoice, open_dataset, read_folder, read_manifest, read_zip,
 };
 pub use scheme::{detect_scheme, guess_emotion};
-pub use split::{LeakageError, Protocol, Split, SplitOptions, check_no_leakage, make_splits};
+pub use split::{
+    LeakageError, Protocol, Split, SplitOptions, TRAINING_PROTOCOL, check_no_leakage, make_splits,
+    training_split,
+};
 pub use summary::DatasetSummary;

@@ -197,6 +197,41 @@ pub fn make_splits(
         .collect()
 }
 
+/// The split for training a model to keep: no test part; validation (for early stopping) is
+/// `opts.val_fraction` of the clips as whole speakers, or as whole recordings when the
+/// dataset has a single speaker.
+pub fn training_split(dataset: &Dataset, opts: &SplitOptions) -> Result<Split, CorpusError> {
+    if dataset.is_empty() {
+        return Err(CorpusError::Split {
+            protocol: TRAINING_PROTOCOL.into(),
+            reason: "the dataset has no clips".into(),
+        });
+    }
+    let pool = all(dataset);
+    let mut val = speaker_part(dataset, &pool, opts.val_fraction, opts.seed);
+    if val.is_empty() && opts.val_fraction > 0.0 {
+        val = random_part(dataset, &pool, opts.val_fraction, opts.seed);
+    }
+    val.sort_unstable();
+    let in_val: HashSet<usize> = val.iter().copied().collect();
+    let split = Split {
+        train: pool.into_iter().filter(|i| !in_val.contains(i)).collect(),
+        val,
+        test: Vec::new(),
+        protocol: TRAINING_PROTOCOL.into(),
+        fold: None,
+        seed: opts.seed,
+    };
+    check_no_leakage(dataset, &split).map_err(|e| CorpusError::Split {
+        protocol: TRAINING_PROTOCOL.into(),
+        reason: e.to_string(),
+    })?;
+    Ok(split)
+}
+
+/// How [`training_split`] names itself in reports and bundles.
+pub const TRAINING_PROTOCOL: &str = "train-all (validation: held-out speakers)";
+
 fn all(dataset: &Dataset) -> Vec<usize> {
     (0..dataset.len()).collect()
 }

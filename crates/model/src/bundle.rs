@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use ser_features::FeatureConfig;
+
 use crate::ModelError;
 use crate::classical::{ClassicalConfig, ClassicalModel};
 use crate::input::{InputSpec, Normalisation};
@@ -41,8 +43,11 @@ pub enum ModelSpec {
 pub struct BundleMeta {
     pub model: ModelSpec,
     pub input: InputSpec,
-    /// Feature extraction settings (typed by the features crate).
-    pub features: serde_json::Value,
+    /// The feature extraction the model was trained on; prediction from audio uses exactly
+    /// these settings. `None` only in bundles built from feature matrices (fit checkpoints,
+    /// tests); such a bundle can score matrices but not audio.
+    #[serde(default)]
+    pub features: Option<FeatureConfig>,
     pub labels: Vec<String>,
     pub normalisation: Normalisation,
     /// Where the model came from: data, protocol, seed, commit, date, ...
@@ -210,6 +215,19 @@ impl Bundle {
                 m.normalisation.mean.len(),
                 m.input.features
             )));
+        }
+        if let Some(features) = &m.features {
+            features
+                .validate()
+                .map_err(|e| bad(format!("feature settings: {e}")))?;
+            if features.feature_dim() != m.input.features {
+                return Err(bad(format!(
+                    "feature set {} yields {} features per frame, the model reads {}",
+                    features.name,
+                    features.feature_dim(),
+                    m.input.features
+                )));
+            }
         }
         match &m.model {
             ModelSpec::Network(arch) => self.validate_network(arch, path),

@@ -30,6 +30,11 @@ impl Predictor {
         Self::with_device(bundle, Device::flex(), Path::new("<bundle>"))
     }
 
+    /// A CPU predictor for a bundle read from `source` (named in errors).
+    pub fn from_bundle(bundle: &Bundle, source: &Path) -> Result<Self, BundleError> {
+        Self::with_device(bundle, Device::flex(), source)
+    }
+
     /// Loads `path` and builds a CPU predictor from it.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, BundleError> {
         let bundle = Bundle::load(path.as_ref())?;

@@ -27,7 +27,7 @@ fn meta(model: ModelSpec, kind: InputKind) -> BundleMeta {
             features: ROWS,
             frames: (kind == InputKind::Frames).then_some(10),
         },
-        features: serde_json::json!({"set": "mfcc6"}),
+        features: None,
         labels: vec!["calm".into(), "angry".into(), "sad".into()],
         normalisation: Normalisation {
             mean: vec![0.5; ROWS],

@@ -6,11 +6,14 @@
 //! - [`plots`]: self-contained SVG charts (confusion heat map, per-class bars, training curves,
 //!   per-speaker bars, model comparison) drawn with plotters; reused by the web server.
 //! - [`report`]: evaluation and comparison reports as JSON, offline HTML and Markdown.
+//! - [`pipeline`]: dataset → features → cross-validation reports, or a trained bundle.
+//! - [`inference`]: audio → emotions with a bundle (single clips and long-recording timelines).
 //! - [`demo`]: deterministic synthetic evaluations for examples, UI work and tests.
 
 pub mod demo;
 pub mod fit;
 pub mod history;
+pub mod inference;
 pub mod metrics;
 pub mod pipeline;
 pub mod plots;

@@ -271,6 +271,178 @@ pub fn cross_validate(
     Ok(report)
 }
 
+/// What to train for keeping: a model, its features, its training settings and the share of
+/// speakers held out for early stopping.
+pub struct TrainRun {
+    pub features: FeatureConfig,
+    pub fit: FitConfig,
+    pub split: SplitOptions,
+}
+
+/// A trained model ready to save, with its training record.
+pub struct Trained {
+    /// Carries the feature settings, labels, normalisation, provenance and, under
+    /// `metrics.validation`, the validation scores.
+    pub bundle: ser_model::Bundle,
+    pub history: crate::history::TrainingHistory,
+    pub reports: Vec<EpochReport>,
+    /// Scores on the held-out validation speakers (they chose the epoch, so this is an
+    /// optimistic figure; honest figures come from [`cross_validate`]).
+    pub validation: Option<crate::metrics::Metrics>,
+    pub train_clips: usize,
+    pub val_clips: usize,
+}
+
+/// Trains one model on the whole dataset except a validation part of whole speakers (early
+/// stopping), and fills in the bundle's feature settings and provenance.
+pub fn train(
+    dataset: &Dataset,
+    featurised: &Featurised,
+    run: &TrainRun,
+    on_epoch: impl FnMut(&EpochReport),
+) -> Result<Trained, PipelineError> {
+    let labels: Vec<String> = dataset
+        .label_set()
+        .ok_or_else(|| PipelineError::Setup("the dataset has no usable labels".into()))?
+        .names()
+        .to_vec();
+    let split = ser_corpus::training_split(dataset, &run.split)?;
+    let samples = Samples {
+        dataset,
+        featurised,
+        labels: &labels,
+    };
+    let train = samples.train_data(&split.train, true)?;
+    let val = samples.train_data(&split.val, false)?;
+    let outcome = fit(&run.fit, &train, &val, &labels, on_epoch)
+        .map_err(|source| PipelineError::Fit { fold: 0, source })?;
+    let mut bundle = outcome.bundle;
+    bundle.meta.features = Some(run.features.clone());
+
+    let validation = if split.val.is_empty() {
+        None
+    } else {
+        let predictor = Predictor::new(&bundle).map_err(|e| PipelineError::Predict {
+            fold: 0,
+            message: e.to_string(),
+        })?;
+        let as_test = Split {
+            test: split.val.clone(),
+            ..split.clone()
+        };
+        Some(samples.score(&predictor, &as_test, 0)?.0)
+    };
+    let provenance = &mut bundle.meta.provenance;
+    provenance.insert("data".into(), dataset_info(dataset).description);
+    provenance.insert("dataset".into(), dataset.root.display().to_string());
+    provenance.insert("protocol".into(), split.protocol.clone());
+    provenance.insert("features".into(), run.features.name.clone());
+    provenance.insert("epochs".into(), run.fit.epochs.to_string());
+    provenance.insert("seed".into(), run.fit.seed.to_string());
+    if let Some(commit) = git_commit() {
+        provenance.insert("commit".into(), commit);
+    }
+    if let Some(metrics) = &validation {
+        bundle.meta.metrics = serde_json::json!({ "validation": metrics });
+    }
+    Ok(Trained {
+        bundle,
+        history: outcome.history,
+        reports: outcome.reports,
+        validation,
+        train_clips: split.train.len(),
+        val_clips: split.val.len(),
+    })
+}
+
+/// Scores a trained bundle on every clip of `dataset` whose emotion the model knows (features
+/// computed with the bundle's own settings). Clips with other emotions are left out and
+/// counted in the report's provenance. The caller is responsible for the test speakers
+/// being unseen in training: `provenance["dataset"]` of the bundle says what it was trained on.
+pub fn evaluate_bundle(
+    dataset: &Dataset,
+    featurised: &Featurised,
+    bundle: &ser_model::Bundle,
+) -> Result<EvalReport, PipelineError> {
+    let labels = bundle.meta.labels.clone();
+    let known: Vec<usize> = (0..dataset.clips.len())
+        .filter(|&i| labels.contains(&dataset.clips[i].emotion))
+        .collect();
+    if known.is_empty() {
+        return Err(PipelineError::Setup(format!(
+            "no clip of the dataset has an emotion the model knows ({})",
+            labels.join(", ")
+        )));
+    }
+    let predictor = Predictor::new(bundle).map_err(|e| PipelineError::Predict {
+        fold: 0,
+        message: e.to_string(),
+    })?;
+    let samples = Samples {
+        dataset,
+        featurised,
+        labels: &labels,
+    };
+    let split = Split {
+        train: Vec::new(),
+        val: Vec::new(),
+        test: known.clone(),
+        protocol: "trained-model".into(),
+        fold: None,
+        seed: 0,
+    };
+    let scoring = Instant::now();
+    let (metrics, test_speakers) = samples.score(&predictor, &split, 0)?;
+    let seconds = scoring.elapsed().as_secs_f64();
+    let scored = metrics.n_samples;
+    let model = &bundle.meta.model;
+    let parameters = match model {
+        ModelSpec::Network(arch) => {
+            network_parameters(arch, bundle.meta.input.features, labels.len())
+        }
+        ModelSpec::Classical(_) => None,
+    };
+    let features = bundle
+        .meta
+        .features
+        .as_ref()
+        .map_or("features", |f| f.name.as_str());
+    let mut report = EvalReport::new(
+        ModelInfo {
+            name: format!("{} on {features}", model.name()),
+            kind: model.name().to_string(),
+            parameters,
+        },
+        dataset_info(dataset),
+        Protocol {
+            id: "trained-model".into(),
+            description: "a trained model scored on every clip of the dataset; held-out only if \
+                          the model never saw these speakers"
+                .into(),
+        },
+        vec![FoldReport {
+            fold: 0,
+            test_speakers,
+            metrics,
+            history: None,
+        }],
+    )?;
+    report.timing.inference_ms_per_clip = Some(1000.0 * seconds / scored.max(1) as f64);
+    for (key, value) in &bundle.meta.provenance {
+        report
+            .provenance
+            .insert(format!("model {key}"), value.clone());
+    }
+    let unknown = dataset.clips.len() - known.len();
+    if unknown > 0 {
+        report.provenance.insert(
+            "left out".into(),
+            format!("{unknown} clips with emotions the model does not know"),
+        );
+    }
+    Ok(report)
+}
+
 /// The featurised clips of one dataset, indexed like `dataset.clips`.
 struct Samples<'a> {
     dataset: &'a Dataset,

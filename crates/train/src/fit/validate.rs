@@ -92,7 +92,7 @@ pub(crate) fn bundle_meta(
             features: rows,
             frames,
         },
-        features: serde_json::Value::Null,
+        features: None,
         labels: labels.to_vec(),
         normalisation: norm,
         provenance: BTreeMap::from([("seed".to_string(), cfg.seed.to_string())]),

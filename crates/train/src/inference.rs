@@ -1,0 +1,233 @@
+//! From audio to emotions with a trained bundle: decode at the model's rate, extract exactly the
+//! features the bundle was trained on, run the model. The CLI's `predict`, `eval --model` and
+//! the web server all classify through [`Classifier`].
+//!
+//! Long recordings go through [`Classifier::timeline`]: voice-activity detection finds the
+//! speech, long stretches are cut into overlapping windows, and each window is classified.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ser_audio::vad::{self, Segment, VadConfig};
+use ser_audio::{AudioError, LoadOptions};
+use ser_features::{Extractor, FeatureConfig};
+use ser_model::input::FeatureView;
+use ser_model::{Bundle, BundleError, Predictor};
+
+/// Why a clip could not be classified. Audio errors name the file already.
+#[derive(Debug, thiserror::Error)]
+pub enum InferenceError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("{path}: the bundle has no feature settings, so it cannot classify audio")]
+    NoFeatures { path: PathBuf },
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error("{name}: {message}")]
+    Features { name: String, message: String },
+    #[error("{name}: no speech found")]
+    NoSpeech { name: String },
+}
+
+/// One label with its probability.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Scored {
+    pub label: String,
+    pub prob: f32,
+}
+
+/// The model's answer for one clip or segment: every label, most likely first.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClipPrediction {
+    pub ranked: Vec<Scored>,
+}
+
+impl ClipPrediction {
+    fn new(labels: &[String], probs: &[f32]) -> Self {
+        let mut ranked: Vec<Scored> = labels
+            .iter()
+            .zip(probs)
+            .map(|(label, &prob)| Scored {
+                label: label.clone(),
+                prob,
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.prob.total_cmp(&a.prob));
+        Self { ranked }
+    }
+
+    /// The most likely label.
+    pub fn top(&self) -> &Scored {
+        &self.ranked[0]
+    }
+}
+
+/// One classified stretch of a long recording.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TimedPrediction {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub prediction: ClipPrediction,
+}
+
+/// How [`Classifier::timeline`] cuts a recording.
+#[derive(Debug, Clone)]
+pub struct TimelineOptions {
+    pub vad: VadConfig,
+    /// Speech longer than this is classified in windows of this length.
+    pub window_s: f64,
+    pub overlap_s: f64,
+    /// Speech segments shorter than this are skipped (too short to judge).
+    pub min_segment_s: f64,
+}
+
+impl Default for TimelineOptions {
+    fn default() -> Self {
+        Self {
+            vad: VadConfig::default(),
+            window_s: 4.0,
+            overlap_s: 1.0,
+            min_segment_s: 0.5,
+        }
+    }
+}
+
+/// A loaded model plus its feature extraction. Shareable between threads: extractors are
+/// pooled so concurrent calls do not rebuild FFT plans and filter banks.
+pub struct Classifier {
+    predictor: Predictor,
+    features: FeatureConfig,
+    extractors: Mutex<Vec<Extractor>>,
+}
+
+impl Classifier {
+    /// A classifier for an in-memory bundle; `path` only names it in errors.
+    pub fn new(bundle: &Bundle, path: &Path) -> Result<Self, InferenceError> {
+        let features = bundle
+            .meta
+            .features
+            .clone()
+            .ok_or_else(|| InferenceError::NoFeatures {
+                path: path.to_path_buf(),
+            })?;
+        let predictor = Predictor::from_bundle(bundle, path)?;
+        let extractor = Extractor::new(&features).map_err(|e| {
+            InferenceError::Bundle(BundleError::Inconsistent {
+                path: path.to_path_buf(),
+                why: format!("feature settings: {e}"),
+            })
+        })?;
+        Ok(Self {
+            predictor,
+            features,
+            extractors: Mutex::new(vec![extractor]),
+        })
+    }
+
+    /// Loads and checks a `.ser` bundle.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, InferenceError> {
+        let path = path.as_ref();
+        Self::new(&Bundle::load(path)?, path)
+    }
+
+    pub fn labels(&self) -> &[String] {
+        self.predictor.labels()
+    }
+
+    pub fn bundle_meta(&self) -> &ser_model::BundleMeta {
+        self.predictor.meta()
+    }
+
+    /// Decoding options that deliver samples at the model's rate.
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            target_rate: Some(self.features.sample_rate),
+            ..Default::default()
+        }
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.features.sample_rate
+    }
+
+    /// Decodes and classifies one audio file.
+    pub fn classify_file(&self, path: &Path) -> Result<ClipPrediction, InferenceError> {
+        let audio = ser_audio::load(path, &self.load_options())?;
+        self.classify_samples(&audio.samples, &path.display().to_string())
+    }
+
+    /// Classifies mono samples at [`Classifier::sample_rate`]; `name` labels errors.
+    pub fn classify_samples(
+        &self,
+        samples: &[f32],
+        name: &str,
+    ) -> Result<ClipPrediction, InferenceError> {
+        let features = self.extract(samples, name)?;
+        let view = FeatureView::new(features.rows, features.cols, &features.data).map_err(|e| {
+            InferenceError::Features {
+                name: name.to_string(),
+                message: e.to_string(),
+            }
+        })?;
+        let probs = self
+            .predictor
+            .predict(view)
+            .map_err(|e| InferenceError::Features {
+                name: name.to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(ClipPrediction::new(self.labels(), &probs))
+    }
+
+    /// Classifies the speech of a long recording segment by segment.
+    pub fn timeline(
+        &self,
+        samples: &[f32],
+        name: &str,
+        options: &TimelineOptions,
+    ) -> Result<Vec<TimedPrediction>, InferenceError> {
+        let rate = self.sample_rate();
+        let speech: Vec<Segment> = vad::detect_speech(samples, rate, &options.vad)
+            .into_iter()
+            .filter(|s| s.duration_s() >= options.min_segment_s)
+            .collect();
+        if speech.is_empty() {
+            return Err(InferenceError::NoSpeech {
+                name: name.to_string(),
+            });
+        }
+        vad::split_long_segments(&speech, options.window_s, options.overlap_s)
+            .iter()
+            .map(|segment| {
+                let label = format!("{name} at {:.2} s", segment.start_s);
+                Ok(TimedPrediction {
+                    start_s: segment.start_s,
+                    end_s: segment.end_s,
+                    prediction: self.classify_samples(segment.slice(samples, rate), &label)?,
+                })
+            })
+            .collect()
+    }
+
+    fn extract(
+        &self,
+        samples: &[f32],
+        name: &str,
+    ) -> Result<ser_features::FeatureMatrix, InferenceError> {
+        let pooled = self.extractors.lock().ok().and_then(|mut pool| pool.pop());
+        let mut extractor = match pooled {
+            Some(extractor) => extractor,
+            None => {
+                Extractor::new(&self.features).expect("validated when the classifier was built")
+            }
+        };
+        let result = extractor.extract(samples);
+        if let Ok(mut pool) = self.extractors.lock() {
+            pool.push(extractor);
+        }
+        result.map_err(|e| InferenceError::Features {
+            name: name.to_string(),
+            message: e.to_string(),
+        })
+    }
+}

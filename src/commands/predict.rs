@@ -1,0 +1,285 @@
+//! `ser predict FILE...`: the emotion of each clip (file, emotion, confidence, top 3, and the
+//! true emotion when the file name or folder tells it), or with `--timeline` the emotions of
+//! the speech segments of long recordings. A file that cannot be read is reported and the
+//! others still predicted.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use rayon::prelude::*;
+use ser_train::inference::{Classifier, ClipPrediction, Scored, TimedPrediction, TimelineOptions};
+use serde::Serialize;
+
+use crate::{default_model, output};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Audio files, or folders to search for audio files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Model bundle (default: the shipped model).
+    #[arg(long)]
+    model: Option<String>,
+    /// Per-segment emotions with start and end times (for long recordings).
+    #[arg(long)]
+    timeline: bool,
+    /// Speech longer than this is classified in windows of this many seconds (--timeline).
+    #[arg(long, default_value_t = 4.0)]
+    window: f64,
+    /// How many of the most likely emotions to list.
+    #[arg(long, default_value_t = 3)]
+    top: usize,
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    #[arg(long)]
+    csv: bool,
+}
+
+#[derive(Serialize)]
+struct FileResult {
+    file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    emotion: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<f32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    top: Vec<Scored>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    true_emotion: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    segments: Option<Vec<TimedPrediction>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let classifier = default_model::classifier(args.model.as_deref())?;
+    let files = expand(&args.files)?;
+    let results: Vec<FileResult> = files
+        .par_iter()
+        .map(|path| predict_file(&classifier, path, &args))
+        .collect();
+    for failed in results.iter().filter_map(|r| r.error.as_ref()) {
+        eprintln!("error: {failed}");
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else if args.csv {
+        write_csv(&results, &args)?;
+    } else if args.timeline {
+        print!("{}", timeline_table(&results));
+    } else {
+        print!("{}", clip_table(&results));
+        if let Some(summary) = accuracy_summary(&results) {
+            println!("{summary}");
+        }
+    }
+    let all_ok = results.iter().all(|r| r.error.is_none());
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Files as given; folders replaced by the audio files inside them, sorted.
+fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let before = files.len();
+            collect_audio(path, &mut files)?;
+            files[before..].sort();
+            if files.len() == before {
+                anyhow::bail!("{}: no audio files in this folder", path.display());
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn collect_audio(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("{}: cannot list folder: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_audio(&path, out)?;
+        } else if ser_corpus::is_audio_path(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn predict_file(classifier: &Classifier, path: &Path, args: &Args) -> FileResult {
+    let mut result = FileResult {
+        file: path.display().to_string(),
+        emotion: None,
+        confidence: None,
+        top: Vec::new(),
+        true_emotion: ser_corpus::guess_emotion(path).map(|(e, _)| e.to_string()),
+        segments: None,
+        error: None,
+    };
+    let outcome = if args.timeline {
+        timeline(classifier, path, args.window).map(|segments| result.segments = Some(segments))
+    } else {
+        classifier
+            .classify_file(path)
+            .map(|p| fill(&mut result, &p, args.top))
+    };
+    if let Err(e) = outcome {
+        result.error = Some(e.to_string());
+    }
+    result
+}
+
+fn timeline(
+    classifier: &Classifier,
+    path: &Path,
+    window_s: f64,
+) -> Result<Vec<TimedPrediction>, ser_train::inference::InferenceError> {
+    let audio = ser_audio::load(path, &classifier.load_options())?;
+    let options = TimelineOptions {
+        window_s,
+        ..Default::default()
+    };
+    classifier.timeline(&audio.samples, &path.display().to_string(), &options)
+}
+
+fn fill(result: &mut FileResult, prediction: &ClipPrediction, top: usize) {
+    let best = prediction.top();
+    result.emotion = Some(best.label.clone());
+    result.confidence = Some(best.prob);
+    result.top = prediction.ranked.iter().take(top.max(1)).cloned().collect();
+}
+
+fn ranked_text(ranked: &[Scored]) -> String {
+    ranked
+        .iter()
+        .map(|s| format!("{} {:.0}%", s.label, 100.0 * s.prob))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn clip_table(results: &[FileResult]) -> String {
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .filter(|r| r.error.is_none())
+        .map(|r| {
+            vec![
+                r.file.clone(),
+                r.emotion.clone().unwrap_or_default(),
+                r.confidence
+                    .map_or(String::new(), |c| format!("{:.1}%", 100.0 * c)),
+                ranked_text(&r.top),
+                r.true_emotion.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    output::table(&["file", "emotion", "confidence", "top", "true"], &rows)
+}
+
+fn timeline_table(results: &[FileResult]) -> String {
+    let mut rows = Vec::new();
+    for r in results {
+        for s in r.segments.iter().flatten() {
+            let best = s.prediction.top();
+            rows.push(vec![
+                r.file.clone(),
+                format_time(s.start_s),
+                format_time(s.end_s),
+                best.label.clone(),
+                format!("{:.1}%", 100.0 * best.prob),
+            ]);
+        }
+    }
+    output::table(&["file", "start", "end", "emotion", "confidence"], &rows)
+}
+
+/// Seconds as m:ss.s (h:mm:ss.s past an hour).
+fn format_time(seconds: f64) -> String {
+    let tenths = (seconds * 10.0).round() as u64;
+    let (h, m, s) = (
+        tenths / 36_000,
+        (tenths / 600) % 60,
+        (tenths % 600) as f64 / 10.0,
+    );
+    if h > 0 {
+        format!("{h}:{m:02}:{s:04.1}")
+    } else {
+        format!("{m}:{s:04.1}")
+    }
+}
+
+/// "accuracy on the N clips whose emotion is known: X%", when some are known.
+fn accuracy_summary(results: &[FileResult]) -> Option<String> {
+    let known: Vec<&FileResult> = results
+        .iter()
+        .filter(|r| r.true_emotion.is_some() && r.emotion.is_some())
+        .collect();
+    if known.is_empty() {
+        return None;
+    }
+    let right = known.iter().filter(|r| r.true_emotion == r.emotion).count();
+    Some(format!(
+        "{right} of the {} clips whose emotion the name tells were predicted right ({:.1}%)",
+        known.len(),
+        100.0 * right as f64 / known.len() as f64
+    ))
+}
+
+fn write_csv(results: &[FileResult], args: &Args) -> anyhow::Result<()> {
+    let mut out = csv::Writer::from_writer(std::io::stdout());
+    if args.timeline {
+        out.write_record(["file", "start_s", "end_s", "emotion", "confidence"])?;
+        for r in results {
+            for s in r.segments.iter().flatten() {
+                let best = s.prediction.top();
+                out.write_record([
+                    r.file.clone(),
+                    format!("{:.2}", s.start_s),
+                    format!("{:.2}", s.end_s),
+                    best.label.clone(),
+                    format!("{:.4}", best.prob),
+                ])?;
+            }
+        }
+    } else {
+        out.write_record([
+            "file",
+            "emotion",
+            "confidence",
+            "top",
+            "true_emotion",
+            "error",
+        ])?;
+        for r in results {
+            out.write_record([
+                r.file.clone(),
+                r.emotion.clone().unwrap_or_default(),
+                r.confidence.map_or(String::new(), |c| format!("{c:.4}")),
+                ranked_text(&r.top),
+                r.true_emotion.clone().unwrap_or_default(),
+                r.error.clone().unwrap_or_default(),
+            ])?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_time;
+
+    #[test]
+    fn times_read_as_minutes_and_hours() {
+        assert_eq!(format_time(0.0), "0:00.0");
+        assert_eq!(format_time(65.25), "1:05.3");
+        assert_eq!(format_time(3_725.0), "1:02:05.0");
+    }
+}

@@ -1,0 +1,138 @@
+//! Options shared by the commands that train (`train`, `eval --arch`, `compare`) and the one
+//! path they all take from a dataset folder to featurised clips.
+
+use std::path::Path;
+
+use ser_audio::augment::AugmentSpec;
+use ser_corpus::{CacheMode, Dataset, FeatureCache, OpenOptions};
+use ser_features::FeatureConfig;
+use ser_model::bundle::ModelSpec;
+use ser_train::fit::{FitConfig, SpecAugment};
+use ser_train::pipeline::{self, Augmentation, Featurised};
+
+use crate::output;
+
+/// Training settings (networks; classical models ignore the epoch-based ones).
+#[derive(clap::Args, Clone)]
+pub struct FitArgs {
+    /// Feature set (default: the one that suits the model's input).
+    #[arg(long)]
+    pub features: Option<String>,
+    /// Training epochs.
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    /// Seed for splits, initialisation, shuffling and augmentation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Peak learning rate (AdamW, cosine schedule).
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Crop length in frames for frame models (100 frames = 1 s).
+    #[arg(long)]
+    pub frames: Option<usize>,
+    /// Stop after this many epochs without a better validation UA (0 = never).
+    #[arg(long, default_value_t = 10)]
+    pub patience: usize,
+    /// SpecAugment masks on training batches (frame models).
+    #[arg(long)]
+    pub spec_augment: bool,
+    /// Mixup with this Beta(alpha, alpha) parameter.
+    #[arg(long)]
+    pub mixup: Option<f32>,
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f32,
+    /// Weight the loss by inverse class frequency.
+    #[arg(long)]
+    pub class_balanced: bool,
+    /// Augmented copies of each training clip (noise, shift, stretch, pitch, gain).
+    /// Validation and test clips are never augmented.
+    #[arg(long, default_value_t = 0)]
+    pub augment: usize,
+    /// Recompute features instead of using the feature cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl FitArgs {
+    /// The feature set asked for, or the model's default.
+    pub fn feature_config(&self, model: &ModelSpec) -> anyhow::Result<FeatureConfig> {
+        let name = self
+            .features
+            .as_deref()
+            .unwrap_or_else(|| default_features(model));
+        Ok(FeatureConfig::named(name)?)
+    }
+
+    pub fn fit_config(&self, model: ModelSpec) -> FitConfig {
+        let mut fit = FitConfig::new(model);
+        fit.epochs = self.epochs;
+        fit.seed = self.seed;
+        fit.batch_size = self.batch_size;
+        fit.lr = self.lr;
+        if let Some(frames) = self.frames {
+            fit.frames = frames;
+        }
+        fit.patience = (self.patience > 0).then_some(self.patience);
+        fit.spec_augment = self.spec_augment.then(SpecAugment::default);
+        fit.mixup = self.mixup;
+        fit.label_smoothing = self.label_smoothing;
+        fit.class_balanced = self.class_balanced;
+        fit
+    }
+
+    fn augmentation(&self) -> Option<Augmentation> {
+        (self.augment > 0).then(|| Augmentation {
+            spec: AugmentSpec::default(),
+            copies: self.augment,
+            seed: self.seed,
+        })
+    }
+
+    fn cache(&self) -> FeatureCache {
+        let mode = if self.no_cache {
+            CacheMode::Off
+        } else {
+            CacheMode::ReadWrite
+        };
+        FeatureCache::new(FeatureCache::default_dir(), mode)
+    }
+}
+
+/// Pooled models get the rich pooled vector; frame models the MFCC frames.
+pub fn default_features(model: &ModelSpec) -> &'static str {
+    match model.input_kind() {
+        ser_model::InputKind::Pooled => "pooled-rich",
+        ser_model::InputKind::Frames => "mfcc40-frames",
+    }
+}
+
+/// Opens a dataset and prints its summary.
+pub fn open_dataset(path: &Path) -> anyhow::Result<Dataset> {
+    let dataset = ser_corpus::open_dataset(path, &OpenOptions::default())?;
+    eprintln!("{}", dataset.summary());
+    Ok(dataset)
+}
+
+/// Decodes and featurises every clip (through the cache) with a progress bar; prints the
+/// clips that failed.
+pub fn featurise(
+    dataset: &Dataset,
+    features: &FeatureConfig,
+    args: &FitArgs,
+) -> anyhow::Result<Featurised> {
+    let bar = output::progress_bar(dataset.clips.len() as u64, "featurising");
+    let featurised = pipeline::featurise(
+        dataset,
+        features,
+        &args.cache(),
+        args.augmentation().as_ref(),
+        &|| bar.inc(1),
+    )?;
+    bar.finish_and_clear();
+    for (path, why) in &featurised.failures {
+        eprintln!("skipped {}: {why}", path.display());
+    }
+    Ok(featurised)
+}
