@@ -24,6 +24,10 @@ enum Command {
     Predict(commands::predict::Args),
     /// Train a model on a dataset and save it as a bundle.
     Train(commands::train::Args),
+    /// Cross-validate several models under one protocol: the model-comparison table.
+    Compare(commands::compare::Args),
+    /// Measure prediction, feature and training speed on this machine.
+    Bench(commands::bench::Args),
     /// Show format, sample rate, channels and duration of audio files.
     Info(commands::info::Args),
     /// Cross-validate a model on a dataset and write an evaluation report.
@@ -37,6 +41,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Predict(args) => commands::predict::run(args),
         Command::Train(args) => commands::train::run(args),
+        Command::Compare(args) => commands::compare::run(args),
+        Command::Bench(args) => commands::bench::run(args),
         Command::Info(args) => commands::info::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Features(args) => commands::features::run(args),

@@ -1,34 +1,14 @@
-//! `ser eval` end to end on a small generated dataset: folders per speaker and emotion,
-//! where the emotions are tones of clearly different pitch.
+//! `ser eval` end to end on the small generated tone dataset of `support`.
 
-use std::path::Path;
 use std::process::Command;
 
 mod support;
-
-/// Writes 0.75 s of a tone at `freq`, detuned a little per speaker and take.
-fn write_clip(path: &Path, freq: f32, speaker: usize, take: usize) {
-    let detune = 1.0 + 0.02 * speaker as f32 + 0.01 * take as f32;
-    support::write_wav(path, 16_000, 0.75, support::sine(freq * detune, 0.4));
-}
-
-fn make_dataset(root: &Path) {
-    for speaker in 1..=4 {
-        for (emotion, freq) in [("sad", 150.0), ("happy", 900.0)] {
-            let dir = root.join(format!("Actor_{speaker:02}")).join(emotion);
-            std::fs::create_dir_all(&dir).unwrap();
-            for take in 0..5 {
-                write_clip(&dir.join(format!("clip{take}.wav")), freq, speaker, take);
-            }
-        }
-    }
-}
 
 #[test]
 fn eval_writes_a_speaker_independent_report() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    make_dataset(&data);
+    support::tone_dataset(&data);
     let report_dir = dir.path().join("report");
     let out = Command::new(env!("CARGO_BIN_EXE_ser"))
         .env("SER_CACHE_DIR", dir.path().join("cache"))

@@ -1,5 +1,7 @@
 //! One module per subcommand: each has an `Args` (clap) and a `run`.
 
+pub mod bench;
+pub mod compare;
 pub mod eval;
 pub mod features;
 pub mod info;

@@ -587,6 +587,32 @@ mod tests {
     }
 
     #[test]
+    fn training_split_holds_out_whole_speakers_and_has_no_test_part() {
+        let data = synthetic(10, &["a", "b"], 3);
+        let opts = SplitOptions {
+            seed: 3,
+            val_fraction: 0.2,
+        };
+        let split = training_split(&data, &opts).unwrap();
+        assert!(split.test.is_empty());
+        assert_eq!(split.train.len() + split.val.len(), data.len());
+        assert_eq!(speakers_of(&data, &split.val).len(), 2);
+        let train = speakers_of(&data, &split.train);
+        assert!(speakers_of(&data, &split.val).is_disjoint(&train));
+    }
+
+    #[test]
+    fn training_split_of_one_speaker_falls_back_to_held_out_recordings() {
+        let data = synthetic(1, &["a", "b"], 10);
+        let opts = SplitOptions {
+            seed: 0,
+            val_fraction: 0.2,
+        };
+        let split = training_split(&data, &opts).unwrap();
+        assert!(!split.val.is_empty() && !split.train.is_empty());
+    }
+
+    #[test]
     fn protocol_round_trips() {
         for spec in [
             "speaker-kfold:5",

@@ -1,0 +1,147 @@
+//! `ser bench`: throughput figures on this machine — prediction latency of the shipped model
+//! on a 3 s clip (decode + features + network, one thread), feature extraction speed, and
+//! training speed of report 004's CNN. Ratios against librosa and PyTorch are measured by the
+//! scripts BENCHMARKS.md names; this command gives the absolute numbers of our side.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use ser_audio::Audio;
+use ser_features::{Extractor, FeatureConfig};
+use ser_model::bundle::ModelSpec;
+use ser_train::fit::{FitConfig, TrainData, fit};
+
+use crate::{default_model, output};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model bundle to time (default: the shipped model).
+    #[arg(long)]
+    model: Option<String>,
+    /// Timed repetitions per measurement.
+    #[arg(long, default_value_t = 50)]
+    runs: usize,
+    /// Skip the training measurement (the slowest part).
+    #[arg(long)]
+    no_train: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let runs = args.runs.max(3);
+    // Latency targets are per core: run everything on one worker thread.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let mut rows = pool.install(|| -> anyhow::Result<Vec<Vec<String>>> {
+        Ok(vec![
+            predict_latency(args.model.as_deref(), runs)?,
+            feature_speed(runs)?,
+        ])
+    })?;
+    if !args.no_train {
+        rows.push(training_speed()?);
+    }
+    print!(
+        "{}",
+        output::table(&["measurement", "result", "detail"], &rows)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A deterministic speech-like test signal: a gliding harmonic tone with noise.
+fn test_signal(seconds: f64, rate: u32) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let n = (seconds * rate as f64) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / rate as f64;
+            let f0 = 140.0 + 40.0 * (2.0 * std::f64::consts::PI * 0.5 * t).sin();
+            let phase = 2.0 * std::f64::consts::PI * f0 * t;
+            let voiced: f64 = (1..=5).map(|h| (h as f64 * phase).sin() / h as f64).sum();
+            (0.2 * voiced + 0.01 * rng.random_range(-1.0..1.0)) as f32
+        })
+        .collect()
+}
+
+/// Median and 95th percentile of `runs` timings of `f`, in milliseconds.
+fn time_ms(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<(f64, f64)> {
+    f()?; // warm-up: first-call allocations and lazy initialisation
+    let mut ms = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        f()?;
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    ms.sort_by(f64::total_cmp);
+    let p95 = ms[((ms.len() as f64 * 0.95).ceil() as usize).min(ms.len()) - 1];
+    Ok((ms[ms.len() / 2], p95))
+}
+
+fn predict_latency(model: Option<&str>, runs: usize) -> anyhow::Result<Vec<String>> {
+    let classifier = default_model::classifier(model)?;
+    let wav = ser_audio::encode_wav_pcm16(&Audio {
+        samples: test_signal(3.0, 16_000),
+        sample_rate: 16_000,
+    });
+    let (median, p95) = time_ms(runs, || {
+        let audio = ser_audio::load_bytes(&wav, "bench.wav", &classifier.load_options())?;
+        classifier.classify_samples(&audio.samples, "bench.wav")?;
+        Ok(())
+    })?;
+    let meta = classifier.bundle_meta();
+    Ok(vec![
+        "predict 3 s WAV (1 thread)".into(),
+        format!("{median:.2} ms median"),
+        format!(
+            "p95 {p95:.2} ms; decode + features + {} ({})",
+            meta.model.name(),
+            meta.features.as_ref().map_or("?", |f| f.name.as_str())
+        ),
+    ])
+}
+
+fn feature_speed(runs: usize) -> anyhow::Result<Vec<String>> {
+    let config = FeatureConfig::named("pooled180")?;
+    let signal = test_signal(60.0, config.sample_rate);
+    let mut extractor = Extractor::new(&config)?;
+    let (median, _) = time_ms(runs.min(20), || {
+        extractor.extract(&signal)?;
+        Ok(())
+    })?;
+    Ok(vec![
+        "features pooled180, 60 s (1 thread)".into(),
+        format!("{median:.2} ms median"),
+        format!("{:.0}x real time", 60_000.0 / median),
+    ])
+}
+
+/// Report 004's CNN on random 40 x 110 MFCC crops, batch 32, all threads: samples per second
+/// of the second epoch (the first includes start-up).
+fn training_speed() -> anyhow::Result<Vec<String>> {
+    let (rows, cols, n, classes) = (40, 110, 640, 8);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let x: Vec<Vec<f32>> = (0..n)
+        .map(|_| {
+            (0..rows * cols)
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect()
+        })
+        .collect();
+    let y: Vec<usize> = (0..n).map(|i| i % classes).collect();
+    let train = TrainData::new(rows, x, y)?;
+    let empty = TrainData::new(rows, Vec::new(), Vec::new())?;
+    let labels: Vec<String> = (0..classes).map(|c| format!("c{c}")).collect();
+    let mut config = FitConfig::new(ModelSpec::from_name("cnn1d-mfcc")?);
+    config.epochs = 2;
+    config.frames = cols;
+    let outcome = fit(&config, &train, &empty, &labels, |_| {})?;
+    let seconds = outcome.reports.last().map_or(f64::NAN, |r| r.seconds);
+    Ok(vec![
+        "train cnn1d-mfcc, 40 x 110 MFCC".into(),
+        format!("{:.0} samples/s", n as f64 / seconds),
+        format!(
+            "batch 32, {} threads, epoch of {n} in {seconds:.2} s",
+            rayon::current_num_threads()
+        ),
+    ])
+}

@@ -1,0 +1,223 @@
+//! `ser train`, `ser predict`, `ser eval --model` and `ser compare` end to end on the generated
+//! tone dataset, plus the shipped model on real RAVDESS clips of the shared fixtures.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+mod support;
+
+fn ser(cache: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ser"))
+        .env("SER_CACHE_DIR", cache)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Trains `arch` on the tone dataset in `dir`; returns (dataset root, bundle path).
+fn train(dir: &Path, arch: &str, epochs: &str) -> (PathBuf, PathBuf) {
+    let data = dir.join("data");
+    support::tone_dataset(&data);
+    let model = dir.join(format!("{arch}.ser"));
+    let cache = dir.join("cache");
+    let out = ser(
+        &cache,
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--arch",
+            arch,
+            "--epochs",
+            epochs,
+            "--out",
+            s(&model),
+        ],
+    );
+    let text = ok(&out);
+    assert!(text.contains("trained"), "{text}");
+    (data, model)
+}
+
+#[test]
+fn a_trained_model_predicts_held_in_tones_and_labels_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, model) = train(dir.path(), "svm-linear", "1");
+    let out = ser(
+        &dir.path().join("cache"),
+        &[
+            "predict",
+            "--model",
+            s(&model),
+            "--json",
+            s(&data.join("Actor_01")),
+        ],
+    );
+    let results: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 10);
+    for r in results {
+        // The folder names the true emotion; tones this far apart are always told apart.
+        assert_eq!(r["emotion"], r["true_emotion"], "{r}");
+        let top = r["top"].as_array().unwrap();
+        assert_eq!(top.len(), 2, "only two labels exist");
+        assert!(top[0]["prob"].as_f64() >= top[1]["prob"].as_f64());
+    }
+}
+
+#[test]
+fn the_bundle_carries_features_labels_and_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, model) = train(dir.path(), "mlp", "2");
+    let bundle = ser_model::Bundle::load(&model).unwrap();
+    let features = bundle
+        .meta
+        .features
+        .expect("feature settings in the bundle");
+    assert_eq!(features.name, "pooled-rich");
+    assert_eq!(bundle.meta.labels, ["happy", "sad"]);
+    assert_eq!(bundle.meta.provenance["epochs"], "2");
+    assert!(bundle.meta.provenance["protocol"].starts_with("train-all"));
+    assert!(bundle.meta.metrics["validation"]["ua"].as_f64().is_some());
+}
+
+#[test]
+fn predict_reports_a_bad_file_by_name_and_still_predicts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.wav");
+    support::write_wav(&good, 16_000, 1.0, support::sine(220.0, 0.3));
+    let bad = dir.path().join("broken.wav");
+    std::fs::write(&bad, b"RIFF this is not audio").unwrap();
+    let out = ser(dir.path(), &["predict", "--csv", s(&good), s(&bad)]);
+    assert!(!out.status.success(), "a failed file must fail the run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken.wav"), "{stderr}");
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[1].starts_with(s(&good)));
+    assert!(
+        lines[2].contains("broken.wav") && !lines[2].ends_with(','),
+        "{csv}"
+    );
+}
+
+#[test]
+fn the_shipped_model_predicts_real_speech_with_a_readable_table() {
+    let clip = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/librosa/inputs/ravdess_a12_angry_strong.flac");
+    let dir = tempfile::tempdir().unwrap();
+    let table = ok(&ser(dir.path(), &["predict", s(&clip)]));
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.starts_with("file") && header.contains("confidence"),
+        "{table}"
+    );
+    let row = table.lines().nth(2).unwrap();
+    let labels =
+        ser_model::Bundle::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.ser"))
+            .unwrap()
+            .meta
+            .labels;
+    let predicted = row.split_whitespace().nth(1).unwrap();
+    assert!(labels.iter().any(|l| l == predicted), "{row}");
+    assert_eq!(
+        labels.len(),
+        8,
+        "the shipped model knows RAVDESS's 8 emotions"
+    );
+}
+
+#[test]
+fn timeline_finds_the_speech_of_a_long_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("call.wav");
+    // 2 s silence, 6 s voiced tone, 3 s silence, 2 s tone.
+    support::write_wav(&long, 16_000, 13.0, |t| {
+        let on = (2.0..8.0).contains(&t) || (11.0..13.0).contains(&t);
+        if on {
+            0.3 * (2.0 * std::f32::consts::PI * 180.0 * t).sin()
+        } else {
+            0.0
+        }
+    });
+    let out = ok(&ser(
+        dir.path(),
+        &["predict", "--timeline", "--json", s(&long)],
+    ));
+    let results: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let segments = results[0]["segments"].as_array().unwrap();
+    // 6 s of speech in 4 s windows with 1 s overlap = 2 windows, then the 2 s stretch.
+    assert_eq!(segments.len(), 3, "{out}");
+    let start = |i: usize| segments[i]["start_s"].as_f64().unwrap();
+    assert!((start(0) - 2.0).abs() < 0.2, "{out}");
+    assert!((start(2) - 11.0).abs() < 0.2, "{out}");
+}
+
+#[test]
+fn eval_scores_a_trained_bundle_and_compare_tables_two_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, model) = train(dir.path(), "svm-linear", "1");
+    let cache = dir.path().join("cache");
+    let report = dir.path().join("scored");
+    let text = ok(&ser(
+        &cache,
+        &[
+            "eval",
+            "--model",
+            s(&model),
+            "--data",
+            s(&data),
+            "--report",
+            s(&report),
+        ],
+    ));
+    assert!(text.contains("trained-model"), "{text}");
+    assert!(report.join("report.html").exists());
+
+    let comparison = dir.path().join("comparison");
+    let table = ok(&ser(
+        &cache,
+        &[
+            "compare",
+            "--data",
+            s(&data),
+            "--models",
+            "svm-linear,mlp",
+            "--epochs",
+            "2",
+            "--protocol",
+            "speaker-mod:2",
+            "--report",
+            s(&comparison),
+        ],
+    ));
+    assert!(table.contains("| svm-linear on pooled-rich |"), "{table}");
+    assert!(table.contains("| mlp on pooled-rich |"), "{table}");
+    assert!(comparison.join("mlp/report.json").exists());
+    assert!(comparison.join("comparison.html").exists());
+}
+
+#[test]
+fn compare_refuses_an_unknown_model_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ser(
+        dir.path(),
+        &["compare", "--data", s(dir.path()), "--models", "mlp,nope"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+}
