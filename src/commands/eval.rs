@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use anyhow::Context;
 use ser_corpus::SplitOptions;
 use ser_model::bundle::ModelSpec;
-use ser_train::pipeline::{self, Experiment};
+use ser_train::pipeline::{self, Experiment, Featurised};
 use ser_train::report::EvalReport;
 
 use super::training::{self, FitArgs};
@@ -72,7 +72,6 @@ pub fn cross_validate_model(
     protocol: &ser_corpus::Protocol,
     fit_args: &FitArgs,
 ) -> anyhow::Result<EvalReport> {
-    let arch = model.name().to_string();
     let features = fit_args.feature_config(&model)?;
     let featurised = training::featurise(dataset, &features, fit_args)?;
     let experiment = Experiment {
@@ -84,10 +83,21 @@ pub fn cross_validate_model(
             ..Default::default()
         },
     };
-    let bar = Mutex::new(output::progress_bar(fit_args.epochs as u64, &arch));
-    let report = pipeline::cross_validate(dataset, &featurised, &experiment, |fold, epoch| {
+    cross_validate_featurised(dataset, &featurised, &experiment)
+}
+
+/// Runs `experiment` on already featurised clips, showing per-epoch progress.
+pub fn cross_validate_featurised(
+    dataset: &ser_corpus::Dataset,
+    featurised: &Featurised,
+    experiment: &Experiment,
+) -> anyhow::Result<EvalReport> {
+    let name = experiment.fit.model.name();
+    let bar = Mutex::new(output::progress_bar(experiment.fit.epochs as u64, name));
+    let report = pipeline::cross_validate(dataset, featurised, experiment, |fold, epoch| {
         let bar = bar.lock().expect("progress bar lock");
-        output::report_epoch(&bar, &format!("{arch} fold {} ", fold + 1), epoch);
+        let prefix = format!("{name} {} fold {} ", experiment.protocol, fold + 1);
+        output::report_epoch(&bar, &prefix, epoch);
     })?;
     bar.into_inner()
         .expect("progress bar lock")

@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use ser_corpus::SplitOptions;
 use ser_model::bundle::ModelSpec;
-use ser_train::pipeline::{self, TrainRun};
+use ser_features::FeatureConfig;
+use ser_train::pipeline::{self, Experiment, Featurised, TrainRun};
 
+use super::eval::cross_validate_featurised;
 use super::training::{self, FitArgs};
 use crate::output;
 
@@ -33,6 +35,14 @@ pub struct Args {
     /// Continue from the checkpoint in --checkpoints.
     #[arg(long, requires = "checkpoints")]
     resume: bool,
+    /// Before training, cross-validate the same settings under these protocols (repeatable,
+    /// e.g. speaker-mod:5 and holdout:21,22,23,24); the figures go into the bundle's metrics
+    /// and each report into --reports.
+    #[arg(long = "evaluate")]
+    evaluate: Vec<String>,
+    /// Folder for the reports of --evaluate (one sub-folder per protocol).
+    #[arg(long, default_value = "reports")]
+    reports: PathBuf,
     #[command(flatten)]
     fit: FitArgs,
 }
@@ -42,6 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let features = args.fit.feature_config(&model)?;
     let dataset = training::open_dataset(&args.data)?;
     let featurised = training::featurise(&dataset, &features, &args.fit)?;
+    let evaluations = evaluate(&args, &dataset, &featurised, &features, &model)?;
     let mut fit = args.fit.fit_config(model);
     fit.checkpoint_dir = args.checkpoints.clone();
     fit.resume = args.resume;
@@ -58,8 +69,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         output::report_epoch(&bar, "", epoch)
     })?;
     bar.finish_and_clear();
-    trained
-        .bundle
+    let mut bundle = trained.bundle;
+    if !evaluations.is_empty() {
+        bundle.meta.metrics["speaker_independent"] = serde_json::Value::Object(evaluations);
+    }
+    bundle
         .save(&args.out)
         .with_context(|| format!("cannot save the model to {}", args.out.display()))?;
     println!(
@@ -75,4 +89,50 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!("model: {}", args.out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Cross-validates the training settings under each `--evaluate` protocol, writes the
+/// reports, and returns per protocol the figures to keep in the bundle.
+fn evaluate(
+    args: &Args,
+    dataset: &ser_corpus::Dataset,
+    featurised: &Featurised,
+    features: &FeatureConfig,
+    model: &ModelSpec,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let mut figures = serde_json::Map::new();
+    for protocol in &args.evaluate {
+        let experiment = Experiment {
+            features: features.clone(),
+            fit: args.fit.fit_config(model.clone()),
+            protocol: protocol.parse()?,
+            split: SplitOptions {
+                seed: args.fit.seed,
+                ..Default::default()
+            },
+        };
+        let report = cross_validate_featurised(dataset, featurised, &experiment)?;
+        let dir = args.reports.join(protocol.replace([':', ','], "-"));
+        ser_train::report::write_report(&dir, &report)
+            .with_context(|| format!("cannot write {}", dir.display()))?;
+        let summary = &report.aggregate;
+        println!(
+            "{protocol}: WA {}  UA {}  macro-F1 {}  (report: {})",
+            summary.wa.percent(),
+            summary.ua.percent(),
+            summary.macro_f1.percent(),
+            dir.display()
+        );
+        figures.insert(
+            protocol.clone(),
+            serde_json::json!({
+                "wa": summary.wa,
+                "ua": summary.ua,
+                "macro_f1": summary.macro_f1,
+                "folds": report.folds.len(),
+                "description": report.protocol.description,
+            }),
+        );
+    }
+    Ok(figures)
 }
