@@ -18,20 +18,7 @@ const HEADER_LEN: usize = 8 + 32 + 8 + 8;
 const CHECKSUM_LEN: usize = 32;
 const EXTENSION: &str = "feat";
 
-/// A row-major f32 matrix (e.g. frames x coefficients, or 1 x dims for pooled vectors).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FeatureMatrix {
-    pub rows: usize,
-    pub cols: usize,
-    pub data: Vec<f32>,
-}
-
-impl FeatureMatrix {
-    /// `None` when `data` does not hold exactly `rows * cols` values.
-    pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Option<Self> {
-        (rows.checked_mul(cols) == Some(data.len())).then_some(Self { rows, cols, data })
-    }
-}
+pub use ser_features::FeatureMatrix;
 
 /// Identifies one cache entry: blake3 over the file's hash and the config key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,6 +11,11 @@ pub struct FeatureMatrix {
 }
 
 impl FeatureMatrix {
+    /// `None` when `data` does not hold exactly `rows * cols` values.
+    pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Option<Self> {
+        (rows.checked_mul(cols) == Some(data.len())).then_some(Self { rows, cols, data })
+    }
+
     /// A matrix of zeros.
     pub fn zeros(rows: usize, cols: usize) -> Self {
         FeatureMatrix {

@@ -159,21 +159,11 @@ fn featurise_clip(
     path: &std::path::Path,
 ) -> Result<FeatureMatrix, String> {
     let key = CacheKey::for_file(path, config_key).map_err(|e| e.to_string())?;
-    let cached = cache.get_or_compute(&key, || {
+    cache.get_or_compute(&key, || {
         let audio = ser_audio::load(path, &load_options(config)).map_err(|e| e.to_string())?;
-        let m = extractor
+        extractor
             .extract(&audio.samples)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok::<_, String>(ser_corpus::FeatureMatrix {
-            rows: m.rows,
-            cols: m.cols,
-            data: m.data,
-        })
-    })?;
-    Ok(FeatureMatrix {
-        rows: cached.rows,
-        cols: cached.cols,
-        data: cached.data,
+            .map_err(|e| format!("{}: {e}", path.display()))
     })
 }
 
