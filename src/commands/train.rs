@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use ser_corpus::SplitOptions;
-use ser_model::bundle::ModelSpec;
 use ser_features::FeatureConfig;
+use ser_model::bundle::ModelSpec;
 use ser_train::pipeline::{self, Experiment, Featurised, TrainRun};
 
 use super::eval::cross_validate_featurised;
