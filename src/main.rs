@@ -3,6 +3,7 @@
 
 mod commands;
 mod default_model;
+mod engine;
 mod output;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,8 @@ enum Command {
     Eval(commands::eval::Args),
     /// Compute a named feature set for audio files.
     Features(commands::features::Args),
+    /// Run the web application and JSON API.
+    Serve(commands::serve::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,6 +49,7 @@ fn main() -> std::process::ExitCode {
         Command::Info(args) => commands::info::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Features(args) => commands::features::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(code) => code,

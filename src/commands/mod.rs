@@ -6,5 +6,6 @@ pub mod eval;
 pub mod features;
 pub mod info;
 pub mod predict;
+pub mod serve;
 pub mod train;
 pub mod training;

@@ -1,0 +1,115 @@
+//! `ser serve`: the web application and JSON API, with the shipped model for predictions and
+//! real training and testing jobs (see [`crate::engine::MlEngine`]).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use ser_server::ServerConfig;
+
+use crate::engine::MlEngine;
+
+const MB: u64 = 1024 * 1024;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Database URL: sqlite://FILE or postgres://... (default: ser.db in --data-dir).
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Folder for uploads, job work folders and trained models (created if missing).
+    #[arg(long, default_value = "ser-data")]
+    pub data_dir: PathBuf,
+    /// Training/testing jobs that run at the same time.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// Largest audio file accepted for prediction, in MB.
+    #[arg(long, default_value_t = 25)]
+    pub max_audio_mb: u64,
+    /// Most files in one prediction request.
+    #[arg(long, default_value_t = 50)]
+    pub max_files: usize,
+    /// Largest dataset ZIP accepted for training or testing, in MB.
+    #[arg(long, default_value_t = 500)]
+    pub max_zip_mb: u64,
+    /// Mark the session cookie Secure (set this behind HTTPS).
+    #[arg(long)]
+    pub secure_cookies: bool,
+    /// Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
+    #[arg(long)]
+    pub trust_forwarded_for: bool,
+    /// Contact address shown in the page footer.
+    #[arg(long)]
+    pub contact_email: Option<String>,
+}
+
+impl Args {
+    fn config(&self) -> ServerConfig {
+        let defaults = ServerConfig::default();
+        ServerConfig {
+            addr: self.addr,
+            database_url: self.database.clone().unwrap_or_else(|| {
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    self.data_dir.join("ser.db").display()
+                )
+            }),
+            data_dir: self.data_dir.clone(),
+            secure_cookies: self.secure_cookies,
+            trust_forwarded_for: self.trust_forwarded_for,
+            max_audio_bytes: self.max_audio_mb.saturating_mul(MB),
+            max_predict_files: self.max_files.max(1),
+            max_zip_bytes: self.max_zip_mb.saturating_mul(MB),
+            job_workers: self.workers.max(1),
+            contact_email: self
+                .contact_email
+                .clone()
+                .unwrap_or(defaults.contact_email.clone()),
+            ..defaults
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into()),
+        )
+        .init();
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let engine = Arc::new(MlEngine::new().context("cannot load the shipped model")?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(ser_server::serve(args.config(), engine))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn defaults_put_the_database_in_the_data_dir() {
+        let cli = Cli::parse_from(["serve", "--data-dir", "/tmp/x", "--max-audio-mb", "2"]);
+        let config = cli.args.config();
+        assert_eq!(config.database_url, "sqlite:///tmp/x/ser.db?mode=rwc");
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.max_audio_bytes, 2 * MB);
+        assert_eq!(config.max_zip_bytes, 500 * MB);
+    }
+}

@@ -1,0 +1,653 @@
+//! The real ML engine behind `ser serve`: the web layer's [`Engine`] over the same library
+//! calls as the CLI (`predict`, `train`, `eval --model`), so a model trained in the browser is
+//! fed exactly the features it was trained on.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ser_corpus::{CacheMode, Dataset, FeatureCache, OpenOptions, SplitOptions, ZipLimits};
+use ser_features::FeatureConfig;
+use ser_model::Bundle;
+use ser_model::bundle::ModelSpec;
+use ser_server::{
+    ClassMetrics, DefaultModel, Engine, EngineError, EpochRecord, LabelProb, ModelKind, Prediction,
+    TestOutcome, TrainOutcome, TrainProgress, TrainSpec,
+};
+use ser_train::fit::{EpochReport, FitConfig};
+use ser_train::inference::Classifier;
+use ser_train::pipeline::{self, Featurised, PipelineError, TrainRun};
+
+use crate::commands::training::default_features;
+use crate::default_model;
+
+/// Buckets of the waveform summary sent with each prediction.
+const WAVEFORM_BUCKETS: usize = 1000;
+/// Trained models kept loaded; the cache is emptied when it would grow past this.
+const MAX_CACHED_MODELS: usize = 32;
+/// Share of the training speakers held out for early stopping.
+const VAL_FRACTION: f64 = 0.2;
+
+/// Every trainable model kind: (id, display name, description).
+const KINDS: [(&str, &str, &str); 12] = [
+    (
+        "svm-linear",
+        "Linear SVM",
+        "A linear support-vector machine on a 281-value summary of each clip. Trains in seconds; a solid baseline.",
+    ),
+    (
+        "svm-rbf",
+        "SVM (RBF kernel)",
+        "A kernel support-vector machine on the 281-value clip summary. Fast to train and among the most accurate on small corpora.",
+    ),
+    (
+        "random-forest",
+        "Random forest",
+        "An ensemble of decision trees on the 281-value clip summary. Fast, robust, no tuning.",
+    ),
+    (
+        "mlp",
+        "Multilayer perceptron",
+        "A small fully connected network on the 281-value clip summary. Quick to train.",
+    ),
+    (
+        "cnn1d-pooled",
+        "1-D CNN on pooled features",
+        "Convolution layers over the clip summary vector (report 000).",
+    ),
+    (
+        "cnn1d-mfcc",
+        "1-D CNN on MFCC frames",
+        "Three convolution blocks over 40 MFCCs per 10 ms frame (report 004).",
+    ),
+    (
+        "cnn4",
+        "4-layer 1-D CNN",
+        "Four convolution blocks over MFCC frames.",
+    ),
+    (
+        "cnn-tm",
+        "CNN + Transformer",
+        "Parallel convolution branches followed by a Transformer encoder over MFCC frames (report 003). Slow on a CPU.",
+    ),
+    (
+        "resnet9",
+        "ResNet-9",
+        "A residual 2-D CNN over the time-frequency frames. Slow on a CPU.",
+    ),
+    (
+        "transformer",
+        "Transformer",
+        "A 2-layer Transformer encoder over MFCC frames.",
+    ),
+    (
+        "lstm",
+        "LSTM",
+        "A recurrent network (long short-term memory) over MFCC frames.",
+    ),
+    (
+        "bigru",
+        "Bidirectional GRU",
+        "Three bidirectional GRU layers over MFCC frames.",
+    ),
+];
+
+/// The engine of `ser serve`.
+pub struct MlEngine {
+    default: Arc<Classifier>,
+    default_info: DefaultModel,
+    /// Classifiers of trained bundles, by bundle path.
+    loaded: Mutex<HashMap<PathBuf, Arc<Classifier>>>,
+}
+
+impl MlEngine {
+    /// Loads the shipped model.
+    pub fn new() -> anyhow::Result<Self> {
+        let default = default_model::classifier(None)?;
+        let meta = default.bundle_meta();
+        let default_info = DefaultModel {
+            name: "Shipped model".to_owned(),
+            kind: meta.model.name().to_owned(),
+            labels: default.labels().to_vec(),
+        };
+        Ok(Self {
+            default: Arc::new(default),
+            default_info,
+            loaded: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The classifier of `model` (`None` = the shipped one), loaded once.
+    fn classifier(&self, model: Option<&Path>) -> Result<Arc<Classifier>, EngineError> {
+        let Some(path) = model else {
+            return Ok(self.default.clone());
+        };
+        if let Some(found) = self.lock().get(path) {
+            return Ok(found.clone());
+        }
+        let classifier = Arc::new(
+            Classifier::load(path)
+                .map_err(|e| EngineError::Internal(format!("cannot load model: {e}")))?,
+        );
+        let mut loaded = self.lock();
+        if loaded.len() >= MAX_CACHED_MODELS {
+            loaded.clear();
+        }
+        loaded.insert(path.to_path_buf(), classifier.clone());
+        Ok(classifier)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<Classifier>>> {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Engine for MlEngine {
+    fn model_kinds(&self) -> Vec<ModelKind> {
+        KINDS
+            .iter()
+            .map(|(id, name, description)| ModelKind {
+                id: (*id).to_owned(),
+                name: (*name).to_owned(),
+                description: (*description).to_owned(),
+            })
+            .collect()
+    }
+
+    fn default_model(&self) -> Option<DefaultModel> {
+        Some(self.default_info.clone())
+    }
+
+    fn predict(
+        &self,
+        model: Option<&Path>,
+        audio: &[u8],
+        file_name: &str,
+    ) -> Result<Prediction, EngineError> {
+        let classifier = self.classifier(model)?;
+        let decoded = ser_audio::load_bytes(audio, file_name, &classifier.load_options())
+            .map_err(|e| EngineError::Input(named(file_name, &e.to_string())))?;
+        if decoded.samples.is_empty() {
+            return Err(EngineError::Input(format!("{file_name}: no audio samples")));
+        }
+        let prediction = classifier
+            .classify_samples(&decoded.samples, file_name)
+            .map_err(|e| EngineError::Input(named(file_name, &e.to_string())))?;
+        let top = prediction.top();
+        Ok(Prediction {
+            label: top.label.clone(),
+            confidence: top.prob,
+            probabilities: prediction
+                .ranked
+                .iter()
+                .map(|s| LabelProb {
+                    label: s.label.clone(),
+                    prob: s.prob,
+                })
+                .collect(),
+            true_label: ser_corpus::guess_emotion(Path::new(file_name))
+                .map(|(emotion, _)| emotion.name().to_owned()),
+            waveform: waveform(&decoded.samples, WAVEFORM_BUCKETS),
+            duration_s: decoded.duration_s() as f32,
+        })
+    }
+
+    fn train(
+        &self,
+        dataset_zip: &Path,
+        spec: &TrainSpec,
+        work_dir: &Path,
+        progress: &mut dyn FnMut(TrainProgress),
+        cancel: &AtomicBool,
+    ) -> Result<TrainOutcome, EngineError> {
+        let epochs = spec.epochs.max(1);
+        let phase = |phase: &str| TrainProgress {
+            epochs,
+            phase: phase.to_owned(),
+            ..TrainProgress::default()
+        };
+        let model = ModelSpec::from_name(&spec.kind)
+            .map_err(|_| EngineError::Input(format!("unknown model kind {:?}", spec.kind)))?;
+        let features = FeatureConfig::named(default_features(&model))
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        progress(phase("unpacking the dataset"));
+        let dataset = open_zip(dataset_zip, work_dir)?;
+        check_cancel(cancel)?;
+        let featurised = featurise(&dataset, &features, work_dir, cancel, &mut |done, total| {
+            progress(phase(&format!(
+                "extracting features ({done} of {total} clips)"
+            )));
+        })?;
+        check_cancel(cancel)?;
+        progress(phase(&format!("training {}", spec.kind)));
+
+        let mut fit = FitConfig::new(model);
+        fit.epochs = epochs as usize;
+        fit.checkpoint_dir = Some(work_dir.join("checkpoints"));
+        fit.resume = true;
+        let stop = Arc::new(AtomicBool::new(false));
+        fit.stop = Some(stop.clone());
+        let run = TrainRun {
+            features,
+            fit,
+            split: SplitOptions {
+                seed: 0,
+                val_fraction: VAL_FRACTION,
+            },
+        };
+        let mut history = Vec::new();
+        let trained = with_cancel_bridge(cancel, &stop, || {
+            pipeline::train(&dataset, &featurised, &run, |report: &EpochReport| {
+                let record = EpochRecord {
+                    epoch: report.epoch as u32,
+                    train_loss: report.train_loss as f32,
+                    train_acc: report.train_acc as f32,
+                    val_loss: report.val_loss.map(|v| v as f32),
+                    val_acc: report.val_acc.map(|v| v as f32),
+                };
+                progress(TrainProgress {
+                    epoch: record.epoch,
+                    epochs: report.epochs as u32,
+                    train_loss: Some(record.train_loss),
+                    train_acc: Some(record.train_acc),
+                    val_loss: record.val_loss,
+                    val_acc: record.val_acc,
+                    phase: format!("epoch {} of {}", report.epoch, report.epochs),
+                });
+                history.push(record);
+            })
+        });
+        check_cancel(cancel)?;
+        let trained = trained.map_err(|e| pipeline_error(e, work_dir))?;
+
+        progress(phase("saving the model"));
+        let bundle_path = work_dir.join("model.ser");
+        trained
+            .bundle
+            .save(&bundle_path)
+            .map_err(|e| EngineError::Internal(format!("cannot save the model: {e}")))?;
+        // The kept weights are those of the best epoch (early stopping), so report its scores.
+        let best = trained
+            .reports
+            .iter()
+            .rev()
+            .find(|r| r.best)
+            .or(trained.reports.last());
+        let train_accuracy = best.map_or(0.0, |r| r.train_acc as f32);
+        let val_accuracy = trained
+            .validation
+            .as_ref()
+            .map(|m| m.wa as f32)
+            .or_else(|| best.and_then(|r| r.val_acc.map(|v| v as f32)));
+        Ok(TrainOutcome {
+            bundle: bundle_path,
+            train_accuracy,
+            val_accuracy,
+            labels: trained.bundle.meta.labels.clone(),
+            history,
+            protocol: format!(
+                "speaker-independent: {} clips for training, {} from other speakers for validation",
+                trained.train_clips, trained.val_clips
+            ),
+        })
+    }
+
+    fn test(
+        &self,
+        model: Option<&Path>,
+        dataset_zip: &Path,
+        work_dir: &Path,
+        progress: &mut dyn FnMut(f32, &str),
+        cancel: &AtomicBool,
+    ) -> Result<TestOutcome, EngineError> {
+        let bundle = match model {
+            None => default_model::bundle(None),
+            Some(path) => Bundle::load(path).map_err(anyhow::Error::from),
+        }
+        .map_err(|e| EngineError::Internal(format!("cannot load model: {e:#}")))?;
+        let features = bundle.meta.features.clone().ok_or_else(|| {
+            EngineError::Input("the model has no feature settings, so it cannot classify".into())
+        })?;
+        progress(0.0, "unpacking the dataset");
+        let dataset = open_zip(dataset_zip, work_dir)?;
+        check_cancel(cancel)?;
+        let featurised = featurise(&dataset, &features, work_dir, cancel, &mut |done, total| {
+            progress(
+                0.95 * done as f32 / total.max(1) as f32,
+                &format!("extracting features ({done} of {total} clips)"),
+            );
+        })?;
+        check_cancel(cancel)?;
+        progress(0.95, "classifying");
+        let report = pipeline::evaluate_bundle(&dataset, &featurised, &bundle)
+            .map_err(|e| pipeline_error(e, work_dir))?;
+        let pooled = &report.aggregate.pooled;
+        let confusion_svg = match ser_train::plots::confusion_svg(&pooled.confusion) {
+            Ok(svg) => Some(svg),
+            Err(e) => {
+                eprintln!("warning: confusion picture: {e}");
+                None
+            }
+        };
+        progress(1.0, "done");
+        Ok(TestOutcome {
+            accuracy: pooled.wa as f32,
+            unweighted_accuracy: pooled.ua as f32,
+            samples: pooled.n_samples as u32,
+            labels: pooled.labels().to_vec(),
+            per_class: pooled
+                .per_class
+                .iter()
+                .map(|c| ClassMetrics {
+                    label: c.label.clone(),
+                    precision: c.precision as f32,
+                    recall: c.recall as f32,
+                    f1: c.f1 as f32,
+                    support: c.support as u32,
+                })
+                .collect(),
+            confusion: pooled
+                .confusion
+                .counts()
+                .iter()
+                .map(|row| row.iter().map(|&n| n as u32).collect())
+                .collect(),
+            confusion_svg,
+        })
+    }
+}
+
+/// `message` prefixed with the file name unless it names the file already.
+fn named(file_name: &str, message: &str) -> String {
+    if message.contains(file_name) {
+        message.to_owned()
+    } else {
+        format!("{file_name}: {message}")
+    }
+}
+
+/// (min, max) per bucket, about `buckets` buckets, clamped to -1..=1.
+fn waveform(samples: &[f32], buckets: usize) -> Vec<[f32; 2]> {
+    let per = samples.len().div_ceil(buckets.max(1)).max(1);
+    samples
+        .chunks(per)
+        .map(|chunk| {
+            let (lo, hi) = chunk
+                .iter()
+                .fold((0.0f32, 0.0f32), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+            [lo.max(-1.0), hi.min(1.0)]
+        })
+        .collect()
+}
+
+fn check_cancel(cancel: &AtomicBool) -> Result<(), EngineError> {
+    if cancel.load(Ordering::Relaxed) {
+        Err(EngineError::Cancelled)
+    } else {
+        Ok(())
+    }
+}
+
+/// Removes the job folder from a message: the user sees paths inside their ZIP only.
+fn without_server_paths(message: &str, work_dir: &Path) -> String {
+    let data = work_dir.join("data");
+    let mut text = message.replace(&format!("{}/", data.display()), "");
+    text = text.replace(&data.display().to_string(), "the dataset");
+    text.replace(&work_dir.display().to_string(), "the job folder")
+}
+
+fn pipeline_error(error: PipelineError, work_dir: &Path) -> EngineError {
+    let message = without_server_paths(&error.to_string(), work_dir);
+    match error {
+        PipelineError::Fit { .. } | PipelineError::Predict { .. } | PipelineError::Report(_) => {
+            EngineError::Internal(message)
+        }
+        _ => EngineError::Input(message),
+    }
+}
+
+/// Extracts the uploaded ZIP into `<work_dir>/data` (afresh) and reads it as a dataset.
+fn open_zip(zip: &Path, work_dir: &Path) -> Result<Dataset, EngineError> {
+    let data = work_dir.join("data");
+    if data.exists() {
+        std::fs::remove_dir_all(&data).map_err(|e| EngineError::Internal(e.to_string()))?;
+    }
+    let user_error = |e: ser_corpus::CorpusError| {
+        let message = e.to_string().replace(&zip.display().to_string(), "the ZIP");
+        EngineError::Input(without_server_paths(&message, work_dir))
+    };
+    ser_corpus::extract_zip(zip, &data, &ZipLimits::default()).map_err(user_error)?;
+    ser_corpus::open_dataset(&data, &OpenOptions::default()).map_err(user_error)
+}
+
+/// Featurises every clip (cached in the job folder, so a resumed job skips the work) while
+/// reporting `(done, total)` about three times a second from the calling thread.
+fn featurise(
+    dataset: &Dataset,
+    features: &FeatureConfig,
+    work_dir: &Path,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Featurised, EngineError> {
+    let cache = FeatureCache::new(work_dir.join("features"), CacheMode::ReadWrite);
+    let done = AtomicUsize::new(0);
+    let total = dataset.clips.len();
+    let result = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            pipeline::featurise(dataset, features, &cache, None, &|| {
+                done.fetch_add(1, Ordering::Relaxed);
+            })
+        });
+        while !worker.is_finished() {
+            progress(done.load(Ordering::Relaxed), total);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        worker.join()
+    });
+    check_cancel(cancel)?;
+    let featurised = result
+        .map_err(|_| EngineError::Internal("feature extraction panicked".into()))?
+        .map_err(|e| pipeline_error(e, work_dir))?;
+    progress(total, total);
+    Ok(featurised)
+}
+
+/// Runs `work` while a helper thread copies `cancel` into `stop` (the flag training checks
+/// between batches).
+fn with_cancel_bridge<T>(cancel: &AtomicBool, stop: &AtomicBool, work: impl FnOnce() -> T) -> T {
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !finished.load(Ordering::Relaxed) {
+                if cancel.load(Ordering::Relaxed) {
+                    stop.store(true, Ordering::Relaxed);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let result = work();
+        finished.store(true, Ordering::Relaxed);
+        result
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// 16-bit mono WAV bytes of a sine at `freq` Hz.
+    fn tone(freq: f32, seconds: f32) -> Vec<u8> {
+        let rate = 16_000u32;
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut cursor = std::io::Cursor::new(Vec::new());
+        let mut writer = hound::WavWriter::new(&mut cursor, spec).unwrap();
+        for i in 0..(rate as f32 * seconds) as usize {
+            let t = i as f32 / rate as f32;
+            let v = 0.4 * (2.0 * std::f32::consts::PI * freq * t).sin();
+            writer.write_sample((v * 32767.0) as i16).unwrap();
+        }
+        writer.finalize().unwrap();
+        cursor.into_inner()
+    }
+
+    /// A ZIP of `Actor_0k/<emotion>/clipN.wav`: low tones are sad, high ones happy.
+    fn tone_zip(path: &Path) {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        for speaker in 1..=4 {
+            for (emotion, freq) in [("sad", 150.0), ("happy", 900.0)] {
+                for take in 0..4 {
+                    let detune = 1.0 + 0.02 * speaker as f32 + 0.01 * take as f32;
+                    let name = format!("Actor_{speaker:02}/{emotion}/clip{take}.wav");
+                    zip.start_file(name, options).unwrap();
+                    zip.write_all(&tone(freq * detune, 0.75)).unwrap();
+                }
+            }
+        }
+        zip.finish().unwrap();
+    }
+
+    #[test]
+    fn predicts_with_the_shipped_model() {
+        let engine = MlEngine::new().unwrap();
+        assert!(engine.model_kinds().len() >= 12);
+        for name in ModelSpec::all_names() {
+            assert!(
+                engine.model_kinds().iter().any(|k| k.id == name),
+                "{name} offered"
+            );
+        }
+        let default = engine.default_model().unwrap();
+        let wav = tone(220.0, 1.5);
+        let p = engine
+            .predict(None, &wav, "03-01-05-01-02-01-12.wav")
+            .unwrap();
+        assert!(default.labels.contains(&p.label));
+        assert_eq!(p.probabilities.len(), default.labels.len());
+        assert_eq!(p.probabilities[0].label, p.label);
+        assert!((p.duration_s - 1.5).abs() < 0.01);
+        assert!(p.waveform.len() <= WAVEFORM_BUCKETS && p.waveform.len() > 900);
+        assert!(p.waveform.iter().all(|[lo, hi]| lo <= hi && *hi <= 1.0));
+        assert_eq!(p.true_label.as_deref(), Some("angry"));
+
+        let err = engine
+            .predict(None, b"not audio at all", "notes.wav")
+            .unwrap_err();
+        match err {
+            EngineError::Input(message) => assert!(message.contains("notes.wav"), "{message}"),
+            other => panic!("expected an input error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn trains_tests_and_predicts_with_a_trained_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = dir.path().join("tones.zip");
+        tone_zip(&zip);
+        let engine = MlEngine::new().unwrap();
+        let work = dir.path().join("job");
+        std::fs::create_dir_all(&work).unwrap();
+        let mut phases = Vec::new();
+        let spec = TrainSpec {
+            kind: "mlp".into(),
+            epochs: 2,
+        };
+        let outcome = engine
+            .train(
+                &zip,
+                &spec,
+                &work,
+                &mut |p| phases.push(p),
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+        assert!(outcome.bundle.is_file());
+        assert_eq!(outcome.labels, ["happy", "sad"]);
+        assert_eq!(outcome.history.len(), 2);
+        assert!(outcome.val_accuracy.is_some());
+        assert!(
+            phases
+                .iter()
+                .any(|p| p.phase.starts_with("extracting features"))
+        );
+        let last = phases.last().unwrap();
+        assert!(phases.iter().any(|p| p.epoch == 2 && p.train_acc.is_some()));
+        assert_eq!(last.epochs, 2);
+
+        let test_work = dir.path().join("test-job");
+        let mut fractions = Vec::new();
+        let tested = engine
+            .test(
+                Some(&outcome.bundle),
+                &zip,
+                &test_work,
+                &mut |f, _| fractions.push(f),
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+        assert_eq!(tested.samples, 32);
+        assert_eq!(tested.labels, ["happy", "sad"]);
+        assert_eq!(tested.confusion.iter().flatten().sum::<u32>(), 32);
+        assert!(tested.confusion_svg.unwrap().contains("<svg"));
+        assert_eq!(fractions.last().copied(), Some(1.0));
+
+        let p = engine
+            .predict(Some(&outcome.bundle), &tone(150.0, 0.75), "clip.wav")
+            .unwrap();
+        assert!(["happy", "sad"].contains(&p.label.as_str()));
+        assert_eq!(p.true_label, None);
+        assert_eq!(engine.lock().len(), 1, "trained classifier cached");
+
+        // A cancelled job stops.
+        let cancelled = engine.train(
+            &zip,
+            &spec,
+            &dir.path().join("cancelled"),
+            &mut |_| {},
+            &AtomicBool::new(true),
+        );
+        assert_eq!(cancelled.unwrap_err(), EngineError::Cancelled);
+    }
+
+    #[test]
+    fn bad_uploads_are_input_errors_without_server_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = MlEngine::new().unwrap();
+        let zip = dir.path().join("empty.zip");
+        zip::ZipWriter::new(std::fs::File::create(&zip).unwrap())
+            .finish()
+            .unwrap();
+        let work = dir.path().join("job");
+        let spec = TrainSpec {
+            kind: "svm-linear".into(),
+            epochs: 1,
+        };
+        let never = AtomicBool::new(false);
+        match engine.train(&zip, &spec, &work, &mut |_| {}, &never) {
+            Err(EngineError::Input(message)) => {
+                assert!(
+                    !message.contains(&*dir.path().to_string_lossy()),
+                    "{message}"
+                )
+            }
+            other => panic!("expected an input error, got {other:?}"),
+        }
+        let bad_kind = TrainSpec {
+            kind: "abacus".into(),
+            epochs: 1,
+        };
+        assert!(matches!(
+            engine.train(&zip, &bad_kind, &work, &mut |_| {}, &never),
+            Err(EngineError::Input(_))
+        ));
+    }
+}
