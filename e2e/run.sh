@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Browser end-to-end tests. Self-sufficient: installs chromium if missing, npm ci, builds and
-# starts the server, runs `node --test`, stops the server. Exit status = test status.
+# Browser end-to-end tests. Self-sufficient: installs chromium (and node/npm) if missing, npm ci,
+# builds and starts the real server (`ser serve`), runs `node --test`, stops the server. Exit status = test status.
 # SER_E2E_SERVER_CMD overrides the server command; it receives SER_ADDR, SER_DATA_DIR and
 # SER_DATABASE_URL in its environment, and $E2E_ADDR / $E2E_DATA_DIR / $E2E_DB for use in the
 # command line (e.g. 'target/debug/ser serve --addr $E2E_ADDR --database $E2E_DB').
@@ -9,9 +9,20 @@ E2E_DIR="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$E2E_DIR/.." && pwd)"
 cd "$ROOT"
 
-if [ ! -x /usr/bin/chromium ]; then
-  apt-get update && apt-get install -y chromium
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+APT_UPDATED=""
+apt_install() {
+  [ -n "$APT_UPDATED" ] || { $SUDO apt-get update -qq; APT_UPDATED=1; }
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@"
+}
+if [ -z "${SER_E2E_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  # Debian ships "chromium"; Ubuntu's chromium is a snap stub, so fall back to chromium-browser.
+  apt_install chromium || apt_install chromium-browser
+  [ -x /usr/bin/chromium ] || export SER_E2E_CHROMIUM="$(command -v chromium-browser)"
 fi
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+command -v curl >/dev/null || apt_install curl
 (cd "$E2E_DIR" && npm ci --no-audit --no-fund)
 
 PORT="${SER_E2E_PORT:-$((20000 + RANDOM % 20000))}"
@@ -22,8 +33,16 @@ export SER_ADDR="$E2E_ADDR" SER_DATA_DIR="$E2E_DATA_DIR" SER_DATABASE_URL="$E2E_
 export SER_E2E_BASE_URL="http://$E2E_ADDR"
 
 if [ -z "${SER_E2E_SERVER_CMD:-}" ]; then
-  cargo build -p ser-server --example dev_server
-  SER_E2E_SERVER_CMD="$ROOT/target/debug/examples/dev_server"
+  # The real server. Debug by default: it reuses what `cargo test` built (dependencies are
+  # optimised in the dev profile); SER_E2E_RELEASE=1 builds and runs the release binary.
+  if [ -n "${SER_E2E_RELEASE:-}" ]; then
+    cargo build --release --locked --bin ser
+    SER_BIN="$ROOT/target/release/ser"
+  else
+    cargo build --locked --bin ser
+    SER_BIN="$ROOT/target/debug/ser"
+  fi
+  SER_E2E_SERVER_CMD="$SER_BIN serve --addr $E2E_ADDR --data-dir $E2E_DATA_DIR"
 fi
 
 LOG="$E2E_DATA_DIR/server.log"
@@ -41,8 +60,11 @@ curl -fsS -o /dev/null "$SER_E2E_BASE_URL/api/openapi.json" || { echo "server no
 
 cd "$E2E_DIR"
 set +e
+START=$(date +%s)
 node --test --test-concurrency=1 tests/
 rc=$?
+echo "e2e: browser tests took $(( $(date +%s) - START )) s"
+
 set -e
 [ $rc -eq 0 ] || { echo "--- server log tail ---"; tail -50 "$LOG"; }
 exit $rc

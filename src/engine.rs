@@ -262,7 +262,17 @@ impl Engine for MlEngine {
         check_cancel(cancel)?;
         let trained = trained.map_err(|e| pipeline_error(e, work_dir))?;
 
-        progress(phase("saving the model"));
+        // Keep the last epoch's figures on screen while saving.
+        let last = history.last();
+        progress(TrainProgress {
+            epoch: last.map_or(0, |r| r.epoch),
+            epochs: trained.reports.last().map_or(epochs, |r| r.epochs as u32),
+            train_loss: last.map(|r| r.train_loss),
+            train_acc: last.map(|r| r.train_acc),
+            val_loss: last.and_then(|r| r.val_loss),
+            val_acc: last.and_then(|r| r.val_acc),
+            phase: "saving the model".to_owned(),
+        });
         let bundle_path = work_dir.join("model.ser");
         trained
             .bundle
@@ -579,9 +589,10 @@ mod tests {
                 .iter()
                 .any(|p| p.phase.starts_with("extracting features"))
         );
-        let last = phases.last().unwrap();
         assert!(phases.iter().any(|p| p.epoch == 2 && p.train_acc.is_some()));
-        assert_eq!(last.epochs, 2);
+        let last = phases.last().unwrap();
+        assert_eq!((last.epoch, last.epochs), (2, 2), "{last:?}");
+        assert!(last.val_acc.is_some());
 
         let test_work = dir.path().join("test-job");
         let mut fractions = Vec::new();

@@ -1,0 +1,157 @@
+// The main workflow against the real engine: predict uploaded clips and a microphone
+// recording, train a small model, test it, and check that a second user sees none of it.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { BASE, until, launch, uniqueEmail, signUp, shot, sampleClips, toneDatasetZip } = require('./helpers');
+
+const state = {};
+
+test.before(async () => {
+  const { browser } = await launch();
+  state.browser = browser;
+  state.a = await browser.newContext();
+  state.page = await state.a.newPage();
+  await signUp(state.page, uniqueEmail());
+  await state.page.waitForSelector('form[action="/signout"]');
+});
+
+test.after(async () => {
+  if (state.browser) await state.browser.close();
+});
+
+test('upload two clips, predict, open a waveform', async () => {
+  const page = state.page;
+  await page.goto(`${BASE}/prediction`);
+  const clips = sampleClips();
+  await page.setInputFiles('#files', clips);
+  await page.waitForSelector('#predict-btn:not([disabled])');
+  await page.click('#predict-btn');
+  const rows = page.locator('#results-table tbody tr');
+  await until(async () => (await rows.count()) === 2, { what: 'two result rows' });
+  for (let i = 0; i < 2; i++) {
+    const text = await rows.nth(i).innerText();
+    assert.match(text, new RegExp(clips[i].name.replace('.', '\\.')));
+    assert.doesNotMatch(text, /could not|error/i, text);
+    assert.match(text, /\d+(\.\d+)?\s*%/, 'a confidence is shown');
+  }
+  // True labels from the RAVDESS names: 05 = angry, 04 = sad.
+  assert.match(await rows.nth(0).innerText(), /angry/i);
+  assert.match(await rows.nth(1).innerText(), /sad/i);
+  await shot(page, 'prediction-results');
+  await rows.nth(0).locator('button[aria-label^="Waveform"]').click();
+  await page.waitForSelector('#wave-modal:not([hidden])');
+  assert.match(await page.locator('#wave-title').innerText(), /03-01-05/);
+  assert.ok(await page.locator('#wave-probs .prob-row').count() >= 2, 'class probabilities listed');
+  // The canvas has something drawn on it.
+  const inked = await page.evaluate(() => {
+    const c = document.getElementById('wave-canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  });
+  assert.ok(inked > 500, `waveform drawn (${inked} pixels)`);
+  await shot(page, 'prediction-waveform');
+  await page.click('#wave-modal .icon-btn[data-close]');
+  await page.waitForSelector('#wave-modal', { state: 'hidden' });
+  // History lists both.
+  await until(async () => (await page.locator('#history-table tbody tr').count()) >= 2, { what: 'history rows' });
+  state.predictionIds = await page.evaluate(async () => (await (await fetch('/api/predictions?limit=50')).json()).predictions.map((p) => p.id));
+  assert.equal(state.predictionIds.length, 2);
+});
+
+test('record from the microphone and predict', async () => {
+  const page = state.page;
+  await page.goto(`${BASE}/prediction`);
+  await page.click('#record-btn');
+  await page.waitForSelector('#stop-btn:not([disabled])');
+  await page.waitForTimeout(2000);
+  await page.click('#stop-btn');
+  await page.waitForSelector('#mic-predict:not([disabled])');
+  assert.match(await page.locator('#mic-hint').innerText(), /s recorded/);
+  await shot(page, 'prediction-recorded');
+  await page.click('#mic-predict');
+  await until(async () => /Predicted/.test(await page.locator('#mic-hint').innerText()), { what: 'microphone prediction' });
+  await until(async () => (await page.locator('#mic-table tbody tr').count()) === 1, { what: 'microphone row' });
+  assert.match(await page.locator('#mic-table tbody tr').first().innerText(), /recording-\d+\.wav/);
+  await shot(page, 'prediction-microphone');
+});
+
+test('train a small model and watch it finish', async () => {
+  const page = state.page;
+  await page.goto(`${BASE}/training`);
+  await page.setInputFiles('#dataset', { name: 'tones.zip', mimeType: 'application/zip', buffer: toneDatasetZip() });
+  await page.selectOption('#kind', 'mlp');
+  await page.fill('#epochs', '2');
+  await page.fill('#model-name', 'E2E tones MLP');
+  await page.waitForSelector('#train-btn:not([disabled])');
+  await shot(page, 'training-ready');
+  await page.click('#train-btn');
+  await page.waitForSelector('#progress-body:not([hidden])');
+  await page.waitForSelector('#job-status.status-done, #job-status.status-failed', { timeout: 120000 });
+  const status = await page.locator('#job-status').innerText();
+  assert.match(status, /done/i, `job finished: ${status} (${await page.locator('#progress-phase').innerText()})`);
+  assert.equal(await page.locator('#progress-bar').evaluate((el) => el.style.width), '100%');
+  assert.equal(await page.locator('#stat-epoch').innerText(), '2 / 2');
+  assert.match(await page.locator('#final-val').innerText(), /%/);
+  await until(async () => (await page.locator('#models-table tbody tr').count()) === 1, { what: 'model row' });
+  await until(async () => (await page.locator('#chart polyline').count()) >= 2, { what: 'training curves' });
+  await shot(page, 'training-done');
+  const models = await page.evaluate(async () => (await (await fetch('/api/models')).json()).models);
+  const own = models.filter((m) => !m.builtin);
+  assert.equal(own.length, 1);
+  state.modelId = own[0].id;
+  state.modelName = own[0].name;
+});
+
+test('test the trained model and open the results', async () => {
+  const page = state.page;
+  assert.ok(state.modelId, 'a model was trained');
+  await page.goto(`${BASE}/testing`);
+  await page.selectOption('#model', state.modelId);
+  await page.setInputFiles('#dataset', { name: 'tones-test.zip', mimeType: 'application/zip', buffer: toneDatasetZip(2, 2) });
+  await page.waitForSelector('#test-btn:not([disabled])');
+  await page.click('#test-btn');
+  await page.waitForSelector('#show-results:not([disabled])', { timeout: 120000 });
+  assert.equal(await page.locator('#progress-bar').evaluate((el) => el.style.width), '100%');
+  await shot(page, 'testing-done');
+  await page.click('#show-results');
+  await page.waitForSelector('#results-modal:not([hidden])');
+  assert.equal(await page.locator('#r-n').innerText(), '8');
+  assert.equal(await page.locator('#r-classes tbody tr').count(), 2);
+  assert.ok(await page.locator('#r-confusion svg, #r-confusion img, #r-confusion table').count() >= 1, 'confusion matrix shown');
+  await shot(page, 'testing-results');
+  // The trained model is offered for prediction too.
+  await page.goto(`${BASE}/prediction?model=${encodeURIComponent(state.modelId)}`);
+  assert.equal(await page.locator('#model').inputValue(), state.modelId);
+});
+
+test('a second user sees none of the first user\'s data', async () => {
+  const b = await state.browser.newContext();
+  try {
+    const page = await b.newPage();
+    await signUp(page, uniqueEmail());
+    await page.waitForSelector('form[action="/signout"]');
+    await page.goto(`${BASE}/prediction`);
+    await page.waitForSelector('#history-empty:not([hidden])');
+    assert.equal(await page.locator('#history-table tbody tr').count(), 0);
+    const options = await page.locator('#model option').allTextContents();
+    assert.ok(!options.some((o) => o.includes(state.modelName)), `B's model list: ${options}`);
+    await shot(page, 'prediction-user-b');
+    await page.goto(`${BASE}/training`);
+    await page.waitForSelector('#models-empty:not([hidden])');
+    await page.waitForSelector('#jobs-empty:not([hidden])');
+    await page.goto(`${BASE}/testing`);
+    assert.equal(await page.locator(`#model option[value="${state.modelId}"]`).count(), 0);
+    // Direct API access to A's things is refused.
+    const statuses = await page.evaluate(async ({ modelId, predictionId }) => {
+      const get = async (url) => (await fetch(url)).status;
+      return [await get(`/api/models/${modelId}`), await get(`/api/predictions/${predictionId}`)];
+    }, { modelId: state.modelId, predictionId: state.predictionIds[0] });
+    assert.deepEqual(statuses, [404, 404]);
+    const listed = await page.evaluate(async () => (await (await fetch('/api/predictions')).json()).predictions.length);
+    assert.equal(listed, 0);
+  } finally {
+    await b.close();
+  }
+});
