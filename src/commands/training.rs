@@ -29,9 +29,10 @@ pub struct FitArgs {
     /// Peak learning rate (AdamW, cosine schedule).
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
-    /// Crop length in frames for frame models (100 frames = 1 s).
-    #[arg(long)]
-    pub frames: Option<usize>,
+    /// Crop length in frames for frame models (100 frames = 1 s; most RAVDESS speech fits
+    /// in 3 s, and on it 300-frame crops beat 110-frame ones by 9 points of UA for cnn4).
+    #[arg(long, default_value_t = 300)]
+    pub frames: usize,
     /// Stop after this many epochs without a better validation UA (0 = never).
     #[arg(long, default_value_t = 10)]
     pub patience: usize,
@@ -71,9 +72,7 @@ impl FitArgs {
         fit.seed = self.seed;
         fit.batch_size = self.batch_size;
         fit.lr = self.lr;
-        if let Some(frames) = self.frames {
-            fit.frames = frames;
-        }
+        fit.frames = self.frames;
         fit.patience = (self.patience > 0).then_some(self.patience);
         fit.spec_augment = self.spec_augment.then(SpecAugment::default);
         fit.mixup = self.mixup;
@@ -100,11 +99,13 @@ impl FitArgs {
     }
 }
 
-/// Pooled models get the rich pooled vector; frame models the MFCC frames.
+/// Pooled models get the rich pooled vector; the 2-D CNNs (report 003's CNN-TM, ResNet-9)
+/// and the 4-layer CNN a log-mel spectrogram; the other frame models MFCC frames.
 pub fn default_features(model: &ModelSpec) -> &'static str {
-    match model.input_kind() {
-        ser_model::InputKind::Pooled => "pooled-rich",
-        ser_model::InputKind::Frames => "mfcc40-frames",
+    match (model.input_kind(), model.name()) {
+        (ser_model::InputKind::Pooled, _) => "pooled-rich",
+        (_, "cnn-tm" | "resnet9" | "cnn4") => "logmel64-frames",
+        _ => "mfcc40-frames",
     }
 }
 
