@@ -630,6 +630,35 @@ mod tests {
     }
 
     #[test]
+    fn trains_a_classical_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = dir.path().join("tones.zip");
+        tone_zip(&zip);
+        let engine = MlEngine::new().unwrap();
+        let spec = TrainSpec {
+            kind: "svm-linear".into(),
+            epochs: 5,
+        };
+        let mut phases = Vec::new();
+        let outcome = engine
+            .train(
+                &zip,
+                &spec,
+                &dir.path().join("job"),
+                &mut |p| phases.push(p),
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+        assert!(outcome.train_accuracy > 0.9, "{outcome:?}");
+        let last = phases.last().unwrap();
+        assert!(last.epoch >= 1 && last.epoch == last.epochs, "{last:?}");
+        let p = engine
+            .predict(Some(&outcome.bundle), &tone(900.0, 0.75), "happy/x.wav")
+            .unwrap();
+        assert_eq!(p.true_label.as_deref(), Some("happy"));
+    }
+
+    #[test]
     fn bad_uploads_are_input_errors_without_server_paths() {
         let dir = tempfile::tempdir().unwrap();
         let engine = MlEngine::new().unwrap();
