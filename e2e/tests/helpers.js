@@ -140,6 +140,8 @@ async function until(check, { timeout = 30000, interval = 100, what = 'condition
 
 async function shot(page, name) {
   fs.mkdirSync(SHOTS, { recursive: true });
+  // From the top, so the sticky header is not drawn over the middle of a full-page picture.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 

@@ -54,10 +54,19 @@ test('upload two clips, predict, open a waveform', async () => {
   await shot(page, 'prediction-waveform');
   await page.click('#wave-modal .icon-btn[data-close]');
   await page.waitForSelector('#wave-modal', { state: 'hidden' });
-  // History lists both.
-  await until(async () => (await page.locator('#history-table tbody tr').count()) >= 2, { what: 'history rows' });
+  // A file that is not audio gets an error row naming it; the others are unaffected.
+  await page.setInputFiles('#files', [clips[0], { name: 'broken.wav', mimeType: 'audio/wav', buffer: Buffer.from('RIFF but not really a wave file') }]);
+  await page.waitForSelector('#predict-btn:not([disabled])');
+  await page.click('#predict-btn');
+  await until(async () => (await page.locator('#results-table tbody tr .error-text').count()) === 1, { what: 'an error row' });
+  assert.match(await rows.nth(1).innerText(), /broken\.wav/);
+  assert.doesNotMatch(await rows.nth(1).locator('.error-text').innerText(), /\/tmp|\/users\//, 'no server paths');
+  assert.match(await rows.nth(0).innerText(), /angry/i);
+  await shot(page, 'prediction-error-row');
+  // History lists the clips.
+  await until(async () => (await page.locator('#history-table tbody tr').count()) >= 3, { what: 'history rows' });
   state.predictionIds = await page.evaluate(async () => (await (await fetch('/api/predictions?limit=50')).json()).predictions.map((p) => p.id));
-  assert.equal(state.predictionIds.length, 2);
+  assert.equal(state.predictionIds.length, 3, 'two clips, the first one again; the broken file is not stored');
 });
 
 test('record from the microphone and predict', async () => {
