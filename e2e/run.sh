@@ -35,12 +35,13 @@ export SER_E2E_BASE_URL="http://$E2E_ADDR"
 if [ -z "${SER_E2E_SERVER_CMD:-}" ]; then
   # The real server. Debug by default: it reuses what `cargo test` built (dependencies are
   # optimised in the dev profile); SER_E2E_RELEASE=1 builds and runs the release binary.
+  TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
   if [ -n "${SER_E2E_RELEASE:-}" ]; then
     cargo build --release --locked --bin ser
-    SER_BIN="$ROOT/target/release/ser"
+    SER_BIN="$TARGET_DIR/release/ser"
   else
     cargo build --locked --bin ser
-    SER_BIN="$ROOT/target/debug/ser"
+    SER_BIN="$TARGET_DIR/debug/ser"
   fi
   SER_E2E_SERVER_CMD="$SER_BIN serve --addr $E2E_ADDR --data-dir $E2E_DATA_DIR"
 fi
