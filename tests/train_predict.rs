@@ -207,8 +207,27 @@ fn eval_scores_a_trained_bundle_and_compare_tables_two_models() {
     ));
     assert!(table.contains("| svm-linear on pooled-rich |"), "{table}");
     assert!(table.contains("| mlp on pooled-rich |"), "{table}");
-    assert!(comparison.join("mlp/report.json").exists());
     assert!(comparison.join("comparison.html").exists());
+
+    // The same table again from the saved per-model reports, without training.
+    let again = dir.path().join("again");
+    let rebuilt = ok(&ser(
+        &cache,
+        &[
+            "compare",
+            "--from-reports",
+            s(&comparison.join("mlp/report.json")),
+            s(&comparison.join("svm-linear/report.json")),
+            "--report",
+            s(&again),
+        ],
+    ));
+    assert_eq!(table_rows(&rebuilt), table_rows(&table));
+}
+
+/// The rows of the Markdown table in `text` (without the trailing file list).
+fn table_rows(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| l.starts_with("| ")).collect()
 }
 
 #[test]

@@ -8,16 +8,24 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use ser_model::bundle::ModelSpec;
-use ser_train::report::{ComparisonReport, write_comparison, write_report};
+use ser_train::report::{
+    ComparisonReport, EvalReport, read_report, write_comparison, write_report,
+};
 
 use super::eval::cross_validate_model;
 use super::training::{self, FitArgs};
 
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["data", "from_reports"]))]
 pub struct Args {
     /// Dataset: a folder, a ZIP or a manifest CSV.
     #[arg(long)]
-    data: PathBuf,
+    data: Option<PathBuf>,
+    /// Build the table from existing report.json files (of `ser eval`, `ser train
+    /// --evaluate` or earlier comparisons) instead of training; they must share a dataset
+    /// and protocol.
+    #[arg(long, num_args = 1..)]
+    from_reports: Vec<PathBuf>,
     /// Comma-separated model names, or "all".
     #[arg(long, default_value = "all")]
     models: String,
@@ -32,9 +40,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let Some(data) = &args.data else {
+        let reports = args
+            .from_reports
+            .iter()
+            .map(|path| Ok(read_report(path)?))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        write_table(&args, &reports)?;
+        return Ok(ExitCode::SUCCESS);
+    };
     let models = model_list(&args.models)?;
     let protocol: ser_corpus::Protocol = args.protocol.parse()?;
-    let dataset = training::open_dataset(&args.data)?;
+    let dataset = training::open_dataset(data)?;
     let mut reports = Vec::new();
     let mut failed = Vec::new();
     for model in models {
@@ -60,13 +77,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     anyhow::ensure!(!reports.is_empty(), "no model could be evaluated");
-    let mut comparison = ComparisonReport::from_reports(&reports)?;
-    comparison
-        .provenance
-        .insert("epochs".into(), args.fit.epochs.to_string());
-    comparison
-        .provenance
-        .insert("seed".into(), args.fit.seed.to_string());
+    write_table(&args, &reports)?;
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("failed: {}", failed.join(", "));
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Writes comparison.{md,html,json} for `reports` and prints the Markdown table.
+fn write_table(args: &Args, reports: &[EvalReport]) -> anyhow::Result<()> {
+    let mut comparison = ComparisonReport::from_reports(reports)?;
+    if args.data.is_some() {
+        comparison
+            .provenance
+            .insert("epochs".into(), args.fit.epochs.to_string());
+        comparison
+            .provenance
+            .insert("seed".into(), args.fit.seed.to_string());
+    }
     let files = write_comparison(&args.report, &comparison)
         .with_context(|| format!("cannot write {}", args.report.display()))?;
     print!("{}", comparison.to_markdown());
@@ -76,12 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         files.html.display(),
         files.json.display()
     );
-    if failed.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("failed: {}", failed.join(", "));
-        Ok(ExitCode::FAILURE)
-    }
+    Ok(())
 }
 
 /// "all" or a comma-separated list; unknown names are refused before any work starts.
