@@ -35,7 +35,8 @@ BOUNDARY="ser-load-boundary"
 AUTH="Authorization: Bearer $TOKEN"
 TYPE="multipart/form-data; boundary=$BOUNDARY"
 # One request first: fails loudly if the API refuses it.
-curl -fsS -H "$AUTH" -H "content-type: $TYPE" --data-binary "@$WORK/body" "$BASE/api/predict" | head -c 300; echo
+curl -fsS -o "$WORK/first.json" -H "$AUTH" -H "content-type: $TYPE" --data-binary "@$WORK/body" "$BASE/api/predict"
+head -c 300 "$WORK/first.json"; echo
 
 echo "== full load: 64 connections, $DURATION"
 oha --no-tui -z "$DURATION" -c 64 -m POST -H "$AUTH" -T "$TYPE" -D "$WORK/body" "$BASE/api/predict"
