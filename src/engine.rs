@@ -27,6 +27,8 @@ use crate::default_model;
 const WAVEFORM_BUCKETS: usize = 1000;
 /// Trained models kept loaded; the cache is emptied when it would grow past this.
 const MAX_CACHED_MODELS: usize = 32;
+/// Crop length in frames for frame models: the default of `ser train --frames` (3 s).
+const FRAMES: usize = 300;
 /// Share of the training speakers held out for early stopping.
 const VAL_FRACTION: f64 = 0.2;
 
@@ -65,17 +67,17 @@ const KINDS: [(&str, &str, &str); 12] = [
     (
         "cnn4",
         "4-layer 1-D CNN",
-        "Four convolution blocks over MFCC frames.",
+        "Four convolution blocks over a log-mel spectrogram.",
     ),
     (
         "cnn-tm",
         "CNN + Transformer",
-        "Parallel convolution branches followed by a Transformer encoder over MFCC frames (report 003). Slow on a CPU.",
+        "Parallel convolution branches followed by a Transformer encoder over a log-mel spectrogram (report 003). Slow on a CPU.",
     ),
     (
         "resnet9",
         "ResNet-9",
-        "A residual 2-D CNN over the time-frequency frames. Slow on a CPU.",
+        "A residual 2-D CNN over a log-mel spectrogram. Slow on a CPU.",
     ),
     (
         "transformer",
@@ -225,6 +227,7 @@ impl Engine for MlEngine {
 
         let mut fit = FitConfig::new(model);
         fit.epochs = epochs as usize;
+        fit.frames = FRAMES;
         fit.checkpoint_dir = Some(work_dir.join("checkpoints"));
         fit.resume = true;
         let stop = Arc::new(AtomicBool::new(false));
