@@ -662,6 +662,32 @@ mod tests {
     }
 
     #[test]
+    fn trains_a_frame_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = dir.path().join("tones.zip");
+        tone_zip(&zip);
+        let engine = MlEngine::new().unwrap();
+        let spec = TrainSpec {
+            kind: "cnn1d-mfcc".into(),
+            epochs: 1,
+        };
+        let outcome = engine
+            .train(
+                &zip,
+                &spec,
+                &dir.path().join("job"),
+                &mut |_| {},
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+        assert_eq!(outcome.history.len(), 1);
+        let p = engine
+            .predict(Some(&outcome.bundle), &tone(150.0, 2.0), "clip.wav")
+            .unwrap();
+        assert_eq!(p.probabilities.len(), 2);
+    }
+
+    #[test]
     fn bad_uploads_are_input_errors_without_server_paths() {
         let dir = tempfile::tempdir().unwrap();
         let engine = MlEngine::new().unwrap();
