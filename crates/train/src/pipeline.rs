@@ -184,10 +184,7 @@ pub fn cross_validate(
     experiment: &Experiment,
     mut on_epoch: impl FnMut(usize, &EpochReport),
 ) -> Result<EvalReport, PipelineError> {
-    let labels = dataset
-        .label_set()
-        .ok_or_else(|| PipelineError::Setup("the dataset has no usable labels".into()))?;
-    let labels: Vec<String> = labels.names().to_vec();
+    let labels = dataset_labels(dataset)?;
     let splits = ser_corpus::make_splits(dataset, &experiment.protocol, &experiment.split)?;
 
     let started = Instant::now();
@@ -291,11 +288,7 @@ pub fn train(
     run: &TrainRun,
     on_epoch: impl FnMut(&EpochReport),
 ) -> Result<Trained, PipelineError> {
-    let labels: Vec<String> = dataset
-        .label_set()
-        .ok_or_else(|| PipelineError::Setup("the dataset has no usable labels".into()))?
-        .names()
-        .to_vec();
+    let labels = dataset_labels(dataset)?;
     let split = ser_corpus::training_split(dataset, &run.split)?;
     let samples = Samples {
         dataset,
@@ -431,6 +424,14 @@ pub fn evaluate_bundle(
         );
     }
     Ok(report)
+}
+
+/// The dataset's label names, in the order models number their classes.
+fn dataset_labels(dataset: &Dataset) -> Result<Vec<String>, PipelineError> {
+    let labels = dataset
+        .label_set()
+        .ok_or_else(|| PipelineError::Setup("the dataset has no usable labels".into()))?;
+    Ok(labels.names().to_vec())
 }
 
 /// The featurised clips of one dataset, indexed like `dataset.clips`.
