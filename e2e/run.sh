@@ -40,7 +40,9 @@ if [ -z "${SER_E2E_SERVER_CMD:-}" ]; then
     cargo build --release --locked --bin ser
     SER_BIN="$TARGET_DIR/release/ser"
   else
-    cargo build --locked --bin ser
+    # Same package selection as `cargo test --workspace`, so the same dependency features:
+    # nothing is rebuilt after the tests (`--bin ser` alone would rebuild burn and sqlx).
+    cargo build --locked --workspace --bins --tests --examples
     SER_BIN="$TARGET_DIR/debug/ser"
   fi
   SER_E2E_SERVER_CMD="$SER_BIN serve --addr $E2E_ADDR --data-dir $E2E_DATA_DIR"
