@@ -27,8 +27,6 @@ use crate::default_model;
 const WAVEFORM_BUCKETS: usize = 1000;
 /// Trained models kept loaded; the cache is emptied when it would grow past this.
 const MAX_CACHED_MODELS: usize = 32;
-/// Crop length in frames for frame models: the default of `ser train --frames` (3 s).
-const FRAMES: usize = 300;
 /// Share of the training speakers held out for early stopping.
 const VAL_FRACTION: f64 = 0.2;
 
@@ -227,7 +225,6 @@ impl Engine for MlEngine {
 
         let mut fit = FitConfig::new(model);
         fit.epochs = epochs as usize;
-        fit.frames = FRAMES;
         fit.checkpoint_dir = Some(work_dir.join("checkpoints"));
         fit.resume = true;
         let stop = Arc::new(AtomicBool::new(false));

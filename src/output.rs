@@ -48,8 +48,13 @@ pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
 
 /// One epoch as a short line: epoch, loss, validation UA, time.
 pub fn epoch_line(prefix: &str, epoch: &EpochReport) -> String {
+    let member = if epoch.members > 1 {
+        format!("member {}/{} ", epoch.member + 1, epoch.members)
+    } else {
+        String::new()
+    };
     format!(
-        "{prefix}epoch {}/{} loss {:.3} train acc {:.1}% val UA {}{} ({:.1} s)",
+        "{prefix}{member}epoch {}/{} loss {:.3} train acc {:.1}% val UA {}{} ({:.1} s)",
         epoch.epoch,
         epoch.epochs,
         epoch.train_loss,

@@ -27,26 +27,24 @@ fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-/// Trains `arch` on the tone dataset in `dir`; returns (dataset root, bundle path).
-fn train(dir: &Path, arch: &str, epochs: &str) -> (PathBuf, PathBuf) {
+/// Trains `arch` on the tone dataset in `dir` with `extra` flags; returns (dataset root,
+/// bundle path).
+fn train(dir: &Path, arch: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
     let data = dir.join("data");
     support::tone_dataset(&data);
     let model = dir.join(format!("{arch}.ser"));
     let cache = dir.join("cache");
-    let out = ser(
-        &cache,
-        &[
-            "train",
-            "--data",
-            s(&data),
-            "--arch",
-            arch,
-            "--epochs",
-            epochs,
-            "--out",
-            s(&model),
-        ],
-    );
+    let mut args = vec![
+        "train",
+        "--data",
+        s(&data),
+        "--arch",
+        arch,
+        "--out",
+        s(&model),
+    ];
+    args.extend(extra);
+    let out = ser(&cache, &args);
     let text = ok(&out);
     assert!(text.contains("trained"), "{text}");
     (data, model)
@@ -55,7 +53,7 @@ fn train(dir: &Path, arch: &str, epochs: &str) -> (PathBuf, PathBuf) {
 #[test]
 fn a_trained_model_predicts_held_in_tones_and_labels_them() {
     let dir = tempfile::tempdir().unwrap();
-    let (data, model) = train(dir.path(), "svm-linear", "1");
+    let (data, model) = train(dir.path(), "svm-linear", &["--epochs", "1"]);
     let out = ser(
         &dir.path().join("cache"),
         &[
@@ -81,7 +79,7 @@ fn a_trained_model_predicts_held_in_tones_and_labels_them() {
 #[test]
 fn the_bundle_carries_features_labels_and_provenance() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, model) = train(dir.path(), "mlp", "2");
+    let (_, model) = train(dir.path(), "mlp", &["--epochs", "2"]);
     let bundle = ser_model::Bundle::load(&model).unwrap();
     let features = bundle
         .meta
@@ -92,6 +90,27 @@ fn the_bundle_carries_features_labels_and_provenance() {
     assert_eq!(bundle.meta.provenance["epochs"], "2");
     assert!(bundle.meta.provenance["protocol"].starts_with("train-all"));
     assert!(bundle.meta.metrics["validation"]["ua"].as_f64().is_some());
+}
+
+#[test]
+fn an_ensemble_trains_saves_and_predicts_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, model) = train(dir.path(), "mlp", &["--epochs", "2", "--members", "2"]);
+    let bundle = ser_model::Bundle::load(&model).unwrap();
+    assert_eq!(bundle.meta.members, 2);
+    assert_eq!(bundle.meta.provenance["seed"], "0..=1");
+    let out = ser(
+        &dir.path().join("cache"),
+        &[
+            "predict",
+            "--model",
+            s(&model),
+            "--json",
+            s(&data.join("Actor_01")),
+        ],
+    );
+    let results: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(results.as_array().unwrap().len(), 10);
 }
 
 #[test]
@@ -170,7 +189,7 @@ fn timeline_finds_the_speech_of_a_long_recording() {
 #[test]
 fn eval_scores_a_trained_bundle_and_compare_tables_two_models() {
     let dir = tempfile::tempdir().unwrap();
-    let (data, model) = train(dir.path(), "svm-linear", "1");
+    let (data, model) = train(dir.path(), "svm-linear", &["--epochs", "1"]);
     let cache = dir.path().join("cache");
     let report = dir.path().join("scored");
     let text = ok(&ser(

@@ -102,6 +102,9 @@ pub fn cross_validate_featurised(
     bar.into_inner()
         .expect("progress bar lock")
         .finish_and_clear();
+    if let Some(alone) = report.provenance.get("members alone") {
+        eprintln!("ensemble members alone: {alone}");
+    }
     Ok(report)
 }
 

@@ -130,6 +130,7 @@ fn evaluate(
                 "ua": summary.ua,
                 "macro_f1": summary.macro_f1,
                 "folds": report.folds.len(),
+                "members_alone": report.provenance.get("members alone"),
                 "description": report.protocol.description,
             }),
         );

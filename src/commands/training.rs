@@ -31,8 +31,12 @@ pub struct FitArgs {
     pub lr: f64,
     /// Crop length in frames for frame models (100 frames = 1 s; most RAVDESS speech fits
     /// in 3 s, and on it 300-frame crops beat 110-frame ones by 9 points of UA for cnn4).
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = FitConfig::DEFAULT_FRAMES)]
     pub frames: usize,
+    /// Train this many networks with seeds seed, seed+1, ... and average their
+    /// probabilities (an ensemble in one bundle; prediction costs grow with it).
+    #[arg(long, default_value_t = 1)]
+    pub members: usize,
     /// Stop after this many epochs without a better validation UA (0 = never).
     #[arg(long, default_value_t = 10)]
     pub patience: usize,
@@ -78,6 +82,7 @@ impl FitArgs {
         fit.mixup = self.mixup;
         fit.label_smoothing = self.label_smoothing;
         fit.class_balanced = self.class_balanced;
+        fit.members = self.members;
         fit
     }
 

@@ -6,7 +6,8 @@
 //! ```
 //! The JSON is [`BundleMeta`]; the payload is safetensors bytes of a network's weights or,
 //! for a classical model, its JSON. The payload length makes truncation detectable before
-//! anything is parsed.
+//! anything is parsed. An ensemble of networks (format version 2) keeps every member's
+//! weights in the one safetensors payload, member `i` under the prefix `m{i}.`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -24,8 +25,9 @@ use crate::nets::{Architecture, InputKind, Net};
 use crate::weights::{self, WeightsError};
 
 pub const MAGIC: &[u8; 8] = b"SERMODEL";
-/// The newest format this build reads and the one it writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format this build reads: 2 added ensembles. Single models are still written
+/// as version 1, so older builds keep reading them.
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 /// Refuse JSON headers beyond this: a corrupt length must not allocate gigabytes.
 const MAX_JSON_LEN: u64 = 64 << 20;
@@ -50,11 +52,23 @@ pub struct BundleMeta {
     pub features: Option<FeatureConfig>,
     pub labels: Vec<String>,
     pub normalisation: Normalisation,
+    /// Networks of the same architecture whose class probabilities are averaged (seeds of one
+    /// recipe); 1 for a single model.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub members: usize,
     /// Where the model came from: data, protocol, seed, commit, date, ...
     #[serde(default)]
     pub provenance: BTreeMap<String, String>,
     #[serde(default)]
     pub metrics: serde_json::Value,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 /// A model bundle in memory.
@@ -135,7 +149,8 @@ impl Bundle {
         let json = serde_json::to_vec(&self.meta)?;
         let mut out = Vec::with_capacity(HEADER_LEN + json.len() + self.payload.len());
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let version: u32 = if self.meta.members > 1 { 2 } else { 1 };
+        out.extend_from_slice(&version.to_le_bytes());
         out.extend_from_slice(&(json.len() as u64).to_le_bytes());
         out.extend_from_slice(&(self.payload.len() as u64).to_le_bytes());
         out.extend_from_slice(&json);
@@ -201,6 +216,13 @@ impl Bundle {
             why,
         };
         let m = &self.meta;
+        if m.members == 0 || (m.members > 1 && !matches!(m.model, ModelSpec::Network(_))) {
+            return Err(bad(format!(
+                "{} ensemble members of a {} model (ensembles hold 1 or more networks)",
+                m.members,
+                m.model.name()
+            )));
+        }
         if m.labels.len() < 2 {
             return Err(bad(format!(
                 "needs at least 2 labels, has {}",
@@ -256,7 +278,7 @@ impl Bundle {
                 arch.min_frames()
             )));
         }
-        self.network(&Device::flex())
+        self.networks(&Device::flex())
             .map(|_| ())
             .map_err(|e| match e {
                 NetLoadError::Weights(source) => BundleError::Weights {
@@ -264,7 +286,7 @@ impl Bundle {
                     source,
                 },
                 NetLoadError::Model(e) => bad(e.to_string()),
-                NetLoadError::NotANetwork => bad("not a network".into()),
+                other => bad(other.to_string()),
             })
     }
 
@@ -288,16 +310,78 @@ impl Bundle {
         Ok(model)
     }
 
-    /// Builds the network on `device` and loads the weights into it.
-    pub fn network(&self, device: &Device) -> Result<Net, NetLoadError> {
+    /// Builds the network(s) on `device` and loads the weights: one per ensemble member.
+    pub fn networks(&self, device: &Device) -> Result<Vec<Net>, NetLoadError> {
         let ModelSpec::Network(arch) = &self.meta.model else {
             return Err(NetLoadError::NotANetwork);
         };
-        let net = arch
-            .build(self.meta.input.features, self.meta.labels.len(), device)
-            .map_err(NetLoadError::Model)?;
-        weights::load_safetensors(net, &self.payload).map_err(NetLoadError::Weights)
+        let build = || arch.build(self.meta.input.features, self.meta.labels.len(), device);
+        build().map_err(NetLoadError::Model)?;
+        let build = || build().expect("built once above");
+        if self.meta.members == 1 {
+            weights::load_safetensors(build(), &self.payload).map(|net| vec![net])
+        } else {
+            weights::load_members(build, &self.payload, self.meta.members)
+        }
+        .map_err(NetLoadError::Weights)
     }
+
+    /// Builds the single network of a one-model bundle (training checkpoints).
+    pub fn network(&self, device: &Device) -> Result<Net, NetLoadError> {
+        if self.meta.members != 1 {
+            return Err(NetLoadError::Ensemble(self.meta.members));
+        }
+        Ok(self.networks(device)?.remove(0))
+    }
+
+    /// One bundle averaging `members`, which must be single networks of one recipe: same
+    /// architecture, input, features, labels and normalisation (the training data's).
+    /// Metadata (provenance, metrics) comes from the first member.
+    pub fn ensemble(members: &[Bundle]) -> Result<Bundle, EnsembleError> {
+        let first = members.first().ok_or(EnsembleError::Empty)?;
+        let recipe = |b: &Bundle| {
+            (
+                b.meta.model.clone(),
+                b.meta.input.clone(),
+                b.meta.features.clone(),
+                b.meta.labels.clone(),
+                b.meta.normalisation.clone(),
+            )
+        };
+        for (index, member) in members.iter().enumerate() {
+            if member.meta.members != 1 || !matches!(member.meta.model, ModelSpec::Network(_)) {
+                return Err(EnsembleError::NotASingleNetwork(index));
+            }
+            if recipe(member) != recipe(first) {
+                return Err(EnsembleError::Mismatch(index));
+            }
+        }
+        if members.len() == 1 {
+            return Ok(first.clone());
+        }
+        let payloads: Vec<&[u8]> = members.iter().map(|m| m.payload.as_slice()).collect();
+        let mut meta = first.meta.clone();
+        meta.members = members.len();
+        Ok(Bundle {
+            meta,
+            payload: weights::join_members(&payloads).map_err(EnsembleError::Weights)?,
+        })
+    }
+}
+
+/// Why bundles could not be joined into an ensemble.
+#[derive(Debug, thiserror::Error)]
+pub enum EnsembleError {
+    #[error("an ensemble needs at least one member")]
+    Empty,
+    #[error("member {0} is not a single network")]
+    NotASingleNetwork(usize),
+    #[error(
+        "member {0} differs from member 0 in architecture, input, features, labels or normalisation"
+    )]
+    Mismatch(usize),
+    #[error(transparent)]
+    Weights(WeightsError),
 }
 
 /// Why a bundle's network could not be instantiated.
@@ -305,6 +389,8 @@ impl Bundle {
 pub enum NetLoadError {
     #[error("the bundle holds a classical model, not a network")]
     NotANetwork,
+    #[error("the bundle holds an ensemble of {0} networks, not one")]
+    Ensemble(usize),
     #[error(transparent)]
     Model(ModelError),
     #[error(transparent)]

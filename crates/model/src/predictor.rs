@@ -14,7 +14,11 @@ use crate::nets::{InputKind, Net};
 const MAX_WINDOWS_PER_PASS: usize = 64;
 
 enum Loaded {
-    Network { net: Box<Net>, device: Device },
+    /// One network, or the members of an ensemble (probabilities averaged).
+    Network {
+        nets: Vec<Net>,
+        device: Device,
+    },
     Classical(ClassicalModel),
 }
 
@@ -48,7 +52,7 @@ impl Predictor {
         let model = match &bundle.meta.model {
             ModelSpec::Classical(_) => Loaded::Classical(bundle.validate_classical(path)?),
             ModelSpec::Network(_) => {
-                let net = bundle.network(&device).map_err(|e| match e {
+                let nets = bundle.networks(&device).map_err(|e| match e {
                     NetLoadError::Weights(source) => BundleError::Weights {
                         path: path.to_path_buf(),
                         source,
@@ -59,7 +63,7 @@ impl Predictor {
                     },
                 })?;
                 Loaded::Network {
-                    net: Box::new(net.valid()),
+                    nets: nets.iter().map(Module::valid).collect(),
                     device,
                 }
             }
@@ -73,7 +77,7 @@ impl Predictor {
     /// A predictor over a network already in memory (validation during training).
     pub fn from_network(meta: BundleMeta, net: Net, device: Device) -> Self {
         let model = Loaded::Network {
-            net: Box::new(net.valid()),
+            nets: vec![net.valid()],
             device,
         };
         Self { meta, model }
@@ -109,12 +113,12 @@ impl Predictor {
                 .iter()
                 .map(|item| model.predict_proba(&self.pooled(*item)))
                 .collect()),
-            (Loaded::Network { net, device }, InputKind::Pooled) => {
+            (Loaded::Network { nets, device }, InputKind::Pooled) => {
                 let rows: Vec<Vec<f32>> = items.iter().map(|i| self.pooled(*i)).collect();
-                Ok(self.forward_windows(net, device, rows, 1))
+                Ok(self.forward_windows(nets, device, rows, 1))
             }
-            (Loaded::Network { net, device }, InputKind::Frames) => {
-                Ok(self.predict_frames(net, device, items))
+            (Loaded::Network { nets, device }, InputKind::Frames) => {
+                Ok(self.predict_frames(nets, device, items))
             }
         }
     }
@@ -129,7 +133,7 @@ impl Predictor {
     /// Cuts every clip into windows, runs them, and averages each clip's probabilities.
     fn predict_frames(
         &self,
-        net: &Net,
+        nets: &[Net],
         device: &Device,
         items: &[FeatureView<'_>],
     ) -> Vec<Vec<f32>> {
@@ -151,14 +155,15 @@ impl Predictor {
                 owners.push(k);
             }
         }
-        let probs = self.forward_windows(net, device, windows, len);
+        let probs = self.forward_windows(nets, device, windows, len);
         average_by_owner(&probs, &owners, items.len(), self.meta.labels.len())
     }
 
-    /// Softmax outputs for [rows, len] windows, in passes of bounded size.
+    /// Softmax outputs for [rows, len] windows, in passes of bounded size, averaged over
+    /// the ensemble's members.
     fn forward_windows(
         &self,
-        net: &Net,
+        nets: &[Net],
         device: &Device,
         windows: Vec<Vec<f32>>,
         len: usize,
@@ -169,7 +174,14 @@ impl Predictor {
         for chunk in windows.chunks(MAX_WINDOWS_PER_PASS) {
             let flat: Vec<f32> = chunk.concat();
             let x = Tensor::<3>::from_data(TensorData::new(flat, [chunk.len(), rows, len]), device);
-            let p = softmax(net.forward(x), 1).into_data().convert::<f32>();
+            let p = nets
+                .iter()
+                .map(|net| softmax(net.forward(x.clone()), 1))
+                .reduce(|a, b| a + b)
+                .expect("a network bundle has at least one member")
+                .div_scalar(nets.len() as f32)
+                .into_data()
+                .convert::<f32>();
             let values = p.try_into_vec::<f32>().unwrap_or_default();
             out.extend(values.chunks(classes).map(<[f32]>::to_vec));
         }

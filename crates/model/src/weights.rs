@@ -47,14 +47,19 @@ pub fn to_safetensors<M: Module>(module: &M, keep_ids: bool) -> Vec<u8> {
         let ids = serde_json::to_string(&collector.ids).unwrap_or_default();
         HashMap::from([(PARAM_IDS_KEY.to_string(), ids)])
     });
+    serialize_plain(&collector.tensors, metadata)
+}
+
+fn serialize_plain(
+    tensors: &[(String, Plain)],
+    metadata: Option<HashMap<String, String>>,
+) -> Vec<u8> {
     // safetensors stores little-endian bytes.
-    let bytes: Vec<Vec<u8>> = collector
-        .tensors
+    let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|(_, t)| t.values.iter().flat_map(|v| v.to_le_bytes()).collect())
         .collect();
-    let views: Vec<(String, TensorView<'_>)> = collector
-        .tensors
+    let views: Vec<(String, TensorView<'_>)> = tensors
         .iter()
         .zip(&bytes)
         .filter_map(|((name, t), b)| {
@@ -69,27 +74,82 @@ pub fn to_safetensors<M: Module>(module: &M, keep_ids: bool) -> Vec<u8> {
 
 /// Loads safetensors bytes into `module`, checking names and shapes against it.
 pub fn load_safetensors<M: Module>(module: M, bytes: &[u8]) -> Result<M, WeightsError> {
-    let (tensors, ids) = read_plain(bytes)?;
+    let (mut tensors, ids) = read_plain(bytes)?;
+    let module = load_plain(module, &mut tensors, &ids, "")?;
+    check_all_used(tensors)?;
+    Ok(module)
+}
+
+/// Tensor-name prefix of ensemble member `index` (`m0.`, `m1.`, ...).
+fn member_prefix(index: usize) -> String {
+    format!("m{index}.")
+}
+
+/// Joins the safetensors weights of several networks into one file, each member's tensors
+/// under its own prefix (parameter ids are not kept: ensembles are for prediction).
+pub fn join_members(members: &[&[u8]]) -> Result<Vec<u8>, WeightsError> {
+    let mut tensors = Vec::new();
+    for (index, bytes) in members.iter().enumerate() {
+        let (plain, _) = read_plain(bytes)?;
+        let prefix = member_prefix(index);
+        tensors.extend(
+            plain
+                .into_iter()
+                .map(|(name, t)| (format!("{prefix}{name}"), t)),
+        );
+    }
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(serialize_plain(&tensors, None))
+}
+
+/// Loads `count` ensemble members written by [`join_members`], each into a fresh module
+/// from `build`; every tensor must belong to one of them.
+pub fn load_members<M: Module>(
+    build: impl Fn() -> M,
+    bytes: &[u8],
+    count: usize,
+) -> Result<Vec<M>, WeightsError> {
+    let (mut tensors, ids) = read_plain(bytes)?;
+    let members = (0..count)
+        .map(|index| load_plain(build(), &mut tensors, &ids, &member_prefix(index)))
+        .collect::<Result<Vec<M>, _>>()?;
+    check_all_used(tensors)?;
+    Ok(members)
+}
+
+/// Moves the tensors named `prefix` + module path out of `tensors` into `module`.
+fn load_plain<M: Module>(
+    module: M,
+    tensors: &mut PlainMap,
+    ids: &HashMap<String, u64>,
+    prefix: &str,
+) -> Result<M, WeightsError> {
     let mut mapper = Loader {
+        prefix: prefix.to_string(),
         path: Vec::new(),
-        tensors,
-        ids,
+        tensors: std::mem::take(tensors),
+        ids: ids.clone(),
         missing: Vec::new(),
         errors: Vec::new(),
     };
     let module = module.map(&mut mapper);
+    *tensors = mapper.tensors;
     if let Some(err) = mapper.errors.into_iter().next() {
         return Err(err);
     }
     if !mapper.missing.is_empty() {
         return Err(WeightsError::Missing(mapper.missing));
     }
-    if !mapper.tensors.is_empty() {
-        let mut unused: Vec<String> = mapper.tensors.into_keys().collect();
-        unused.sort();
-        return Err(WeightsError::Unused(unused));
-    }
     Ok(module)
+}
+
+fn check_all_used(tensors: PlainMap) -> Result<(), WeightsError> {
+    if tensors.is_empty() {
+        return Ok(());
+    }
+    let mut unused: Vec<String> = tensors.into_keys().collect();
+    unused.sort();
+    Err(WeightsError::Unused(unused))
 }
 
 /// Checks that `bytes` parse as safetensors holding only f32 tensors.
@@ -157,6 +217,8 @@ impl ModuleVisitor for Collector {
 }
 
 struct Loader {
+    /// Prepended to every module path (ensemble members).
+    prefix: String,
     path: Vec<String>,
     tensors: PlainMap,
     ids: HashMap<String, u64>,
@@ -174,7 +236,7 @@ impl ModuleMapper for Loader {
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let name = self.path.join(".");
+        let name = format!("{}{}", self.prefix, self.path.join("."));
         let Some(plain) = self.tensors.remove(&name) else {
             self.missing.push(name);
             return param;

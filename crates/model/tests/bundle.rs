@@ -33,6 +33,7 @@ fn meta(model: ModelSpec, kind: InputKind) -> BundleMeta {
             mean: vec![0.5; ROWS],
             std: vec![2.0; ROWS],
         },
+        members: 1,
         provenance: BTreeMap::from([("seed".to_string(), "1".to_string())]),
         metrics: serde_json::json!({"ua": 0.5}),
     }
@@ -204,4 +205,63 @@ fn model_specs_parse_by_name_and_round_trip() {
     }
     let err = "svm-poly".parse::<ModelSpec>().unwrap_err();
     assert!(err.to_string().contains("svm-rbf"), "{err}");
+}
+
+#[test]
+fn an_ensemble_averages_its_members_and_round_trips() {
+    let members = [network_bundle(), network_bundle()];
+    assert_ne!(
+        members[0].payload, members[1].payload,
+        "members need distinct weights"
+    );
+    let ensemble = Bundle::ensemble(&members).unwrap();
+    assert_eq!(ensemble.meta.members, 2);
+    let bytes = ensemble.to_bytes().unwrap();
+    assert_eq!(
+        bytes[8..12],
+        2u32.to_le_bytes(),
+        "ensembles are format version 2"
+    );
+    assert_eq!(
+        members[0].to_bytes().unwrap()[8..12],
+        1u32.to_le_bytes(),
+        "single models stay readable by version-1 builds"
+    );
+    let loaded = Bundle::from_bytes(&bytes, Path::new("ensemble.ser")).unwrap();
+    assert_eq!(loaded, ensemble);
+
+    let data = clip(19);
+    let view = FeatureView::new(ROWS, 19, &data).unwrap();
+    let averaged = Predictor::new(&loaded).unwrap().predict(view).unwrap();
+    let each: Vec<Vec<f32>> = members
+        .iter()
+        .map(|m| Predictor::new(m).unwrap().predict(view).unwrap())
+        .collect();
+    for (c, p) in averaged.iter().enumerate() {
+        let mean = (each[0][c] + each[1][c]) / 2.0;
+        assert!((p - mean).abs() < 1e-5, "class {c}: {p} vs {mean}");
+    }
+}
+
+#[test]
+fn ensembles_of_different_recipes_or_wrong_counts_are_refused() {
+    let mut other = network_bundle();
+    other.meta.labels.reverse();
+    let err = Bundle::ensemble(&[network_bundle(), other]).unwrap_err();
+    assert!(err.to_string().contains("member 1 differs"), "{err}");
+    assert!(Bundle::ensemble(&[]).is_err());
+
+    let mut ensemble = Bundle::ensemble(&[network_bundle(), network_bundle()]).unwrap();
+    ensemble.meta.members = 3;
+    let err = load_bytes(&ensemble.to_bytes().unwrap());
+    assert!(
+        err.to_string().contains("m2."),
+        "names the missing member: {err}"
+    );
+    ensemble.meta.members = 1;
+    let err = load_bytes(&ensemble.to_bytes().unwrap());
+    assert!(
+        err.to_string().contains("lack [\"Cnn1dMfcc."),
+        "a single model finds none of its unprefixed weights: {err}"
+    );
 }

@@ -20,7 +20,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use ser_model::bundle::{Bundle, ModelSpec};
+use ser_model::Architecture;
+use ser_model::bundle::{Bundle, EnsembleError, ModelSpec};
 use ser_model::classical::ClassicalError;
 use ser_model::{BundleError, InputKind, ModelError};
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,10 @@ pub struct FitConfig {
     /// Mixup with lambda ~ Beta(alpha, alpha).
     pub mixup: Option<f32>,
     pub seed: u64,
+    /// Networks trained with seeds `seed`, `seed + 1`, ... whose class probabilities are
+    /// averaged (one ensemble bundle); 1 trains a single model.
+    #[serde(default = "one_member")]
+    pub members: usize,
     /// Where `last.ser`, `best.ser`, `last.optim` and `state.json` go each epoch.
     pub checkpoint_dir: Option<PathBuf>,
     /// Continue from `checkpoint_dir` if it holds a checkpoint of this same run.
@@ -62,11 +67,15 @@ pub struct FitConfig {
 }
 
 impl FitConfig {
+    /// Crop length for frame models: 3 s at 100 frames/s. Most RAVDESS speech fits in 3 s,
+    /// and 300-frame crops beat 110-frame ones by 9 points of UA for cnn4 (docs/models.md).
+    pub const DEFAULT_FRAMES: usize = 300;
+
     /// Defaults in the spirit of the reports: AdamW lr 1e-3, cosine schedule, patience 10.
     pub fn new(model: ModelSpec) -> Self {
         Self {
             model,
-            frames: 110,
+            frames: Self::DEFAULT_FRAMES,
             epochs: 40,
             batch_size: 32,
             lr: 1e-3,
@@ -78,11 +87,16 @@ impl FitConfig {
             spec_augment: None,
             mixup: None,
             seed: 0,
+            members: 1,
             checkpoint_dir: None,
             resume: false,
             stop: None,
         }
     }
+}
+
+fn one_member() -> usize {
+    1
 }
 
 /// Progress after one epoch.
@@ -102,6 +116,11 @@ pub struct EpochReport {
     pub seconds: f64,
     /// Whether this epoch's weights are the best so far (the ones kept).
     pub best: bool,
+    /// Which ensemble member is training (0-based) and how many there are.
+    #[serde(default)]
+    pub member: usize,
+    #[serde(default = "one_member")]
+    pub members: usize,
 }
 
 impl From<&EpochReport> for EpochRecord {
@@ -125,7 +144,11 @@ pub struct FitOutcome {
     /// The best weights with labels, input spec and normalisation; `features`,
     /// `provenance` and `metrics` are for the caller to complete.
     pub bundle: Bundle,
+    /// An ensemble's members as single models (empty for one model), to score alone.
+    pub members: Vec<Bundle>,
+    /// The training curve (of the first member, for an ensemble).
     pub history: TrainingHistory,
+    /// Every epoch of every member.
     pub reports: Vec<EpochReport>,
     pub stopped_early: bool,
 }
@@ -147,6 +170,8 @@ pub enum FitError {
     Bundle(#[from] BundleError),
     #[error("training diverged at epoch {0} (non-finite loss)")]
     Diverged(usize),
+    #[error(transparent)]
+    Ensemble(#[from] EnsembleError),
 }
 
 /// Trains `cfg.model` on `train`, selecting weights on `val` (which may be empty: then the
@@ -160,9 +185,74 @@ pub fn fit(
 ) -> Result<FitOutcome, FitError> {
     check_inputs(cfg, train, val, labels)?;
     match &cfg.model {
+        ModelSpec::Network(arch) if cfg.members > 1 => {
+            fit_ensemble(cfg, arch, train, val, labels, on_epoch)
+        }
         ModelSpec::Network(arch) => network::fit_network(cfg, arch, train, val, labels, on_epoch),
         ModelSpec::Classical(c) => validate::fit_classical(cfg, c, train, val, labels, on_epoch),
     }
+}
+
+/// Trains `cfg.members` networks that differ only in their seed, one after another (each
+/// with its own checkpoint folder `member-<i>`), and joins them into one ensemble bundle.
+/// A stop request ends the ensemble with the members trained so far.
+fn fit_ensemble(
+    cfg: &FitConfig,
+    arch: &Architecture,
+    train: &TrainData,
+    val: &TrainData,
+    labels: &[String],
+    mut on_epoch: impl FnMut(&EpochReport),
+) -> Result<FitOutcome, FitError> {
+    let mut outcomes: Vec<FitOutcome> = Vec::new();
+    for member in 0..cfg.members {
+        let member_cfg = FitConfig {
+            seed: cfg.seed.wrapping_add(member as u64),
+            members: 1,
+            checkpoint_dir: cfg
+                .checkpoint_dir
+                .as_ref()
+                .map(|dir| dir.join(format!("member-{member}"))),
+            ..cfg.clone()
+        };
+        let outcome = network::fit_network(&member_cfg, arch, train, val, labels, |report| {
+            on_epoch(&EpochReport {
+                member,
+                members: cfg.members,
+                ..report.clone()
+            })
+        })?;
+        outcomes.push(outcome);
+        if network::stop_requested(cfg) {
+            break;
+        }
+    }
+    let members: Vec<Bundle> = outcomes.iter().map(|o| o.bundle.clone()).collect();
+    let mut bundle = Bundle::ensemble(&members)?;
+    let seeds = format!(
+        "{}..={}",
+        cfg.seed,
+        cfg.seed.wrapping_add(members.len() as u64 - 1)
+    );
+    let provenance = &mut bundle.meta.provenance;
+    provenance.insert("seed".into(), seeds);
+    for key in ["epochs_trained", "best_epoch"] {
+        let each: Vec<&str> = members
+            .iter()
+            .filter_map(|m| m.meta.provenance.get(key).map(String::as_str))
+            .collect();
+        provenance.insert(key.into(), each.join(", "));
+    }
+    let stopped_early = outcomes.iter().any(|o| o.stopped_early);
+    let reports = outcomes.iter().flat_map(|o| o.reports.clone()).collect();
+    let history = outcomes.swap_remove(0).history;
+    Ok(FitOutcome {
+        bundle,
+        members,
+        history,
+        reports,
+        stopped_early,
+    })
 }
 
 fn check_inputs(
@@ -185,6 +275,12 @@ fn check_inputs(
             "validation has {} feature rows, training {}",
             val.rows, train.rows
         )));
+    }
+    if cfg.members == 0 || (cfg.members > 1 && !matches!(cfg.model, ModelSpec::Network(_))) {
+        return bad(format!(
+            "{} ensemble members: ensembles hold 1 or more networks",
+            cfg.members
+        ));
     }
     if cfg.batch_size == 0 || cfg.epochs == 0 || !cfg.lr.is_finite() || cfg.lr <= 0.0 {
         return bad("epochs, batch size and learning rate must be positive".into());

@@ -102,7 +102,7 @@ fn fresh_run(
     })
 }
 
-fn stop_requested(cfg: &FitConfig) -> bool {
+pub(crate) fn stop_requested(cfg: &FitConfig) -> bool {
     cfg.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
 }
 
@@ -156,6 +156,8 @@ fn run_epoch(
         lr,
         seconds: started.elapsed().as_secs_f64(),
         best,
+        member: 0,
+        members: 1,
     };
     run.state.reports.push(report.clone());
     Ok(Some(report))
@@ -270,6 +272,7 @@ fn outcome(run: Run, meta: BundleMeta, stopped_early: bool) -> FitOutcome {
     };
     FitOutcome {
         bundle: Bundle { meta, payload },
+        members: Vec::new(),
         history,
         reports: run.state.reports,
         stopped_early,

@@ -268,3 +268,52 @@ fn a_stop_mid_epoch_neither_counts_nor_checkpoints_that_epoch() {
     assert!(!dir.path().join("state.json").exists());
     assert!(ser_model::Bundle::from_bytes(&out.bundle.to_bytes().unwrap(), dir.path()).is_ok());
 }
+
+#[test]
+fn an_ensemble_is_its_seeds_trained_alone_and_averaged() {
+    let arch = tiny("cnn1d-mfcc");
+    let (train, val) = data_for(&arch);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(arch, 2);
+    cfg.members = 2;
+    cfg.checkpoint_dir = Some(dir.path().to_path_buf());
+    let mut seen = Vec::new();
+    let out = fit(&cfg, &train, &val, &labels(), |r| {
+        seen.push((r.member, r.epoch))
+    })
+    .unwrap();
+    assert_eq!(seen, [(0, 1), (0, 2), (1, 1), (1, 2)]);
+    assert_eq!(out.bundle.meta.members, 2);
+    assert_eq!(out.bundle.meta.provenance["seed"], "7..=8");
+    assert!(dir.path().join("member-1").is_dir());
+
+    // Member k is exactly the single model of seed 7 + k.
+    let mut single = config(tiny("cnn1d-mfcc"), 2);
+    single.seed = 8;
+    let alone = fit(&single, &train, &val, &labels(), |_| {}).unwrap();
+    assert_eq!(out.members[1].payload, alone.bundle.payload);
+
+    let ensemble = Predictor::new(&out.bundle).unwrap();
+    let each: Vec<Predictor> = out
+        .members
+        .iter()
+        .map(|m| Predictor::new(m).unwrap())
+        .collect();
+    let probs = ensemble.predict(val.view(0)).unwrap();
+    for (c, p) in probs.iter().enumerate() {
+        let mean = each
+            .iter()
+            .map(|m| m.predict(val.view(0)).unwrap()[c])
+            .sum::<f32>()
+            / 2.0;
+        assert!((p - mean).abs() < 1e-5);
+    }
+
+    let mut classical = FitConfig::new(ModelSpec::from_name("random-forest").unwrap());
+    classical.members = 3;
+    let pooled = synthetic(12, 1, 3);
+    assert!(matches!(
+        fit(&classical, &pooled, &pooled, &labels(), |_| {}),
+        Err(FitError::BadConfig(_))
+    ));
+}

@@ -95,6 +95,7 @@ pub(crate) fn bundle_meta(
         features: None,
         labels: labels.to_vec(),
         normalisation: norm,
+        members: 1,
         provenance: BTreeMap::from([("seed".to_string(), cfg.seed.to_string())]),
         metrics: serde_json::Value::Null,
     }
@@ -138,6 +139,8 @@ pub(crate) fn fit_classical(
         lr: 0.0,
         seconds: started.elapsed().as_secs_f64(),
         best: true,
+        member: 0,
+        members: 1,
     };
     on_epoch(&report);
     let history = TrainingHistory {
@@ -146,6 +149,7 @@ pub(crate) fn fit_classical(
     };
     Ok(FitOutcome {
         bundle,
+        members: Vec::new(),
         history,
         reports: vec![report],
         stopped_early: false,
