@@ -242,6 +242,20 @@ fn eval_scores_a_trained_bundle_and_compare_tables_two_models() {
         ],
     ));
     assert_eq!(table_rows(&rebuilt), table_rows(&table));
+
+    // An earlier table keeps its other rows when one model's report is redone.
+    let merged = ok(&ser(
+        &cache,
+        &[
+            "compare",
+            "--from-reports",
+            s(&comparison.join("comparison.json")),
+            s(&comparison.join("mlp/report.json")),
+            "--report",
+            s(&dir.path().join("merged")),
+        ],
+    ));
+    assert_eq!(table_rows(&merged), table_rows(&table));
 }
 
 /// The rows of the Markdown table in `text` (without the trailing file list).

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use ser_model::bundle::ModelSpec;
 use ser_train::report::{
-    ComparisonReport, EvalReport, read_report, write_comparison, write_report,
+    ComparisonReport, EvalReport, read_comparison, read_report, write_comparison, write_report,
 };
 
 use super::eval::cross_validate_model;
@@ -23,7 +23,7 @@ pub struct Args {
     data: Option<PathBuf>,
     /// Build the table from existing report.json files (of `ser eval`, `ser train
     /// --evaluate` or earlier comparisons) instead of training; they must share a dataset
-    /// and protocol.
+    /// and protocol. A comparison.json adds its rows for models no report.json covers.
     #[arg(long, num_args = 1..)]
     from_reports: Vec<PathBuf>,
     /// Comma-separated model names, or "all".
@@ -41,12 +41,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(data) = &args.data else {
-        let reports = args
-            .from_reports
-            .iter()
-            .map(|path| Ok(read_report(path)?))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        write_table(&args, &reports)?;
+        write_table(&args, comparison_from_files(&args.from_reports)?)?;
         return Ok(ExitCode::SUCCESS);
     };
     let models = model_list(&args.models)?;
@@ -77,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     anyhow::ensure!(!reports.is_empty(), "no model could be evaluated");
-    write_table(&args, &reports)?;
+    write_table(&args, ComparisonReport::from_reports(&reports)?)?;
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -86,9 +81,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Writes comparison.{md,html,json} for `reports` and prints the Markdown table.
-fn write_table(args: &Args, reports: &[EvalReport]) -> anyhow::Result<()> {
-    let mut comparison = ComparisonReport::from_reports(reports)?;
+/// The rows of `report.json` files, plus those of earlier `comparison.json` files for
+/// models the reports do not cover.
+fn comparison_from_files(paths: &[PathBuf]) -> anyhow::Result<ComparisonReport> {
+    let (earlier, reports): (Vec<&PathBuf>, Vec<&PathBuf>) = paths
+        .iter()
+        .partition(|p| p.file_name().is_some_and(|n| n == "comparison.json"));
+    let reports = reports
+        .into_iter()
+        .map(|path| Ok(read_report(path)?))
+        .collect::<anyhow::Result<Vec<EvalReport>>>()?;
+    let mut earlier = earlier.into_iter().map(|path| read_comparison(path));
+    let mut comparison = match reports.is_empty() {
+        true => earlier.next().context("no reports given")??,
+        false => ComparisonReport::from_reports(&reports)?,
+    };
+    for table in earlier {
+        comparison = comparison.merge(table?)?;
+    }
+    Ok(comparison)
+}
+
+/// Writes comparison.{md,html,json} and prints the Markdown table.
+fn write_table(args: &Args, mut comparison: ComparisonReport) -> anyhow::Result<()> {
     if args.data.is_some() {
         comparison
             .provenance

@@ -163,15 +163,8 @@ impl Classifier {
         name: &str,
     ) -> Result<ClipPrediction, InferenceError> {
         let features = self.extract(samples, name)?;
-        let view = FeatureView::new(features.rows, features.cols, &features.data).map_err(|e| {
-            InferenceError::Features {
-                name: name.to_string(),
-                message: e.to_string(),
-            }
-        })?;
-        let probs = self
-            .predictor
-            .predict(view)
+        let probs = FeatureView::new(features.rows, features.cols, &features.data)
+            .and_then(|view| self.predictor.predict(view))
             .map_err(|e| InferenceError::Features {
                 name: name.to_string(),
                 message: e.to_string(),

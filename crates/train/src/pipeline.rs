@@ -16,7 +16,7 @@ use ser_model::bundle::ModelSpec;
 use ser_model::input::FeatureView;
 use ser_model::{Architecture, Predictor};
 
-use crate::fit::{EpochReport, FitConfig, FitError, TrainData, fit};
+use crate::fit::{EpochReport, FitConfig, FitError, TrainData, argmax, fit};
 use crate::metrics::{EvalInput, MetricsError};
 use crate::report::{DatasetInfo, EvalReport, FoldReport, ModelInfo, Protocol, ReportError};
 
@@ -542,14 +542,6 @@ impl Samples<'_> {
         test_speakers.dedup();
         Ok((metrics, test_speakers))
     }
-}
-
-fn argmax(values: &[f32]) -> usize {
-    values
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i)
 }
 
 fn model_info(experiment: &Experiment, featurised: &Featurised, n_classes: usize) -> ModelInfo {

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 pub use augment::SpecAugment;
 pub use data::TrainData;
 pub use schedule::Schedule;
+pub(crate) use validate::argmax;
 
 use crate::history::{EpochRecord, TrainingHistory};
 

@@ -79,6 +79,24 @@ impl ComparisonReport {
         })
     }
 
+    /// Adds the rows of an earlier comparison of the same dataset and protocol; its row for a
+    /// model replaces ours only where we have none (fresh results win).
+    pub fn merge(mut self, earlier: ComparisonReport) -> Result<Self, ReportError> {
+        if earlier.protocol.id != self.protocol.id || earlier.dataset.name != self.dataset.name {
+            return Err(ReportError::Incomparable(format!(
+                "a comparison under {} on {} cannot join one under {} on {}",
+                earlier.protocol.id, earlier.dataset.name, self.protocol.id, self.dataset.name
+            )));
+        }
+        for row in earlier.rows {
+            if !self.rows.iter().any(|r| r.model == row.model) {
+                self.rows.push(row);
+            }
+        }
+        self.rows.sort_by(|a, b| b.ua.mean.total_cmp(&a.ua.mean));
+        Ok(self)
+    }
+
     /// A GitHub-flavoured Markdown table (percentages as mean ± std).
     pub fn to_markdown(&self) -> String {
         let mut out = format!(

@@ -175,15 +175,29 @@ pub fn write_report(dir: &Path, report: &EvalReport) -> Result<ReportFiles, Repo
 
 /// Reads a `report.json` written by [`write_report`].
 pub fn read_report(path: &Path) -> Result<EvalReport, ReportError> {
+    read_versioned(path, |r: &EvalReport| r.schema_version)
+}
+
+/// Reads a `comparison.json` written by [`write_comparison`].
+pub fn read_comparison(path: &Path) -> Result<ComparisonReport, ReportError> {
+    read_versioned(path, |r: &ComparisonReport| r.schema_version)
+}
+
+/// Parses JSON of our report schema, refusing other schema versions.
+fn read_versioned<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    schema_version: impl Fn(&T) -> u32,
+) -> Result<T, ReportError> {
     let text = std::fs::read_to_string(path).map_err(|source| io_error(path, source))?;
-    let report: EvalReport = serde_json::from_str(&text).map_err(|source| ReportError::Json {
+    let report: T = serde_json::from_str(&text).map_err(|source| ReportError::Json {
         path: path.to_path_buf(),
         source,
     })?;
-    if report.schema_version != REPORT_SCHEMA_VERSION {
+    let found = schema_version(&report);
+    if found != REPORT_SCHEMA_VERSION {
         return Err(ReportError::UnsupportedSchema {
             path: path.to_path_buf(),
-            found: report.schema_version,
+            found,
         });
     }
     Ok(report)
