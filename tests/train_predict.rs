@@ -50,24 +50,29 @@ fn train(dir: &Path, arch: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
     (data, model)
 }
 
-#[test]
-fn a_trained_model_predicts_held_in_tones_and_labels_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let (data, model) = train(dir.path(), "svm-linear", &["--epochs", "1"]);
+/// `ser predict --json` of the tone dataset's first actor with `model`.
+fn predict_actor_01(dir: &Path, model: &Path, data: &Path) -> Vec<serde_json::Value> {
     let out = ser(
-        &dir.path().join("cache"),
+        &dir.join("cache"),
         &[
             "predict",
             "--model",
-            s(&model),
+            s(model),
             "--json",
             s(&data.join("Actor_01")),
         ],
     );
     let results: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
-    let results = results.as_array().unwrap();
+    results.as_array().unwrap().clone()
+}
+
+#[test]
+fn a_trained_model_predicts_held_in_tones_and_labels_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, model) = train(dir.path(), "svm-linear", &["--epochs", "1"]);
+    let results = predict_actor_01(dir.path(), &model, &data);
     assert_eq!(results.len(), 10);
-    for r in results {
+    for r in &results {
         // The folder names the true emotion; tones this far apart are always told apart.
         assert_eq!(r["emotion"], r["true_emotion"], "{r}");
         let top = r["top"].as_array().unwrap();
@@ -99,18 +104,7 @@ fn an_ensemble_trains_saves_and_predicts_through_the_cli() {
     let bundle = ser_model::Bundle::load(&model).unwrap();
     assert_eq!(bundle.meta.members, 2);
     assert_eq!(bundle.meta.provenance["seed"], "0..=1");
-    let out = ser(
-        &dir.path().join("cache"),
-        &[
-            "predict",
-            "--model",
-            s(&model),
-            "--json",
-            s(&data.join("Actor_01")),
-        ],
-    );
-    let results: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
-    assert_eq!(results.as_array().unwrap().len(), 10);
+    assert_eq!(predict_actor_01(dir.path(), &model, &data).len(), 10);
 }
 
 #[test]
