@@ -105,6 +105,18 @@ fn an_ensemble_trains_saves_and_predicts_through_the_cli() {
     assert_eq!(bundle.meta.members, 2);
     assert_eq!(bundle.meta.provenance["seed"], "0..=1");
     assert_eq!(predict_actor_01(dir.path(), &model, &data).len(), 10);
+    let report = dir.path().join("scored");
+    let args = [
+        "eval",
+        "--model",
+        s(&model),
+        "--data",
+        s(&data),
+        "--report",
+        s(&report),
+    ];
+    let text = ok(&ser(&dir.path().join("cache"), &args));
+    assert!(text.contains("mlp x2 on pooled-rich"), "{text}");
 }
 
 #[test]

@@ -12,9 +12,9 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use ser_corpus::{CacheKey, Dataset, FeatureCache, Split, SplitOptions};
 use ser_features::{Extractor, FeatureConfig, FeatureMatrix};
+use ser_model::Predictor;
 use ser_model::bundle::ModelSpec;
 use ser_model::input::FeatureView;
-use ser_model::{Architecture, Predictor};
 
 use crate::fit::{EpochReport, FitConfig, FitError, TrainData, argmax, fit};
 use crate::metrics::{EvalInput, MetricsError};
@@ -409,24 +409,20 @@ pub fn evaluate_bundle(
     let (metrics, test_speakers) = samples.score(&predictor, &split, 0)?;
     let seconds = scoring.elapsed().as_secs_f64();
     let scored = metrics.n_samples;
-    let model = &bundle.meta.model;
-    let parameters = match model {
-        ModelSpec::Network(arch) => {
-            network_parameters(arch, bundle.meta.input.features, labels.len())
-        }
-        ModelSpec::Classical(_) => None,
-    };
     let features = bundle
         .meta
         .features
         .as_ref()
         .map_or("features", |f| f.name.as_str());
+    let meta = &bundle.meta;
     let mut report = EvalReport::new(
-        ModelInfo {
-            name: format!("{} on {features}", model.name()),
-            kind: model.name().to_string(),
-            parameters,
-        },
+        ModelInfo::new(
+            &meta.model,
+            meta.members,
+            features,
+            meta.input.features,
+            labels.len(),
+        ),
         dataset_info(dataset),
         Protocol {
             id: "trained-model".into(),
@@ -551,23 +547,43 @@ fn model_info(experiment: &Experiment, featurised: &Featurised, n_classes: usize
         .flatten()
         .next()
         .map_or(0, |m| m.rows);
-    let parameters = match &experiment.fit.model {
-        ModelSpec::Network(arch) => network_parameters(arch, n_in, n_classes),
-        ModelSpec::Classical(_) => None,
-    };
-    ModelInfo {
-        name: format!(
-            "{} on {}",
-            experiment.fit.model.name(),
-            experiment.features.name
-        ),
-        kind: experiment.fit.model.name().to_string(),
-        parameters,
-    }
+    ModelInfo::new(
+        &experiment.fit.model,
+        experiment.fit.members,
+        &experiment.features.name,
+        n_in,
+        n_classes,
+    )
 }
 
-fn network_parameters(arch: &Architecture, n_in: usize, n_classes: usize) -> Option<u64> {
-    arch.parameter_count(n_in, n_classes).ok().map(|n| n as u64)
+impl ModelInfo {
+    /// "cnn4 on logmel64-frames", or "cnn4 x3 on ..." for an ensemble (parameters of all
+    /// members together).
+    fn new(
+        model: &ModelSpec,
+        members: usize,
+        features: &str,
+        n_in: usize,
+        n_classes: usize,
+    ) -> Self {
+        let parameters = match model {
+            ModelSpec::Network(arch) => arch
+                .parameter_count(n_in, n_classes)
+                .ok()
+                .map(|n| (n * members) as u64),
+            ModelSpec::Classical(_) => None,
+        };
+        let ensemble = if members > 1 {
+            format!(" x{members}")
+        } else {
+            String::new()
+        };
+        ModelInfo {
+            name: format!("{}{ensemble} on {features}", model.name()),
+            kind: model.name().to_string(),
+            parameters,
+        }
+    }
 }
 
 fn dataset_info(dataset: &Dataset) -> DatasetInfo {
@@ -586,14 +602,9 @@ fn dataset_info(dataset: &Dataset) -> DatasetInfo {
     }
 }
 
+/// The commit this build was made from (see build.rs).
 fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    option_env!("SER_BUILD_COMMIT").map(str::to_string)
 }
 
 #[cfg(test)]
