@@ -265,3 +265,47 @@ fn ensembles_of_different_recipes_or_wrong_counts_are_refused() {
         "a single model finds none of its unprefixed weights: {err}"
     );
 }
+
+/// Every single-byte corruption and every truncation of an ensemble bundle is either refused
+/// with an error or still loads (bytes inside float weights), never a panic.
+#[test]
+fn corrupted_ensemble_bytes_are_errors_not_panics() {
+    let bytes = Bundle::ensemble(&[network_bundle(), network_bundle()])
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let header_and_json = 28 + u64::from_le_bytes(bytes[12..20].try_into().unwrap()) as usize;
+    let path = Path::new("fuzzed.ser");
+    // The header and JSON byte by byte; the weights (mostly floats) at a stride.
+    let positions = (0..header_and_json).chain((header_and_json..bytes.len()).step_by(97));
+    for i in positions {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut broken = bytes.clone();
+            broken[i] ^= flip;
+            if let Ok(bundle) = Bundle::from_bytes(&broken, path) {
+                Predictor::new(&bundle).unwrap();
+            }
+        }
+    }
+    for len in (0..bytes.len()).step_by(61) {
+        assert!(
+            Bundle::from_bytes(&bytes[..len], path).is_err(),
+            "truncated to {len}"
+        );
+    }
+}
+
+#[test]
+fn configurations_burn_would_panic_on_are_refused() {
+    for json in [
+        r#"{"name": "cnn4", "dropout": 1.3}"#,
+        r#"{"name": "mlp", "dropout": -0.1}"#,
+        r#"{"name": "cnn1d-mfcc", "kernel": 0}"#,
+        r#"{"name": "transformer", "layers": 100000}"#,
+        r#"{"name": "resnet9", "width": 0}"#,
+    ] {
+        let arch: Architecture = serde_json::from_str(json).unwrap();
+        let err = arch.build(ROWS, 3, &cpu_device()).unwrap_err();
+        assert!(err.to_string().contains("outside"), "{json}: {err}");
+    }
+}

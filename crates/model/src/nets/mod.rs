@@ -87,6 +87,11 @@ pub enum Net {
     Transformer(TransformerNet),
 }
 
+/// Bounds on a configuration's widths and on its kernels and depths: a corrupt file must not
+/// ask for gigabytes (checked per field; the defaults are far below).
+const MAX_WIDTH: usize = 4096;
+const MAX_DEPTH_OR_KERNEL: usize = 64;
+
 impl Architecture {
     /// All architecture names, in the order of report 000's comparison table.
     pub const NAMES: [&'static str; 9] = [
@@ -158,6 +163,21 @@ impl Architecture {
                 "needs inputs and >= 2 classes (got {n_in}, {n_classes})"
             ));
         }
+        // Configurations come from files too: refuse what burn would panic on or what would
+        // allocate without bound, before building anything.
+        let (dropouts, sizes) = self.hyper_parameters();
+        if let Some(p) = dropouts.iter().find(|p| !(0.0..1.0).contains(*p)) {
+            return bad(format!("dropout {p} is outside [0, 1)"));
+        }
+        for &(name, size) in &sizes {
+            let max = match name {
+                "kernel" | "layers" | "block count" | "layer count" => MAX_DEPTH_OR_KERNEL,
+                _ => MAX_WIDTH,
+            };
+            if !(1..=max).contains(&size) {
+                return bad(format!("{name} {size} is outside 1..={max}"));
+            }
+        }
         match self {
             Self::CnnTm(c) if c.d_model % 2 != 0 || c.d_model % c.heads.max(1) != 0 => {
                 bad("d_model must be even and divisible by heads".into())
@@ -170,6 +190,64 @@ impl Architecture {
                 bad("d_model must be divisible by heads".into())
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The dropout rates and the named sizes (widths, kernels, layer counts) of the
+    /// configuration, for validation.
+    fn hyper_parameters(&self) -> (Vec<f64>, Vec<(&'static str, usize)>) {
+        let channels = |c: &[usize]| -> Vec<(&'static str, usize)> {
+            let mut sizes: Vec<_> = c.iter().map(|&n| ("channels", n)).collect();
+            sizes.push(("block count", c.len()));
+            sizes
+        };
+        match self {
+            Self::Cnn1dPooled(c) => {
+                let mut sizes = channels(&c.channels);
+                sizes.push(("kernel", c.kernel));
+                (vec![c.dropout_conv, c.dropout_dense], sizes)
+            }
+            Self::Cnn1dMfcc(c) => {
+                let mut sizes = channels(&c.channels);
+                sizes.extend([("kernel", c.kernel), ("dense", c.dense)]);
+                (vec![c.dropout], sizes)
+            }
+            Self::Cnn4(c) => {
+                let mut sizes = channels(&c.channels);
+                sizes.push(("kernel", c.kernel));
+                (vec![c.dropout], sizes)
+            }
+            Self::CnnTm(c) => {
+                let mut sizes = channels(&c.channels);
+                sizes.extend([
+                    ("kernel", c.kernels[0]),
+                    ("kernel", c.kernels[1]),
+                    ("d_model", c.d_model),
+                    ("heads", c.heads),
+                    ("layers", c.layers),
+                    ("d_ff", c.d_ff),
+                ]);
+                (vec![c.dropout], sizes)
+            }
+            Self::Mlp(c) => {
+                let mut sizes: Vec<_> = c.hidden.iter().map(|&n| ("hidden", n)).collect();
+                sizes.push(("layer count", c.hidden.len().max(1)));
+                (vec![c.dropout], sizes)
+            }
+            Self::Lstm(c) | Self::Bigru(c) => (
+                vec![c.dropout],
+                vec![("hidden", c.hidden), ("layers", c.layers)],
+            ),
+            Self::Resnet9(c) => (vec![c.dropout], vec![("width", c.width)]),
+            Self::Transformer(c) => (
+                vec![c.dropout],
+                vec![
+                    ("d_model", c.d_model),
+                    ("heads", c.heads),
+                    ("layers", c.layers),
+                    ("d_ff", c.d_ff),
+                ],
+            ),
         }
     }
 
