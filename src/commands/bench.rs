@@ -93,13 +93,8 @@ fn predict_latency(model: Option<&str>, runs: usize) -> anyhow::Result<Vec<Strin
         "predict 3 s WAV (1 thread)".into(),
         format!("{median:.2} ms median"),
         format!(
-            "p95 {p95:.2} ms; decode + features + {}{} ({})",
-            meta.model.name(),
-            if meta.members > 1 {
-                format!(" x{}", meta.members)
-            } else {
-                String::new()
-            },
+            "p95 {p95:.2} ms; decode + features + {} ({})",
+            meta.model.label(meta.members),
             meta.features.as_ref().map_or("?", |f| f.name.as_str())
         ),
     ])

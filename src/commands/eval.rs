@@ -102,7 +102,7 @@ pub fn cross_validate_featurised(
     bar.into_inner()
         .expect("progress bar lock")
         .finish_and_clear();
-    if let Some(alone) = report.provenance.get("members alone") {
+    if let Some(alone) = report.provenance.get(pipeline::MEMBERS_ALONE) {
         eprintln!("ensemble members alone: {alone}");
     }
     Ok(report)

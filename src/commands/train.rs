@@ -130,7 +130,7 @@ fn evaluate(
                 "ua": summary.ua,
                 "macro_f1": summary.macro_f1,
                 "folds": report.folds.len(),
-                "members_alone": report.provenance.get("members alone"),
+                "members_alone": report.provenance.get(pipeline::MEMBERS_ALONE),
                 "description": report.protocol.description,
             }),
         );

@@ -216,7 +216,7 @@ impl Bundle {
             why,
         };
         let m = &self.meta;
-        if m.members == 0 || (m.members > 1 && !matches!(m.model, ModelSpec::Network(_))) {
+        if !m.model.allows_members(m.members) {
             return Err(bad(format!(
                 "{} ensemble members of a {} model (ensembles hold 1 or more networks)",
                 m.members,
@@ -315,9 +315,14 @@ impl Bundle {
         let ModelSpec::Network(arch) = &self.meta.model else {
             return Err(NetLoadError::NotANetwork);
         };
-        let build = || arch.build(self.meta.input.features, self.meta.labels.len(), device);
-        build().map_err(NetLoadError::Model)?;
-        let build = || build().expect("built once above");
+        let (n_in, n_classes) = (self.meta.input.features, self.meta.labels.len());
+        // `build` fails only where `validate` does: check once, then build each member.
+        arch.validate(n_in, n_classes)
+            .map_err(NetLoadError::Model)?;
+        let build = || {
+            arch.build(n_in, n_classes, device)
+                .expect("validated above")
+        };
         if self.meta.members == 1 {
             weights::load_safetensors(build(), &self.payload).map(|net| vec![net])
         } else {
@@ -423,6 +428,20 @@ impl ModelSpec {
         match self {
             Self::Network(a) => a.input_kind(),
             Self::Classical(_) => InputKind::Pooled,
+        }
+    }
+
+    /// Whether `members` copies of this model can form one bundle: any model alone, only
+    /// networks as an ensemble.
+    pub fn allows_members(&self, members: usize) -> bool {
+        members == 1 || (members > 1 && matches!(self, Self::Network(_)))
+    }
+
+    /// "cnn4", or "cnn4 x3" for an ensemble of three.
+    pub fn label(&self, members: usize) -> String {
+        match members {
+            1 => self.name().to_string(),
+            n => format!("{} x{n}", self.name()),
         }
     }
 

@@ -262,7 +262,7 @@ pub fn cross_validate(
     if !member_ua.is_empty() {
         report
             .provenance
-            .insert("members alone".into(), describe_members(&member_ua));
+            .insert(MEMBERS_ALONE.into(), describe_members(&member_ua));
     }
     if !featurised.failures.is_empty() {
         let note = format!(
@@ -273,6 +273,9 @@ pub fn cross_validate(
     }
     Ok(report)
 }
+
+/// Provenance key of an ensemble report: how its members scored alone.
+pub const MEMBERS_ALONE: &str = "members alone";
 
 /// "UA 52.1 % on average (51.0, 53.2, 52.1)": each member's UA averaged over folds.
 fn describe_members(member_ua: &[Vec<f64>]) -> String {
@@ -573,13 +576,8 @@ impl ModelInfo {
                 .map(|n| (n * members) as u64),
             ModelSpec::Classical(_) => None,
         };
-        let ensemble = if members > 1 {
-            format!(" x{members}")
-        } else {
-            String::new()
-        };
         ModelInfo {
-            name: format!("{}{ensemble} on {features}", model.name()),
+            name: format!("{} on {features}", model.label(members)),
             kind: model.name().to_string(),
             parameters,
         }

@@ -169,11 +169,7 @@ impl Architecture {
         if let Some(p) = dropouts.iter().find(|p| !(0.0..1.0).contains(*p)) {
             return bad(format!("dropout {p} is outside [0, 1)"));
         }
-        for &(name, size) in &sizes {
-            let max = match name {
-                "kernel" | "layers" | "block count" | "layer count" => MAX_DEPTH_OR_KERNEL,
-                _ => MAX_WIDTH,
-            };
+        for (name, size, max) in sizes {
             if !(1..=max).contains(&size) {
                 return bad(format!("{name} {size} is outside 1..={max}"));
             }
@@ -193,59 +189,61 @@ impl Architecture {
         }
     }
 
-    /// The dropout rates and the named sizes (widths, kernels, layer counts) of the
-    /// configuration, for validation.
-    fn hyper_parameters(&self) -> (Vec<f64>, Vec<(&'static str, usize)>) {
-        let channels = |c: &[usize]| -> Vec<(&'static str, usize)> {
-            let mut sizes: Vec<_> = c.iter().map(|&n| ("channels", n)).collect();
-            sizes.push(("block count", c.len()));
+    /// The dropout rates and the sizes of the configuration, each with its name and bound,
+    /// for validation.
+    fn hyper_parameters(&self) -> (Vec<f64>, Vec<(&'static str, usize, usize)>) {
+        let width = |name, n| (name, n, MAX_WIDTH);
+        let depth = |name, n| (name, n, MAX_DEPTH_OR_KERNEL);
+        let channels = |c: &[usize]| {
+            let mut sizes: Vec<_> = c.iter().map(|&n| width("channels", n)).collect();
+            sizes.push(depth("block count", c.len()));
             sizes
         };
         match self {
             Self::Cnn1dPooled(c) => {
                 let mut sizes = channels(&c.channels);
-                sizes.push(("kernel", c.kernel));
+                sizes.push(depth("kernel", c.kernel));
                 (vec![c.dropout_conv, c.dropout_dense], sizes)
             }
             Self::Cnn1dMfcc(c) => {
                 let mut sizes = channels(&c.channels);
-                sizes.extend([("kernel", c.kernel), ("dense", c.dense)]);
+                sizes.extend([depth("kernel", c.kernel), width("dense", c.dense)]);
                 (vec![c.dropout], sizes)
             }
             Self::Cnn4(c) => {
                 let mut sizes = channels(&c.channels);
-                sizes.push(("kernel", c.kernel));
+                sizes.push(depth("kernel", c.kernel));
                 (vec![c.dropout], sizes)
             }
             Self::CnnTm(c) => {
                 let mut sizes = channels(&c.channels);
                 sizes.extend([
-                    ("kernel", c.kernels[0]),
-                    ("kernel", c.kernels[1]),
-                    ("d_model", c.d_model),
-                    ("heads", c.heads),
-                    ("layers", c.layers),
-                    ("d_ff", c.d_ff),
+                    depth("kernel", c.kernels[0]),
+                    depth("kernel", c.kernels[1]),
+                    width("d_model", c.d_model),
+                    width("heads", c.heads),
+                    depth("layers", c.layers),
+                    width("d_ff", c.d_ff),
                 ]);
                 (vec![c.dropout], sizes)
             }
             Self::Mlp(c) => {
-                let mut sizes: Vec<_> = c.hidden.iter().map(|&n| ("hidden", n)).collect();
-                sizes.push(("layer count", c.hidden.len().max(1)));
+                let mut sizes: Vec<_> = c.hidden.iter().map(|&n| width("hidden", n)).collect();
+                sizes.push(depth("layer count", c.hidden.len().max(1)));
                 (vec![c.dropout], sizes)
             }
             Self::Lstm(c) | Self::Bigru(c) => (
                 vec![c.dropout],
-                vec![("hidden", c.hidden), ("layers", c.layers)],
+                vec![width("hidden", c.hidden), depth("layers", c.layers)],
             ),
-            Self::Resnet9(c) => (vec![c.dropout], vec![("width", c.width)]),
+            Self::Resnet9(c) => (vec![c.dropout], vec![width("width", c.width)]),
             Self::Transformer(c) => (
                 vec![c.dropout],
                 vec![
-                    ("d_model", c.d_model),
-                    ("heads", c.heads),
-                    ("layers", c.layers),
-                    ("d_ff", c.d_ff),
+                    width("d_model", c.d_model),
+                    width("heads", c.heads),
+                    depth("layers", c.layers),
+                    width("d_ff", c.d_ff),
                 ],
             ),
         }

@@ -277,7 +277,7 @@ fn check_inputs(
             val.rows, train.rows
         )));
     }
-    if cfg.members == 0 || (cfg.members > 1 && !matches!(cfg.model, ModelSpec::Network(_))) {
+    if !cfg.model.allows_members(cfg.members) {
         return bad(format!(
             "{} ensemble members: ensembles hold 1 or more networks",
             cfg.members
