@@ -54,7 +54,7 @@ pub struct BundleMeta {
     pub normalisation: Normalisation,
     /// Networks of the same architecture whose class probabilities are averaged (seeds of one
     /// recipe); 1 for a single model.
-    #[serde(default = "one", skip_serializing_if = "is_one")]
+    #[serde(default = "one_member", skip_serializing_if = "is_one")]
     pub members: usize,
     /// Where the model came from: data, protocol, seed, commit, date, ...
     #[serde(default)]
@@ -63,7 +63,8 @@ pub struct BundleMeta {
     pub metrics: serde_json::Value,
 }
 
-fn one() -> usize {
+/// Serde default of a member count: files written before ensembles hold one network.
+pub fn one_member() -> usize {
     1
 }
 
@@ -211,6 +212,17 @@ impl Bundle {
 
     /// Checks that labels, normalisation, input and payload agree with the model.
     pub fn validate(&self, path: &Path) -> Result<(), BundleError> {
+        self.validate_header(path)?;
+        match &self.meta.model {
+            ModelSpec::Network(_) => self.load_networks(&Device::flex(), path).map(|_| ()),
+            ModelSpec::Classical(_) => self.validate_classical(path).map(|_| ()),
+        }
+    }
+
+    /// Checks the header alone: labels, normalisation, features and input against the model.
+    /// The payload is checked by building what it holds ([`Bundle::load_networks`],
+    /// [`Bundle::validate_classical`]).
+    pub fn validate_header(&self, path: &Path) -> Result<(), BundleError> {
         let bad = |why: String| BundleError::Inconsistent {
             path: path.to_path_buf(),
             why,
@@ -252,12 +264,12 @@ impl Bundle {
             }
         }
         match &m.model {
-            ModelSpec::Network(arch) => self.validate_network(arch, path),
-            ModelSpec::Classical(_) => self.validate_classical(path).map(|_| ()),
+            ModelSpec::Network(arch) => self.validate_network_input(arch, path),
+            ModelSpec::Classical(_) => Ok(()),
         }
     }
 
-    fn validate_network(&self, arch: &Architecture, path: &Path) -> Result<(), BundleError> {
+    fn validate_network_input(&self, arch: &Architecture, path: &Path) -> Result<(), BundleError> {
         let bad = |why: String| BundleError::Inconsistent {
             path: path.to_path_buf(),
             why,
@@ -278,16 +290,21 @@ impl Bundle {
                 arch.min_frames()
             )));
         }
-        self.networks(&Device::flex())
-            .map(|_| ())
-            .map_err(|e| match e {
-                NetLoadError::Weights(source) => BundleError::Weights {
-                    path: path.to_path_buf(),
-                    source,
-                },
-                NetLoadError::Model(e) => bad(e.to_string()),
-                other => bad(other.to_string()),
-            })
+        Ok(())
+    }
+
+    /// [`Bundle::networks`] with errors that name the bundle's file.
+    pub fn load_networks(&self, device: &Device, path: &Path) -> Result<Vec<Net>, BundleError> {
+        self.networks(device).map_err(|e| match e {
+            NetLoadError::Weights(source) => BundleError::Weights {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => BundleError::Inconsistent {
+                path: path.to_path_buf(),
+                why: other.to_string(),
+            },
+        })
     }
 
     /// Deserialises the classical model and checks its sizes.

@@ -5,7 +5,7 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData, activation::softmax};
 
-use crate::bundle::{Bundle, BundleError, BundleMeta, ModelSpec, NetLoadError};
+use crate::bundle::{Bundle, BundleError, BundleMeta, ModelSpec};
 use crate::classical::ClassicalModel;
 use crate::input::{FeatureView, InputError, crop_or_pad, pool_mean, window_starts};
 use crate::nets::{InputKind, Net};
@@ -47,26 +47,19 @@ impl Predictor {
 
     /// A predictor on `device`; `path` only names the source in errors.
     pub fn with_device(bundle: &Bundle, device: Device, path: &Path) -> Result<Self, BundleError> {
-        // Bundles built in memory have not been through `load`'s checks.
-        bundle.validate(path)?;
+        // Bundles built in memory have not been through `load`'s checks; the payload's are
+        // the building of the model itself.
+        bundle.validate_header(path)?;
         let model = match &bundle.meta.model {
             ModelSpec::Classical(_) => Loaded::Classical(bundle.validate_classical(path)?),
-            ModelSpec::Network(_) => {
-                let nets = bundle.networks(&device).map_err(|e| match e {
-                    NetLoadError::Weights(source) => BundleError::Weights {
-                        path: path.to_path_buf(),
-                        source,
-                    },
-                    other => BundleError::Inconsistent {
-                        path: path.to_path_buf(),
-                        why: other.to_string(),
-                    },
-                })?;
-                Loaded::Network {
-                    nets: nets.iter().map(Module::valid).collect(),
-                    device,
-                }
-            }
+            ModelSpec::Network(_) => Loaded::Network {
+                nets: bundle
+                    .load_networks(&device, path)?
+                    .iter()
+                    .map(Module::valid)
+                    .collect(),
+                device,
+            },
         };
         Ok(Self {
             meta: bundle.meta.clone(),

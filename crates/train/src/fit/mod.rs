@@ -56,7 +56,7 @@ pub struct FitConfig {
     pub seed: u64,
     /// Networks trained with seeds `seed`, `seed + 1`, ... whose class probabilities are
     /// averaged (one ensemble bundle); 1 trains a single model.
-    #[serde(default = "one_member")]
+    #[serde(default = "ser_model::bundle::one_member")]
     pub members: usize,
     /// Where `last.ser`, `best.ser`, `last.optim` and `state.json` go each epoch.
     pub checkpoint_dir: Option<PathBuf>,
@@ -96,10 +96,6 @@ impl FitConfig {
     }
 }
 
-fn one_member() -> usize {
-    1
-}
-
 /// Progress after one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochReport {
@@ -120,7 +116,7 @@ pub struct EpochReport {
     /// Which ensemble member is training (0-based) and how many there are.
     #[serde(default)]
     pub member: usize,
-    #[serde(default = "one_member")]
+    #[serde(default = "ser_model::bundle::one_member")]
     pub members: usize,
 }
 
