@@ -237,16 +237,9 @@ impl Engine for MlEngine {
                 val_fraction: VAL_FRACTION,
             },
         };
-        let mut history = Vec::new();
         let trained = with_cancel_bridge(cancel, &stop, || {
             pipeline::train(&dataset, &featurised, &run, |report: &EpochReport| {
-                let record = EpochRecord {
-                    epoch: report.epoch as u32,
-                    train_loss: report.train_loss as f32,
-                    train_acc: report.train_acc as f32,
-                    val_loss: report.val_loss.map(|v| v as f32),
-                    val_acc: report.val_acc.map(|v| v as f32),
-                };
+                let record = epoch_record(report);
                 progress(TrainProgress {
                     epoch: record.epoch,
                     epochs: report.epochs as u32,
@@ -256,11 +249,12 @@ impl Engine for MlEngine {
                     val_acc: record.val_acc,
                     phase: format!("epoch {} of {}", report.epoch, report.epochs),
                 });
-                history.push(record);
             })
         });
         check_cancel(cancel)?;
         let trained = trained.map_err(|e| pipeline_error(e, work_dir))?;
+        // Every epoch, those of an interrupted run this one resumed included.
+        let history: Vec<EpochRecord> = trained.reports.iter().map(epoch_record).collect();
 
         // Keep the last epoch's figures on screen while saving.
         let last = history.last();
@@ -390,6 +384,16 @@ fn waveform(samples: &[f32], buckets: usize) -> Vec<[f32; 2]> {
             [lo.max(-1.0), hi.min(1.0)]
         })
         .collect()
+}
+
+fn epoch_record(report: &EpochReport) -> EpochRecord {
+    EpochRecord {
+        epoch: report.epoch as u32,
+        train_loss: report.train_loss as f32,
+        train_acc: report.train_acc as f32,
+        val_loss: report.val_loss.map(|v| v as f32),
+        val_acc: report.val_acc.map(|v| v as f32),
+    }
 }
 
 fn check_cancel(cancel: &AtomicBool) -> Result<(), EngineError> {
@@ -627,6 +631,54 @@ mod tests {
             &AtomicBool::new(true),
         );
         assert_eq!(cancelled.unwrap_err(), EngineError::Cancelled);
+    }
+
+    #[test]
+    fn an_interrupted_training_resumes_from_its_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = dir.path().join("tones.zip");
+        tone_zip(&zip);
+        let engine = MlEngine::new().unwrap();
+        let work = dir.path().join("job");
+        let spec = TrainSpec {
+            kind: "mlp".into(),
+            epochs: 4,
+        };
+        // Stopped after its first epoch, as by a server restart or a cancel.
+        let cancel = AtomicBool::new(false);
+        let first = engine.train(
+            &zip,
+            &spec,
+            &work,
+            &mut |p| {
+                if p.epoch == 1 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            },
+            &cancel,
+        );
+        assert_eq!(first.unwrap_err(), EngineError::Cancelled);
+
+        let mut epochs_trained = Vec::new();
+        let outcome = engine
+            .train(
+                &zip,
+                &spec,
+                &work,
+                &mut |p| {
+                    if p.train_loss.is_some() && p.phase.starts_with("epoch") {
+                        epochs_trained.push(p.epoch);
+                    }
+                },
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+        assert!(
+            !epochs_trained.contains(&1),
+            "epoch 1 came from the checkpoint: {epochs_trained:?}"
+        );
+        let epochs: Vec<u32> = outcome.history.iter().map(|r| r.epoch).collect();
+        assert_eq!(epochs, [1, 2, 3, 4], "the history spans both runs");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub struct TestParams {
 }
 
 /// Live progress of a train job (the `detail` column).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct TrainDetail {
     #[serde(flatten)]
     latest: TrainProgress,
@@ -301,7 +301,8 @@ async fn run_train(
         };
         engine.train(&zip, &spec, &work, &mut progress, &cancel)
     });
-    let mut detail = TrainDetail::default();
+    // A job resumed after a restart keeps the curves of the epochs it already ran.
+    let mut detail: TrainDetail = serde_json::from_value(job.detail.clone()).unwrap_or_default();
     pump(state, job, rx, |job, p: TrainProgress| {
         job.progress = if p.epochs > 0 {
             (f64::from(p.epoch) / f64::from(p.epochs)).clamp(0.0, 0.99)

@@ -33,11 +33,11 @@ impl AppState {
         config.data_dir = prepare_data_dir(&config.data_dir)?;
         let db = Db::connect(&config.database_url).await?;
         db.purge_expired_sessions().await?;
-        let interrupted = db.fail_interrupted_jobs().await?;
+        let interrupted = db.requeue_interrupted_jobs().await?;
         if interrupted > 0 {
             tracing::warn!(
                 interrupted,
-                "marked jobs left running by the previous server as failed"
+                "queued jobs left running by the previous server again"
             );
         }
         let dummy_hash =

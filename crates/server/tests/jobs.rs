@@ -347,7 +347,7 @@ async fn queued_job_can_be_cancelled_before_it_starts() {
 }
 
 #[tokio::test]
-async fn restart_marks_running_jobs_failed() {
+async fn restart_resumes_running_jobs() {
     let gate = Arc::new(Gate::default());
     let app = TestApp::with(
         |_| {},
@@ -360,16 +360,19 @@ async fn restart_marks_running_jobs_failed() {
     let id = start_train(&app, &ann, "3").await;
     wait_for_status(&app, &ann, &id, &["running"]).await;
 
-    // A second server on the same database and folder, as after a crash and restart.
+    // A second server on the same database and folder, as after a crash and restart: the
+    // job is queued again with its upload kept, and runs to the end there.
     let restarted = TestApp::open(app.dir.clone(), app.config.clone(), FakeEngine::default()).await;
-    let job = body_json(
-        restarted
-            .send(request("GET", &format!("/api/jobs/{id}"), Some(&ann)))
-            .await,
-    )
-    .await;
-    assert_eq!(job["status"], "failed");
-    assert_eq!(job["message"], "interrupted by a server restart");
+    let job = wait_for_status(&restarted, &ann, &id, &["done", "failed"]).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert!(job["model_id"].is_string(), "{job}");
+    let epochs: Vec<u64> = job["result"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(epochs, [1, 2, 3]);
     gate.open();
 }
 

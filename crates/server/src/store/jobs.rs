@@ -12,8 +12,8 @@ pub const DONE: &str = "done";
 pub const FAILED: &str = "failed";
 pub const CANCELLED: &str = "cancelled";
 
-/// Message of jobs that were running when the server stopped.
-pub const INTERRUPTED: &str = "interrupted by a server restart";
+/// Message of jobs that were running when the server stopped, queued again at start-up.
+pub const RESUMING: &str = "queued again after a server restart";
 
 /// A job as stored and as sent to clients (REST and SSE).
 #[derive(Debug, Clone, Serialize)]
@@ -191,13 +191,14 @@ impl Db {
         Ok(())
     }
 
-    /// At start-up no job can still be running: mark those left over as failed.
-    pub async fn fail_interrupted_jobs(&self) -> Result<u64, sqlx::Error> {
+    /// At start-up no job can still be running: queue those left over again. Their files
+    /// are still there, so training resumes from its last epoch checkpoint.
+    pub async fn requeue_interrupted_jobs(&self) -> Result<u64, sqlx::Error> {
         let done = sqlx::query(
             "UPDATE jobs SET status = $1, message = $2, updated_at = $3 WHERE status = $4",
         )
-        .bind(FAILED)
-        .bind(INTERRUPTED)
+        .bind(QUEUED)
+        .bind(RESUMING)
         .bind(now_ms())
         .bind(RUNNING)
         .execute(&self.pool)
