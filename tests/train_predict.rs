@@ -120,6 +120,47 @@ fn an_ensemble_trains_saves_and_predicts_through_the_cli() {
 }
 
 #[test]
+fn train_takes_the_figures_of_an_earlier_eval_of_the_same_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    support::tone_dataset(&data);
+    let cache = dir.path().join("cache");
+    let report = dir.path().join("holdout");
+    let settings = ["--data", s(&data), "--arch", "mlp", "--epochs", "2"];
+    let eval = [
+        &["eval"][..],
+        &settings,
+        &["--protocol", "holdout:1"],
+        &["--report", s(&report)],
+    ];
+    ok(&ser(&cache, &eval.concat()));
+
+    let model = dir.path().join("mlp.ser");
+    let train = [
+        &["train"][..],
+        &settings,
+        &["--evaluated", s(&report), "--out", s(&model)],
+    ];
+    let text = ok(&ser(&cache, &train.concat()));
+    assert!(text.contains("holdout:1: WA"), "{text}");
+    let bundle = ser_model::Bundle::load(&model).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("report.json")).unwrap()).unwrap();
+    let kept = &bundle.meta.metrics["speaker_independent"]["holdout:1"];
+    assert_eq!(kept["ua"], written["aggregate"]["ua"]);
+
+    // Other settings than the report's are refused before any training.
+    let other_seed = [&train.concat()[..], &["--seed", "3"]].concat();
+    let out = ser(&cache, &other_seed);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("report.json evaluated seed 0, this run trains 3"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn predict_reports_a_bad_file_by_name_and_still_predicts_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.wav");

@@ -2,7 +2,7 @@
 //! speakers held out for early stopping) and saves it as a bundle that `predict`, `eval
 //! --model` and the web app can use.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -10,6 +10,7 @@ use ser_corpus::SplitOptions;
 use ser_features::FeatureConfig;
 use ser_model::bundle::ModelSpec;
 use ser_train::pipeline::{self, Experiment, Featurised, TrainRun};
+use ser_train::report::{EvalReport, read_report};
 
 use super::eval::cross_validate_featurised;
 use super::training::{self, FitArgs};
@@ -40,6 +41,11 @@ pub struct Args {
     /// and each report into --reports.
     #[arg(long = "evaluate")]
     evaluate: Vec<String>,
+    /// Take the figures of an earlier `ser eval --arch` run of these same settings (its report
+    /// folder or report.json) instead of cross-validating again, e.g. after running the
+    /// protocols in parallel; refused when its model, features, seed, epochs or data differ.
+    #[arg(long = "evaluated")]
+    evaluated: Vec<PathBuf>,
     /// Folder for the reports of --evaluate (one sub-folder per protocol).
     #[arg(long, default_value = "reports")]
     reports: PathBuf,
@@ -52,7 +58,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let features = args.fit.feature_config(&model)?;
     let dataset = training::open_dataset(&args.data)?;
     let featurised = training::featurise(&dataset, &features, &args.fit)?;
-    let evaluations = evaluate(&args, &dataset, &featurised, &features, &model)?;
+    let mut evaluations = evaluate(&args, &dataset, &featurised, &features, &model)?;
+    for path in &args.evaluated {
+        let (protocol, figures) = evaluated(path, &args, &dataset, &featurised, &features, &model)?;
+        if evaluations.insert(protocol.clone(), figures).is_some() {
+            anyhow::bail!("{protocol} is evaluated twice (--evaluate and --evaluated)");
+        }
+    }
     let mut fit = args.fit.fit_config(model);
     fit.checkpoint_dir = args.checkpoints.clone();
     fit.resume = args.resume;
@@ -115,25 +127,79 @@ fn evaluate(
         let dir = args.reports.join(protocol.replace([':', ','], "-"));
         ser_train::report::write_report(&dir, &report)
             .with_context(|| format!("cannot write {}", dir.display()))?;
-        let summary = &report.aggregate;
-        println!(
-            "{protocol}: WA {}  UA {}  macro-F1 {}  (report: {})",
-            summary.wa.percent(),
-            summary.ua.percent(),
-            summary.macro_f1.percent(),
-            dir.display()
-        );
-        figures.insert(
-            protocol.clone(),
-            serde_json::json!({
-                "wa": summary.wa,
-                "ua": summary.ua,
-                "macro_f1": summary.macro_f1,
-                "folds": report.folds.len(),
-                "members_alone": report.provenance.get(pipeline::MEMBERS_ALONE),
-                "description": report.protocol.description,
-            }),
-        );
+        figures.insert(protocol.clone(), bundle_figures(&report, &dir));
     }
     Ok(figures)
+}
+
+/// Reads an earlier report of the same training settings (`--evaluated`) and returns its
+/// protocol and figures, after checking that it evaluated what this run trains.
+fn evaluated(
+    path: &Path,
+    args: &Args,
+    dataset: &ser_corpus::Dataset,
+    featurised: &Featurised,
+    features: &FeatureConfig,
+    model: &ModelSpec,
+) -> anyhow::Result<(String, serde_json::Value)> {
+    let file = if path.is_dir() {
+        path.join("report.json")
+    } else {
+        path.to_path_buf()
+    };
+    let report = read_report(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let experiment = Experiment {
+        features: features.clone(),
+        fit: args.fit.fit_config(model.clone()),
+        protocol: report.protocol.id.parse()?,
+        split: SplitOptions {
+            seed: args.fit.seed,
+            ..Default::default()
+        },
+    };
+    let ours = [
+        (
+            "model",
+            pipeline::model_info(&experiment, featurised, report.labels.len()).name,
+        ),
+        ("seed", args.fit.seed.to_string()),
+        ("epochs", args.fit.epochs.to_string()),
+        ("data", pipeline::dataset_info(dataset).description),
+    ];
+    for (what, ours) in ours {
+        let theirs = match what {
+            "model" => Some(&report.model.name),
+            "data" => Some(&report.dataset.description),
+            key => report.provenance.get(key),
+        };
+        if theirs != Some(&ours) {
+            anyhow::bail!(
+                "{} evaluated {what} {}, this run trains {ours}: not the same settings",
+                file.display(),
+                theirs.map_or("(not recorded)", String::as_str)
+            );
+        }
+    }
+    Ok((report.protocol.id.clone(), bundle_figures(&report, &file)))
+}
+
+/// Prints a report's figures and returns what the bundle keeps of them.
+fn bundle_figures(report: &EvalReport, source: &Path) -> serde_json::Value {
+    let summary = &report.aggregate;
+    println!(
+        "{}: WA {}  UA {}  macro-F1 {}  (report: {})",
+        report.protocol.id,
+        summary.wa.percent(),
+        summary.ua.percent(),
+        summary.macro_f1.percent(),
+        source.display()
+    );
+    serde_json::json!({
+        "wa": summary.wa,
+        "ua": summary.ua,
+        "macro_f1": summary.macro_f1,
+        "folds": report.folds.len(),
+        "members_alone": report.provenance.get(pipeline::MEMBERS_ALONE),
+        "description": report.protocol.description,
+    })
 }

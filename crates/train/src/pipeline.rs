@@ -543,7 +543,8 @@ impl Samples<'_> {
     }
 }
 
-fn model_info(experiment: &Experiment, featurised: &Featurised, n_classes: usize) -> ModelInfo {
+/// What a report says was evaluated: the model, its ensemble size and its features.
+pub fn model_info(experiment: &Experiment, featurised: &Featurised, n_classes: usize) -> ModelInfo {
     let n_in = featurised
         .matrices
         .iter()
@@ -584,7 +585,8 @@ impl ModelInfo {
     }
 }
 
-fn dataset_info(dataset: &Dataset) -> DatasetInfo {
+/// What a report says it was evaluated on.
+pub fn dataset_info(dataset: &Dataset) -> DatasetInfo {
     let name = dataset.root.file_name().map_or_else(
         || dataset.root.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
