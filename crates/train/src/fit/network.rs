@@ -65,8 +65,13 @@ pub(crate) fn fit_network(
         spec_augment: cfg.spec_augment.as_ref(),
         mixup: cfg.mixup,
     };
-    let mut stopped_early = false;
-    while run.state.epoch < cfg.epochs && !stop_requested(cfg) {
+    // A resumed run that had already stopped early trains no further.
+    let patience_spent = |run: &Run| {
+        cfg.patience
+            .is_some_and(|p| run.state.epoch - run.state.best_epoch > p)
+    };
+    let mut stopped_early = patience_spent(&run);
+    while !stopped_early && run.state.epoch < cfg.epochs && !stop_requested(cfg) {
         let Some(report) = run_epoch(cfg, &mut run, &data, &recipe, &meta, val, &device)? else {
             break; // stopped mid-epoch: that epoch is not counted nor checkpointed
         };
@@ -74,13 +79,7 @@ pub(crate) fn fit_network(
         if let Some(dir) = &cfg.checkpoint_dir {
             checkpoint::save(dir, &run, &meta)?;
         }
-        if cfg
-            .patience
-            .is_some_and(|p| report.epoch - run.state.best_epoch > p)
-        {
-            stopped_early = true;
-            break;
-        }
+        stopped_early = patience_spent(&run);
     }
     Ok(outcome(run, meta, stopped_early))
 }

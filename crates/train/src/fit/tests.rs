@@ -209,6 +209,27 @@ fn early_stopping_keeps_the_best_epoch() {
 }
 
 #[test]
+fn resuming_a_run_that_stopped_early_trains_no_further() {
+    let arch = tiny("mlp");
+    let (train, mut val) = data_for(&arch);
+    val.y.rotate_left(1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(arch, 30);
+    cfg.patience = Some(2);
+    cfg.checkpoint_dir = Some(dir.path().to_path_buf());
+    cfg.resume = true;
+    let first = fit(&cfg, &train, &val, &labels(), |_| {}).unwrap();
+    assert!(first.stopped_early);
+
+    let mut epochs_seen = Vec::new();
+    let again = fit(&cfg, &train, &val, &labels(), |r| epochs_seen.push(r.epoch)).unwrap();
+    assert_eq!(epochs_seen, Vec::<usize>::new());
+    assert!(again.stopped_early);
+    assert_eq!(again.reports.len(), first.reports.len());
+    assert_eq!(again.bundle.payload, first.bundle.payload);
+}
+
+#[test]
 fn fitted_bundle_predicts_validation_like_the_loop_scored_it() {
     let arch = tiny("cnn1d-mfcc");
     let (train, val) = data_for(&arch);
