@@ -158,6 +158,13 @@ fn train_takes_the_figures_of_an_earlier_eval_of_the_same_settings() {
         stderr.contains("report.json evaluated seed 0, this run trains 3"),
         "{stderr}"
     );
+
+    // A protocol both taken and asked for is refused before cross-validating.
+    let twice = [&train.concat()[..], &["--evaluate", "holdout:1"]].concat();
+    let out = ser(&cache, &twice);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("holdout:1 is evaluated twice"), "{stderr}");
 }
 
 #[test]

@@ -58,13 +58,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let features = args.fit.feature_config(&model)?;
     let dataset = training::open_dataset(&args.data)?;
     let featurised = training::featurise(&dataset, &features, &args.fit)?;
-    let mut evaluations = evaluate(&args, &dataset, &featurised, &features, &model)?;
+    // Earlier reports are read and checked first: a mismatch should not wait for hours of
+    // cross-validation.
+    let mut evaluations = serde_json::Map::new();
     for path in &args.evaluated {
         let (protocol, figures) = evaluated(path, &args, &dataset, &featurised, &features, &model)?;
         if evaluations.insert(protocol.clone(), figures).is_some() {
-            anyhow::bail!("{protocol} is evaluated twice (--evaluate and --evaluated)");
+            anyhow::bail!("{protocol} is evaluated twice (--evaluated)");
         }
     }
+    evaluate(
+        &args,
+        &dataset,
+        &featurised,
+        &features,
+        &model,
+        &mut evaluations,
+    )?;
     let mut fit = args.fit.fit_config(model);
     fit.checkpoint_dir = args.checkpoints.clone();
     fit.resume = args.resume;
@@ -104,32 +114,43 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Cross-validates the training settings under each `--evaluate` protocol, writes the
-/// reports, and returns per protocol the figures to keep in the bundle.
+/// reports, and adds per protocol the figures to keep in the bundle to `figures` (which
+/// holds those of `--evaluated`).
 fn evaluate(
     args: &Args,
     dataset: &ser_corpus::Dataset,
     featurised: &Featurised,
     features: &FeatureConfig,
     model: &ModelSpec,
-) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
-    let mut figures = serde_json::Map::new();
-    for protocol in &args.evaluate {
-        let experiment = Experiment {
-            features: features.clone(),
-            fit: args.fit.fit_config(model.clone()),
-            protocol: protocol.parse()?,
-            split: SplitOptions {
-                seed: args.fit.seed,
-                ..Default::default()
-            },
-        };
+    figures: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let experiments = args
+        .evaluate
+        .iter()
+        .map(|protocol| {
+            let experiment = Experiment {
+                features: features.clone(),
+                fit: args.fit.fit_config(model.clone()),
+                protocol: protocol.parse()?,
+                split: SplitOptions {
+                    seed: args.fit.seed,
+                    ..Default::default()
+                },
+            };
+            if figures.contains_key(&experiment.protocol.to_string()) {
+                anyhow::bail!("{protocol} is evaluated twice (--evaluate and --evaluated)");
+            }
+            Ok((protocol, experiment))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for (protocol, experiment) in experiments {
         let report = cross_validate_featurised(dataset, featurised, &experiment)?;
         let dir = args.reports.join(protocol.replace([':', ','], "-"));
         ser_train::report::write_report(&dir, &report)
             .with_context(|| format!("cannot write {}", dir.display()))?;
         figures.insert(protocol.clone(), bundle_figures(&report, &dir));
     }
-    Ok(figures)
+    Ok(())
 }
 
 /// Reads an earlier report of the same training settings (`--evaluated`) and returns its
@@ -157,21 +178,29 @@ fn evaluated(
             ..Default::default()
         },
     };
-    let ours = [
+    let checks = [
         (
             "model",
+            Some(&report.model.name),
             pipeline::model_info(&experiment, featurised, report.labels.len()).name,
         ),
-        ("seed", args.fit.seed.to_string()),
-        ("epochs", args.fit.epochs.to_string()),
-        ("data", pipeline::dataset_info(dataset).description),
+        (
+            "seed",
+            report.provenance.get("seed"),
+            args.fit.seed.to_string(),
+        ),
+        (
+            "epochs",
+            report.provenance.get("epochs"),
+            args.fit.epochs.to_string(),
+        ),
+        (
+            "data",
+            Some(&report.dataset.description),
+            pipeline::dataset_info(dataset).description,
+        ),
     ];
-    for (what, ours) in ours {
-        let theirs = match what {
-            "model" => Some(&report.model.name),
-            "data" => Some(&report.dataset.description),
-            key => report.provenance.get(key),
-        };
+    for (what, theirs, ours) in checks {
         if theirs != Some(&ours) {
             anyhow::bail!(
                 "{} evaluated {what} {}, this run trains {ours}: not the same settings",
