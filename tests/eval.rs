@@ -56,3 +56,99 @@ fn eval_refuses_an_unknown_model() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-model"));
 }
+
+/// `ser eval --arch mlp` (2 epochs, speaker-mod:2) on `data` into `report` with `extra` flags.
+fn eval_mlp(
+    dir: &std::path::Path,
+    report: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ser"))
+        .env("SER_CACHE_DIR", dir.join("cache"))
+        .args([
+            "eval",
+            "--arch",
+            "mlp",
+            "--epochs",
+            "2",
+            "--protocol",
+            "speaker-mod:2",
+        ])
+        .arg("--data")
+        .arg(dir.join("data"))
+        .arg("--report")
+        .arg(report)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn folds_run_in_separate_runs_make_the_report_of_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    support::tone_dataset(&dir.path().join("data"));
+    let whole = dir.path().join("whole");
+    assert!(eval_mlp(dir.path(), &whole, &[]).status.success());
+    assert!(
+        !whole.join("folds").exists(),
+        "the report replaces its fold store"
+    );
+
+    let parts = dir.path().join("parts");
+    let first = eval_mlp(dir.path(), &parts, &["--folds", "1"]);
+    assert!(first.status.success());
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(stdout.contains("folds 0 are still to run"), "{stdout}");
+    assert!(!parts.join("report.json").exists());
+    assert!(parts.join("folds/fold-1.json").exists());
+
+    // A plain rerun would silently redo the finished fold: it is refused.
+    let again = eval_mlp(dir.path(), &parts, &[]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+    // Other settings cannot join the finished fold.
+    let other = eval_mlp(dir.path(), &parts, &["--resume", "--lr", "0.01"]);
+    assert!(!other.status.success());
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(stderr.contains("lr: stored 0.001, now 0.01"), "{stderr}");
+
+    let last = eval_mlp(dir.path(), &parts, &["--folds", "0"]);
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    assert!(!parts.join("folds").exists());
+    let (one, two) = (
+        read_json(&whole.join("report.json")),
+        read_json(&parts.join("report.json")),
+    );
+    // Training is deterministic given the seed, so the parts add up to the whole run.
+    for fold in 0..2 {
+        assert_eq!(one["folds"][fold]["fold"], fold);
+        assert_eq!(one["folds"][fold]["metrics"], two["folds"][fold]["metrics"]);
+    }
+    assert_eq!(one["aggregate"], two["aggregate"]);
+    assert!(
+        two["provenance"]["training"]
+            .as_str()
+            .unwrap()
+            .contains("batch 32"),
+        "{}",
+        two["provenance"]
+    );
+}
+
+#[test]
+fn an_unknown_fold_is_refused_by_number() {
+    let dir = tempfile::tempdir().unwrap();
+    support::tone_dataset(&dir.path().join("data"));
+    let out = eval_mlp(dir.path(), &dir.path().join("r"), &["--folds", "7"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("there is no fold 7"), "{stderr}");
+}

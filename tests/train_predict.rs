@@ -159,6 +159,14 @@ fn train_takes_the_figures_of_an_earlier_eval_of_the_same_settings() {
         "{stderr}"
     );
 
+    // So are other training settings, which reports and bundles record.
+    assert!(bundle.meta.provenance["training"].contains("AdamW lr 0.001"));
+    let other_lr = [&train.concat()[..], &["--lr", "0.01"]].concat();
+    let out = ser(&cache, &other_lr);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("AdamW lr 0.01 weight decay"), "{stderr}");
+
     // A protocol both taken and asked for is refused before cross-validating.
     let twice = [&train.concat()[..], &["--evaluate", "holdout:1"]].concat();
     let out = ser(&cache, &twice);

@@ -9,7 +9,8 @@ use std::sync::Mutex;
 use anyhow::Context;
 use ser_corpus::SplitOptions;
 use ser_model::bundle::ModelSpec;
-use ser_train::pipeline::{self, Experiment, Featurised};
+use ser_train::folds::{self, FoldStore};
+use ser_train::pipeline::{self, CrossValidation, Experiment, Featurised, FoldPlan};
 use ser_train::report::EvalReport;
 
 use super::training::{self, FitArgs};
@@ -33,21 +34,38 @@ pub struct Args {
     /// or random:0.2.
     #[arg(long, default_value = "speaker-mod:5")]
     protocol: String,
-    /// Folder for report.json and report.html.
+    /// Folder for report.json and report.html. While --arch runs, REPORT/folds keeps each
+    /// finished fold and the running fold's checkpoints (removed once the report is written).
     #[arg(long, default_value = "report")]
     report: PathBuf,
+    /// Continue an interrupted --arch evaluation from REPORT/folds: finished folds are kept,
+    /// the running one continues from its last epoch.
+    #[arg(long, requires = "arch")]
+    resume: bool,
+    /// Run only these folds (numbered as in the report: fold k of speaker-mod:5 tests the
+    /// speakers whose number mod 5 is k), e.g. 0,2,4 here and 1,3 in a second process on the
+    /// same REPORT; whichever run finishes the last fold writes the report.
+    #[arg(long, requires = "arch", value_delimiter = ',')]
+    folds: Vec<usize>,
     #[command(flatten)]
     fit: FitArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let report = match (&args.arch, &args.model) {
-        (Some(arch), _) => cross_validate(arch, &args)?,
-        (None, Some(model)) => score_bundle(model, &args)?,
+    let (report, store) = match (&args.arch, &args.model) {
+        (Some(arch), _) => match cross_validate(arch, &args)? {
+            Some((report, store)) => (report, Some(store)),
+            None => return Ok(ExitCode::SUCCESS),
+        },
+        (None, Some(model)) => (score_bundle(model, &args)?, None),
         (None, None) => unreachable!("clap requires --arch or --model"),
     };
     let files = ser_train::report::write_report(&args.report, &report)
         .with_context(|| format!("cannot write the report to {}", args.report.display()))?;
+    // The report now holds what the finished folds held.
+    if let Some(Err(e)) = store.map(FoldStore::remove) {
+        eprintln!("warning: {e}");
+    }
     let summary = &report.aggregate;
     println!(
         "{} under {}: WA {}  UA {}  macro-F1 {}",
@@ -74,16 +92,27 @@ pub fn cross_validate_model(
 ) -> anyhow::Result<EvalReport> {
     let features = fit_args.feature_config(&model)?;
     let featurised = training::featurise(dataset, &features, fit_args)?;
-    let experiment = Experiment {
+    let experiment = experiment(features, model, protocol.clone(), fit_args);
+    cross_validate_featurised(dataset, &featurised, &experiment)
+}
+
+/// The cross-validation of `model` on `features` under `protocol` with the training settings
+/// of `fit_args`.
+pub fn experiment(
+    features: ser_features::FeatureConfig,
+    model: ModelSpec,
+    protocol: ser_corpus::Protocol,
+    fit_args: &FitArgs,
+) -> Experiment {
+    Experiment {
         features,
         fit: fit_args.fit_config(model),
-        protocol: protocol.clone(),
+        protocol,
         split: SplitOptions {
             seed: fit_args.seed,
             ..Default::default()
         },
-    };
-    cross_validate_featurised(dataset, &featurised, &experiment)
+    }
 }
 
 /// Runs `experiment` on already featurised clips, showing per-epoch progress.
@@ -92,27 +121,80 @@ pub fn cross_validate_featurised(
     featurised: &Featurised,
     experiment: &Experiment,
 ) -> anyhow::Result<EvalReport> {
+    match cross_validate_planned(dataset, featurised, experiment, &FoldPlan::default())? {
+        CrossValidation::Report(report) => Ok(*report),
+        CrossValidation::Unfinished { .. } => unreachable!("every fold runs without a plan"),
+    }
+}
+
+/// [`cross_validate_featurised`] over the folds of `plan`.
+fn cross_validate_planned(
+    dataset: &ser_corpus::Dataset,
+    featurised: &Featurised,
+    experiment: &Experiment,
+    plan: &FoldPlan,
+) -> anyhow::Result<CrossValidation> {
     let name = experiment.fit.model.name();
     let bar = Mutex::new(output::progress_bar(experiment.fit.epochs as u64, name));
-    let report = pipeline::cross_validate(dataset, featurised, experiment, |fold, epoch| {
-        let bar = bar.lock().expect("progress bar lock");
-        let prefix = format!("{name} {} fold {} ", experiment.protocol, fold + 1);
-        output::report_epoch(&bar, &prefix, epoch);
-    })?;
+    let outcome =
+        pipeline::cross_validate_folds(dataset, featurised, experiment, plan, |fold, epoch| {
+            let bar = bar.lock().expect("progress bar lock");
+            let prefix = format!("{name} {} fold {fold} ", experiment.protocol);
+            output::report_epoch(&bar, &prefix, epoch);
+        })?;
     bar.into_inner()
         .expect("progress bar lock")
         .finish_and_clear();
-    if let Some(alone) = report.provenance.get(pipeline::MEMBERS_ALONE) {
+    if let CrossValidation::Report(report) = &outcome
+        && let Some(alone) = report.provenance.get(pipeline::MEMBERS_ALONE)
+    {
         eprintln!("ensemble members alone: {alone}");
     }
-    Ok(report)
+    Ok(outcome)
 }
 
-fn cross_validate(arch: &str, args: &Args) -> anyhow::Result<EvalReport> {
+/// Cross-validates `arch`, keeping finished folds in REPORT/folds (returned with the report,
+/// to remove once it is written); `None` when other folds are still to run (in another
+/// process or a later `--resume`).
+fn cross_validate(arch: &str, args: &Args) -> anyhow::Result<Option<(EvalReport, FoldStore)>> {
     let model = ModelSpec::from_name(arch)?;
     let protocol: ser_corpus::Protocol = args.protocol.parse()?;
     let dataset = training::open_dataset(&args.data)?;
-    cross_validate_model(&dataset, model, &protocol, &args.fit)
+    let features = args.fit.feature_config(&model)?;
+    let featurised = training::featurise(&dataset, &features, &args.fit)?;
+    let experiment = experiment(features, model, protocol, &args.fit);
+    let settings = pipeline::evaluation_settings(&dataset, &featurised, &experiment);
+    let only = (!args.folds.is_empty()).then(|| args.folds.clone());
+    let store = FoldStore::open(
+        &args.report.join("folds"),
+        &settings,
+        args.resume || only.is_some(),
+    )?;
+    let finished = store.finished_folds()?;
+    if !finished.is_empty() {
+        eprintln!(
+            "continuing: folds {} are finished in {}",
+            folds::list(&finished),
+            store.dir().display()
+        );
+    }
+    let plan = FoldPlan {
+        store: Some(store.clone()),
+        only,
+    };
+    match cross_validate_planned(&dataset, &featurised, &experiment, &plan)? {
+        CrossValidation::Report(report) => Ok(Some((*report, store))),
+        CrossValidation::Unfinished { missing } => {
+            println!(
+                "folds {} finished in {}; folds {} are still to run (--folds, or --resume for \
+                 all); the run that finishes the last one writes the report",
+                folds::list(&args.folds),
+                args.report.join("folds").display(),
+                folds::list(&missing)
+            );
+            Ok(None)
+        }
+    }
 }
 
 fn score_bundle(model: &str, args: &Args) -> anyhow::Result<EvalReport> {

@@ -9,10 +9,10 @@ use anyhow::Context;
 use ser_corpus::SplitOptions;
 use ser_features::FeatureConfig;
 use ser_model::bundle::ModelSpec;
-use ser_train::pipeline::{self, Experiment, Featurised, TrainRun};
+use ser_train::pipeline::{self, Featurised, TrainRun};
 use ser_train::report::{EvalReport, read_report};
 
-use super::eval::cross_validate_featurised;
+use super::eval::{cross_validate_featurised, experiment};
 use super::training::{self, FitArgs};
 use crate::output;
 
@@ -43,7 +43,8 @@ pub struct Args {
     evaluate: Vec<String>,
     /// Take the figures of an earlier `ser eval --arch` run of these same settings (its report
     /// folder or report.json) instead of cross-validating again, e.g. after running the
-    /// protocols in parallel; refused when its model, features, seed, epochs or data differ.
+    /// protocols in parallel; refused when its model, features, seed, epochs, training
+    /// settings (crops, optimiser, augmentation, ...) or data differ.
     #[arg(long = "evaluated")]
     evaluated: Vec<PathBuf>,
     /// Folder for the reports of --evaluate (one sub-folder per protocol).
@@ -128,15 +129,12 @@ fn evaluate(
         .evaluate
         .iter()
         .map(|protocol| {
-            let experiment = Experiment {
-                features: features.clone(),
-                fit: args.fit.fit_config(model.clone()),
-                protocol: protocol.parse()?,
-                split: SplitOptions {
-                    seed: args.fit.seed,
-                    ..Default::default()
-                },
-            };
+            let experiment = experiment(
+                features.clone(),
+                model.clone(),
+                protocol.parse()?,
+                &args.fit,
+            );
             if figures.contains_key(&experiment.protocol.to_string()) {
                 anyhow::bail!("{protocol} is evaluated twice (--evaluate and --evaluated)");
             }
@@ -169,15 +167,12 @@ fn evaluated(
         path.to_path_buf()
     };
     let report = read_report(&file).with_context(|| format!("cannot read {}", file.display()))?;
-    let experiment = Experiment {
-        features: features.clone(),
-        fit: args.fit.fit_config(model.clone()),
-        protocol: report.protocol.id.parse()?,
-        split: SplitOptions {
-            seed: args.fit.seed,
-            ..Default::default()
-        },
-    };
+    let experiment = experiment(
+        features.clone(),
+        model.clone(),
+        report.protocol.id.parse()?,
+        &args.fit,
+    );
     let checks = [
         (
             "model",
@@ -200,6 +195,20 @@ fn evaluated(
             pipeline::dataset_info(dataset).description,
         ),
     ];
+    let training = pipeline::training_settings(&experiment.fit, featurised.augmented_copies());
+    match report.provenance.get(pipeline::TRAINING) {
+        Some(theirs) if *theirs != training => anyhow::bail!(
+            "{} evaluated the training settings\n  {theirs}\nthis run trains with\n  {training}\n\
+             not the same settings",
+            file.display()
+        ),
+        Some(_) => {}
+        None => eprintln!(
+            "warning: {} does not record its training settings (an older report), so only its \
+             model, seed, epochs and data are checked",
+            file.display()
+        ),
+    }
     for (what, theirs, ours) in checks {
         if theirs != Some(&ours) {
             anyhow::bail!(

@@ -62,7 +62,7 @@ pub fn ravdess_evaluation(
             .evaluate()?;
         let history = with_history.then(|| history(fold, metrics.ua, epoch_seconds, &mut rng));
         folds.push(FoldReport {
-            fold: fold + 1,
+            fold,
             test_speakers: actors.iter().map(|&a| actor_id(a)).collect(),
             metrics,
             history,

@@ -17,6 +17,7 @@ use ser_model::bundle::ModelSpec;
 use ser_model::input::FeatureView;
 
 use crate::fit::{EpochReport, FitConfig, FitError, TrainData, argmax, fit};
+use crate::folds::{FoldResult, FoldStore};
 use crate::metrics::{EvalInput, MetricsError};
 use crate::report::{DatasetInfo, EvalReport, FoldReport, ModelInfo, Protocol, ReportError};
 
@@ -36,6 +37,8 @@ pub enum PipelineError {
     Metrics(#[from] MetricsError),
     #[error(transparent)]
     Report(#[from] ReportError),
+    #[error("{path}: {why}")]
+    Folds { path: PathBuf, why: String },
 }
 
 /// Features of a dataset's clips, aligned with `dataset.clips` (`None` where a clip failed).
@@ -45,6 +48,13 @@ pub struct Featurised {
     /// part, so augmentation never crosses a split.
     pub augmented: Vec<Vec<FeatureMatrix>>,
     pub failures: Vec<(PathBuf, String)>,
+}
+
+impl Featurised {
+    /// Augmented copies per clip (0 without waveform augmentation).
+    pub fn augmented_copies(&self) -> usize {
+        self.augmented.iter().map(Vec::len).max().unwrap_or(0)
+    }
 }
 
 /// Waveform augmentation: `copies` random draws of `spec` per clip, seeded per clip.
@@ -182,61 +192,176 @@ pub fn cross_validate(
     dataset: &Dataset,
     featurised: &Featurised,
     experiment: &Experiment,
-    mut on_epoch: impl FnMut(usize, &EpochReport),
+    on_epoch: impl FnMut(usize, &EpochReport),
 ) -> Result<EvalReport, PipelineError> {
+    match cross_validate_folds(
+        dataset,
+        featurised,
+        experiment,
+        &FoldPlan::default(),
+        on_epoch,
+    )? {
+        CrossValidation::Report(report) => Ok(*report),
+        CrossValidation::Unfinished { .. } => unreachable!("every fold runs without a plan"),
+    }
+}
+
+/// Which folds a cross-validation runs and where it keeps them.
+#[derive(Debug, Default)]
+pub struct FoldPlan {
+    /// Keeps finished folds and the running fold's checkpoints, and supplies the folds an
+    /// earlier (or parallel) run finished.
+    pub store: Option<FoldStore>,
+    /// Run only these folds (numbered as in the report); the report waits for the others.
+    pub only: Option<Vec<usize>>,
+}
+
+/// The outcome of [`cross_validate_folds`].
+#[derive(Debug)]
+pub enum CrossValidation {
+    Report(Box<EvalReport>),
+    /// This run's folds are stored; these are still to run.
+    Unfinished {
+        missing: Vec<usize>,
+    },
+}
+
+/// [`cross_validate`] over the folds `plan` asks for, reusing stored ones; the report is made
+/// once every fold is finished, here or in the store.
+pub fn cross_validate_folds(
+    dataset: &Dataset,
+    featurised: &Featurised,
+    experiment: &Experiment,
+    plan: &FoldPlan,
+    mut on_epoch: impl FnMut(usize, &EpochReport),
+) -> Result<CrossValidation, PipelineError> {
     let labels = dataset_labels(dataset)?;
     let splits = ser_corpus::make_splits(dataset, &experiment.protocol, &experiment.split)?;
-
-    let started = Instant::now();
-    let mut inference_seconds = 0.0;
-    let mut scored_clips = 0;
-    let mut folds = Vec::new();
-    // UA of each ensemble member alone, per fold: what the ensemble adds over one model.
-    let mut member_ua: Vec<Vec<f64>> = Vec::new();
+    if let Some(unknown) = plan.only.iter().flatten().find(|&&k| k >= splits.len()) {
+        return Err(PipelineError::Setup(format!(
+            "there is no fold {unknown}: {} has folds 0 to {}",
+            experiment.protocol,
+            splits.len() - 1
+        )));
+    }
+    let samples = Samples {
+        dataset,
+        featurised,
+        labels: &labels,
+    };
+    let mut results = Vec::new();
+    let mut missing = Vec::new();
     for (fold, split) in splits.iter().enumerate() {
-        let samples = Samples {
-            dataset,
-            featurised,
-            labels: &labels,
+        let stored = match &plan.store {
+            Some(store) => store.finished(fold)?,
+            None => None,
         };
-        let train = samples.train_data(&split.train, true)?;
-        let val = samples.train_data(&split.val, false)?;
-        let outcome = fit(&experiment.fit, &train, &val, &labels, |r| {
-            on_epoch(fold, r)
-        })
+        let wanted = plan.only.as_ref().is_none_or(|only| only.contains(&fold));
+        match stored {
+            Some(result) => results.push(result),
+            None if wanted => {
+                let mut fit = experiment.fit.clone();
+                if let Some(store) = &plan.store {
+                    fit.checkpoint_dir = Some(store.checkpoint_dir(fold));
+                    fit.resume = true;
+                }
+                let result = run_fold(&samples, &fit, split, fold, |r| on_epoch(fold, r))?;
+                if let Some(store) = &plan.store {
+                    store.save(fold, &result)?;
+                }
+                results.push(result);
+            }
+            None => missing.push(fold),
+        }
+    }
+    // Folds a parallel run finished meanwhile.
+    if let Some(store) = &plan.store {
+        for fold in std::mem::take(&mut missing) {
+            match store.finished(fold)? {
+                Some(result) => results.push(result),
+                None => missing.push(fold),
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Ok(CrossValidation::Unfinished { missing });
+    }
+    results.sort_by_key(|r| r.report.fold);
+    let report = assemble_report(dataset, featurised, experiment, labels.len(), results)?;
+    Ok(CrossValidation::Report(Box::new(report)))
+}
+
+/// Trains on one split and scores its test part (and, for an ensemble, each member alone).
+fn run_fold(
+    samples: &Samples,
+    fit_config: &FitConfig,
+    split: &Split,
+    fold: usize,
+    on_epoch: impl FnMut(&EpochReport),
+) -> Result<FoldResult, PipelineError> {
+    let started = Instant::now();
+    let train = samples.train_data(&split.train, true)?;
+    let val = samples.train_data(&split.val, false)?;
+    let outcome = fit(fit_config, &train, &val, samples.labels, on_epoch)
         .map_err(|source| PipelineError::Fit { fold, source })?;
-        let predictor = Predictor::new(&outcome.bundle).map_err(|e| PipelineError::Predict {
+    // Epochs trained before a resume count too.
+    let train_seconds = if outcome.reports.is_empty() {
+        started.elapsed().as_secs_f64()
+    } else {
+        outcome.reports.iter().map(|r| r.seconds).sum()
+    };
+    let predictor = |bundle| {
+        Predictor::new(bundle).map_err(|e| PipelineError::Predict {
             fold,
             message: e.to_string(),
-        })?;
-
-        let scoring = Instant::now();
-        let (metrics, test_speakers) = samples.score(&predictor, split, fold)?;
-        inference_seconds += scoring.elapsed().as_secs_f64();
-        scored_clips += metrics.n_samples;
-        for (member, bundle) in outcome.members.iter().enumerate() {
-            let alone = Predictor::new(bundle).map_err(|e| PipelineError::Predict {
-                fold,
-                message: e.to_string(),
-            })?;
-            let ua = samples.score(&alone, split, fold)?.0.ua;
-            member_ua.resize(member_ua.len().max(member + 1), Vec::new());
-            member_ua[member].push(ua);
-        }
-        // A classical model fits in one step: it has no training curve worth drawing.
-        let history =
-            matches!(experiment.fit.model, ModelSpec::Network(_)).then_some(outcome.history);
-        folds.push(FoldReport {
+        })
+    };
+    let scoring = Instant::now();
+    let (metrics, test_speakers) = samples.score(&predictor(&outcome.bundle)?, split, fold)?;
+    let inference_seconds = scoring.elapsed().as_secs_f64();
+    let member_ua = outcome
+        .members
+        .iter()
+        .map(|bundle| Ok(samples.score(&predictor(bundle)?, split, fold)?.0.ua))
+        .collect::<Result<Vec<f64>, PipelineError>>()?;
+    // A classical model fits in one step: it has no training curve worth drawing.
+    let history = matches!(fit_config.model, ModelSpec::Network(_)).then_some(outcome.history);
+    Ok(FoldResult {
+        scored_clips: metrics.n_samples,
+        report: FoldReport {
             fold,
             test_speakers,
             metrics,
             history,
-        });
-    }
-    let train_seconds = started.elapsed().as_secs_f64() - inference_seconds;
+        },
+        member_ua,
+        train_seconds,
+        inference_seconds,
+    })
+}
 
+/// The report over every fold's result, with timings and provenance.
+fn assemble_report(
+    dataset: &Dataset,
+    featurised: &Featurised,
+    experiment: &Experiment,
+    n_classes: usize,
+    results: Vec<FoldResult>,
+) -> Result<EvalReport, PipelineError> {
+    let train_seconds: f64 = results.iter().map(|r| r.train_seconds).sum();
+    let inference_seconds: f64 = results.iter().map(|r| r.inference_seconds).sum();
+    let scored_clips: usize = results.iter().map(|r| r.scored_clips).sum();
+    // UA of each ensemble member alone, per fold: what the ensemble adds over one model.
+    let mut member_ua: Vec<Vec<f64>> = Vec::new();
+    for result in &results {
+        for (member, &ua) in result.member_ua.iter().enumerate() {
+            member_ua.resize(member_ua.len().max(member + 1), Vec::new());
+            member_ua[member].push(ua);
+        }
+    }
+    let folds = results.into_iter().map(|r| r.report).collect();
     let mut report = EvalReport::new(
-        model_info(experiment, featurised, labels.len()),
+        model_info(experiment, featurised, n_classes),
         dataset_info(dataset),
         Protocol {
             id: experiment.protocol.to_string(),
@@ -247,31 +372,91 @@ pub fn cross_validate(
     report.timing.train_seconds = Some(train_seconds);
     report.timing.inference_ms_per_clip =
         Some(1000.0 * inference_seconds / scored_clips.max(1) as f64);
-    report
-        .provenance
-        .insert("features".into(), experiment.features.name.clone());
-    report
-        .provenance
-        .insert("seed".into(), experiment.split.seed.to_string());
-    report
-        .provenance
-        .insert("epochs".into(), experiment.fit.epochs.to_string());
+    let provenance = &mut report.provenance;
+    provenance.insert("features".into(), experiment.features.name.clone());
+    provenance.insert("seed".into(), experiment.split.seed.to_string());
+    provenance.insert("epochs".into(), experiment.fit.epochs.to_string());
+    provenance.insert(
+        TRAINING.into(),
+        training_settings(&experiment.fit, featurised.augmented_copies()),
+    );
     if let Some(commit) = git_commit() {
-        report.provenance.insert("commit".into(), commit);
+        provenance.insert("commit".into(), commit);
     }
     if !member_ua.is_empty() {
-        report
-            .provenance
-            .insert(MEMBERS_ALONE.into(), describe_members(&member_ua));
+        provenance.insert(MEMBERS_ALONE.into(), describe_members(&member_ua));
     }
     if !featurised.failures.is_empty() {
         let note = format!(
             "{} clips could not be decoded and were left out",
             featurised.failures.len()
         );
-        report.provenance.insert("failures".into(), note);
+        provenance.insert("failures".into(), note);
     }
     Ok(report)
+}
+
+/// What a fold store checks before mixing folds: everything that shapes the figures (the
+/// training settings as separate keys, so a refusal can name the one that differs).
+pub fn evaluation_settings(
+    dataset: &Dataset,
+    featurised: &Featurised,
+    experiment: &Experiment,
+) -> serde_json::Value {
+    let mut fit = experiment.fit.clone();
+    fit.checkpoint_dir = None;
+    fit.resume = false;
+    let mut settings = match serde_json::to_value(&fit) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    settings.remove("checkpoint_dir");
+    settings.remove("resume");
+    let extra = serde_json::json!({
+        "features": experiment.features,
+        "augmented_copies": featurised.augmented_copies(),
+        "protocol": experiment.protocol.to_string(),
+        "split": { "seed": experiment.split.seed, "val_fraction": experiment.split.val_fraction },
+        "data": dataset_info(dataset).description,
+        "labels": dataset.label_set().map(|l| l.names().to_vec()),
+    });
+    if let serde_json::Value::Object(extra) = extra {
+        settings.extend(extra);
+    }
+    serde_json::Value::Object(settings)
+}
+
+/// Provenance key of the training settings beyond model, features, seed and epochs.
+pub const TRAINING: &str = "training";
+
+/// The training settings in one line, e.g. "300-frame crops, batch 32, AdamW lr 0.001 weight
+/// decay 0.0001, cosine schedule, patience 30, SpecAugment, 2 augmented copies"; reports and
+/// bundles keep it so that `train --evaluated` can check a report against a run.
+pub fn training_settings(fit: &FitConfig, augmented_copies: usize) -> String {
+    let mut parts = vec![
+        format!("{}-frame crops", fit.frames),
+        format!("batch {}", fit.batch_size),
+        format!("AdamW lr {} weight decay {}", fit.lr, fit.weight_decay),
+        fit.schedule.describe(),
+        fit.patience
+            .map_or("no early stopping".into(), |p| format!("patience {p}")),
+    ];
+    if fit.spec_augment.is_some() {
+        parts.push("SpecAugment".into());
+    }
+    if let Some(alpha) = fit.mixup {
+        parts.push(format!("mixup {alpha}"));
+    }
+    if fit.label_smoothing > 0.0 {
+        parts.push(format!("label smoothing {}", fit.label_smoothing));
+    }
+    if fit.class_balanced {
+        parts.push("class-balanced loss".into());
+    }
+    if augmented_copies > 0 {
+        parts.push(format!("{augmented_copies} augmented copies"));
+    }
+    parts.join(", ")
 }
 
 /// Provenance key of an ensemble report: how its members scored alone.
@@ -355,6 +540,10 @@ pub fn train(
     provenance.insert("protocol".into(), split.protocol.clone());
     provenance.insert("features".into(), run.features.name.clone());
     provenance.insert("epochs".into(), run.fit.epochs.to_string());
+    provenance.insert(
+        TRAINING.into(),
+        training_settings(&run.fit, featurised.augmented_copies()),
+    );
     // "seed" comes from the fit (a range for an ensemble).
     if let Some(commit) = git_commit() {
         provenance.insert("commit".into(), commit);

@@ -159,11 +159,8 @@ fn read(path: &Path) -> Result<Vec<u8>, FitError> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FitError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| FitError::Checkpoint {
-            path: path.to_path_buf(),
-            why: e.to_string(),
-        })
+    crate::folds::write_atomic(path, bytes).map_err(|e| FitError::Checkpoint {
+        path: path.to_path_buf(),
+        why: e.to_string(),
+    })
 }

@@ -48,6 +48,24 @@ impl ScheduleState {
 }
 
 impl Schedule {
+    /// "cosine schedule (1 warm-up epoch, down to 0.00001)", for provenance.
+    pub fn describe(&self) -> String {
+        match self {
+            Schedule::Constant => "constant learning rate".into(),
+            Schedule::Cosine {
+                warmup_epochs,
+                min_lr,
+            } => format!("cosine schedule ({warmup_epochs} warm-up epochs, down to {min_lr})"),
+            Schedule::Plateau {
+                factor,
+                patience,
+                min_lr,
+            } => format!(
+                "reduce-on-plateau schedule (x{factor} after {patience} epochs, down to {min_lr})"
+            ),
+        }
+    }
+
     /// Learning rate at optimiser step `step` of `total` (0-based).
     pub fn lr(
         &self,

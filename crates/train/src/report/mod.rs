@@ -93,7 +93,7 @@ pub struct Timing {
 /// One fold of a cross-validation: its test metrics and, for trained networks, its history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FoldReport {
-    /// 1-based fold number.
+    /// Fold number, from 0 (fold k of speaker-mod:5 tests the speakers whose number mod 5 is k).
     pub fold: usize,
     /// Speakers held out for testing in this fold (empty when unknown or not speaker-based).
     #[serde(default)]

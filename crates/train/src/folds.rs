@@ -1,0 +1,245 @@
+//! Finished folds of a cross-validation kept on disk, so that hours of training survive an
+//! interruption and the folds of one evaluation can run in separate processes.
+//!
+//! A fold store is a folder holding
+//! - `settings.json`: what is being evaluated (model, features, training settings, protocol,
+//!   data); a store refuses to mix folds of different settings,
+//! - `fold-<k>.json`: each finished fold (its report part, member scores and timings),
+//! - `fold-<k>/`: the running fold's training checkpoints (one per epoch, see
+//!   [`crate::fit::FitConfig::checkpoint_dir`]), removed when the fold finishes.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::PipelineError;
+use crate::report::FoldReport;
+
+const SETTINGS: &str = "settings.json";
+
+/// One finished fold, as kept in `fold-<k>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldResult {
+    pub report: FoldReport,
+    /// UA of each ensemble member alone on this fold (empty for a single model).
+    #[serde(default)]
+    pub member_ua: Vec<f64>,
+    pub train_seconds: f64,
+    pub inference_seconds: f64,
+    pub scored_clips: usize,
+}
+
+/// The folder of one evaluation's finished folds.
+#[derive(Debug, Clone)]
+pub struct FoldStore {
+    dir: PathBuf,
+}
+
+impl FoldStore {
+    /// Opens (creating when needed) the store at `dir` for an evaluation described by
+    /// `settings`. A store holding another evaluation is refused, naming what differs; one
+    /// holding finished folds of this evaluation is refused unless `join` (continue them).
+    pub fn open(
+        dir: &Path,
+        settings: &serde_json::Value,
+        join: bool,
+    ) -> Result<Self, PipelineError> {
+        let store = Self {
+            dir: dir.to_path_buf(),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| store.error(dir, e.to_string()))?;
+        let path = dir.join(SETTINGS);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let theirs: serde_json::Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| store.error(&path, format!("unreadable: {e}")))?;
+                if &theirs != settings {
+                    let why = format!(
+                        "holds folds of another evaluation ({}); use another report folder or \
+                         remove {}",
+                        differences(&theirs, settings).join("; "),
+                        dir.display()
+                    );
+                    return Err(store.error(&path, why));
+                }
+                let finished = store.finished_folds()?;
+                if !join && !finished.is_empty() {
+                    let why = format!(
+                        "holds finished folds {} of an earlier run of this evaluation: --resume \
+                         continues it (remove the folder to start over)",
+                        list(&finished)
+                    );
+                    return Err(store.error(dir, why));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let bytes = serde_json::to_vec_pretty(settings).expect("JSON value serialises");
+                write_atomic(&path, &bytes).map_err(|e| store.error(&path, e.to_string()))?;
+            }
+            Err(e) => return Err(store.error(&path, e.to_string())),
+        }
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where fold `fold` keeps its training checkpoints while it runs.
+    pub fn checkpoint_dir(&self, fold: usize) -> PathBuf {
+        self.dir.join(format!("fold-{fold}"))
+    }
+
+    fn result_path(&self, fold: usize) -> PathBuf {
+        self.dir.join(format!("fold-{fold}.json"))
+    }
+
+    /// The finished result of `fold`, if a run has stored one.
+    pub fn finished(&self, fold: usize) -> Result<Option<FoldResult>, PipelineError> {
+        let path = self.result_path(fold);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| self.error(&path, format!("unreadable fold result: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.error(&path, e.to_string())),
+        }
+    }
+
+    /// Keeps a finished fold and drops its checkpoints.
+    pub fn save(&self, fold: usize, result: &FoldResult) -> Result<(), PipelineError> {
+        let path = self.result_path(fold);
+        let bytes = serde_json::to_vec(result).map_err(|e| self.error(&path, e.to_string()))?;
+        write_atomic(&path, &bytes).map_err(|e| self.error(&path, e.to_string()))?;
+        // Only disk space is at stake if this fails.
+        let _ = std::fs::remove_dir_all(self.checkpoint_dir(fold));
+        Ok(())
+    }
+
+    /// Numbers of the folds with a stored result, ascending.
+    pub fn finished_folds(&self) -> Result<Vec<usize>, PipelineError> {
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(|e| self.error(&self.dir, e.to_string()))?;
+        let mut folds: Vec<usize> = entries
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                name.strip_prefix("fold-")?
+                    .strip_suffix(".json")?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        folds.sort_unstable();
+        Ok(folds)
+    }
+
+    /// Deletes the store (once its report is written).
+    pub fn remove(self) -> Result<(), PipelineError> {
+        std::fs::remove_dir_all(&self.dir).map_err(|e| self.error(&self.dir, e.to_string()))
+    }
+
+    fn error(&self, path: &Path, why: String) -> PipelineError {
+        PipelineError::Folds {
+            path: path.to_path_buf(),
+            why,
+        }
+    }
+}
+
+/// "0, 2, 4".
+pub fn list(folds: &[usize]) -> String {
+    folds
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The top-level keys whose values differ, as "key: stored X, now Y".
+fn differences(stored: &serde_json::Value, now: &serde_json::Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let (a, b) = (
+        stored.as_object().unwrap_or(&empty),
+        now.as_object().unwrap_or(&empty),
+    );
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| {
+            let show =
+                |v: Option<&serde_json::Value>| v.map_or("nothing".into(), |v| v.to_string());
+            format!("{k}: stored {}, now {}", show(a.get(k)), show(b.get(k)))
+        })
+        .collect()
+}
+
+/// Writes through a temporary file named after this process, then renames, so a reader (or a
+/// process working on another fold) never sees a half-written file.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn result(fold: usize) -> FoldResult {
+        let metrics = crate::metrics::EvalInput::new(&[0, 1], &[0, 0], &["a".into(), "b".into()])
+            .evaluate()
+            .unwrap();
+        FoldResult {
+            report: FoldReport {
+                fold,
+                test_speakers: vec!["01".into()],
+                metrics,
+                history: None,
+            },
+            member_ua: vec![0.5],
+            train_seconds: 2.0,
+            inference_seconds: 0.1,
+            scored_clips: 2,
+        }
+    }
+
+    #[test]
+    fn a_finished_fold_is_read_back_and_its_checkpoints_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FoldStore::open(dir.path(), &json!({"epochs": 5}), false).unwrap();
+        std::fs::create_dir_all(store.checkpoint_dir(1)).unwrap();
+        store.save(1, &result(1)).unwrap();
+        assert_eq!(store.finished(1).unwrap(), Some(result(1)));
+        assert_eq!(store.finished(0).unwrap(), None);
+        assert_eq!(store.finished_folds().unwrap(), vec![1]);
+        assert!(!store.checkpoint_dir(1).exists());
+    }
+
+    #[test]
+    fn finished_folds_are_continued_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = json!({"epochs": 5});
+        FoldStore::open(dir.path(), &settings, false)
+            .unwrap()
+            .save(2, &result(2))
+            .unwrap();
+        let refused = FoldStore::open(dir.path(), &settings, false).unwrap_err();
+        assert!(refused.to_string().contains("--resume"), "{refused}");
+        let joined = FoldStore::open(dir.path(), &settings, true).unwrap();
+        assert_eq!(joined.finished_folds().unwrap(), vec![2]);
+    }
+
+    #[test]
+    fn another_evaluations_store_is_refused_naming_the_difference() {
+        let dir = tempfile::tempdir().unwrap();
+        FoldStore::open(dir.path(), &json!({"epochs": 5, "seed": 0}), false).unwrap();
+        let err = FoldStore::open(dir.path(), &json!({"epochs": 9, "seed": 0}), true).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("epochs: stored 5, now 9"), "{message}");
+        assert!(!message.contains("seed"), "{message}");
+    }
+}
