@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ser_audio::augment::AugmentSpec;
 use ser_corpus::{CacheMode, Dataset, FeatureCache, OpenOptions, SplitOptions, ZipLimits};
 use ser_features::FeatureConfig;
 use ser_model::Bundle;
@@ -16,9 +17,9 @@ use ser_server::{
     ClassMetrics, DefaultModel, Engine, EngineError, EpochRecord, LabelProb, ModelKind, Prediction,
     TestOutcome, TrainOutcome, TrainProgress, TrainSpec,
 };
-use ser_train::fit::{EpochReport, FitConfig};
+use ser_train::fit::{EpochReport, FitConfig, SpecAugment};
 use ser_train::inference::Classifier;
-use ser_train::pipeline::{self, Featurised, PipelineError, TrainRun};
+use ser_train::pipeline::{self, Augmentation, Featurised, PipelineError, TrainRun};
 
 use crate::commands::training::default_features;
 use crate::default_model;
@@ -29,6 +30,9 @@ const WAVEFORM_BUCKETS: usize = 1000;
 const MAX_CACHED_MODELS: usize = 32;
 /// Share of the training speakers held out for early stopping.
 const VAL_FRACTION: f64 = 0.2;
+/// Augmented copies per training clip when a job asks for augmentation: the shipped
+/// model's recipe (docs/models.md: +5.7 points of UA on RAVDESS over none).
+const AUGMENTED_COPIES: usize = 2;
 
 /// Every trainable model kind: (id, display name, description).
 const KINDS: [(&str, &str, &str); 12] = [
@@ -215,16 +219,33 @@ impl Engine for MlEngine {
         progress(phase("unpacking the dataset"));
         let dataset = open_zip(dataset_zip, work_dir)?;
         check_cancel(cancel)?;
-        let featurised = featurise(&dataset, &features, work_dir, cancel, &mut |done, total| {
-            progress(phase(&format!(
-                "extracting features ({done} of {total} clips)"
-            )));
-        })?;
+        let augmentation = spec.augment.then(|| Augmentation {
+            spec: AugmentSpec::default(),
+            copies: AUGMENTED_COPIES,
+            seed: 0,
+        });
+        let featurised = featurise(
+            &dataset,
+            &features,
+            augmentation.as_ref(),
+            work_dir,
+            cancel,
+            &mut |done, total| {
+                progress(phase(&format!(
+                    "extracting features ({done} of {total} clips)"
+                )));
+            },
+        )?;
         check_cancel(cancel)?;
         progress(phase(&format!("training {}", spec.kind)));
 
+        let frame_model = model.input_kind() != ser_model::InputKind::Pooled;
         let mut fit = FitConfig::new(model);
         fit.epochs = epochs as usize;
+        fit.members = spec.members.max(1) as usize;
+        if spec.augment && frame_model {
+            fit.spec_augment = Some(SpecAugment::default());
+        }
         fit.checkpoint_dir = Some(work_dir.join("checkpoints"));
         fit.resume = true;
         let stop = Arc::new(AtomicBool::new(false));
@@ -317,12 +338,19 @@ impl Engine for MlEngine {
         progress(0.0, "unpacking the dataset");
         let dataset = open_zip(dataset_zip, work_dir)?;
         check_cancel(cancel)?;
-        let featurised = featurise(&dataset, &features, work_dir, cancel, &mut |done, total| {
-            progress(
-                0.95 * done as f32 / total.max(1) as f32,
-                &format!("extracting features ({done} of {total} clips)"),
-            );
-        })?;
+        let featurised = featurise(
+            &dataset,
+            &features,
+            None,
+            work_dir,
+            cancel,
+            &mut |done, total| {
+                progress(
+                    0.95 * done as f32 / total.max(1) as f32,
+                    &format!("extracting features ({done} of {total} clips)"),
+                );
+            },
+        )?;
         check_cancel(cancel)?;
         progress(0.95, "classifying");
         let report = pipeline::evaluate_bundle(&dataset, &featurised, &bundle)
@@ -441,6 +469,7 @@ fn open_zip(zip: &Path, work_dir: &Path) -> Result<Dataset, EngineError> {
 fn featurise(
     dataset: &Dataset,
     features: &FeatureConfig,
+    augmentation: Option<&Augmentation>,
     work_dir: &Path,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(usize, usize),
@@ -450,7 +479,7 @@ fn featurise(
     let total = dataset.clips.len();
     let result = std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
-            pipeline::featurise(dataset, features, &cache, None, &|| {
+            pipeline::featurise(dataset, features, &cache, augmentation, &|| {
                 done.fetch_add(1, Ordering::Relaxed);
             })
         });
@@ -571,10 +600,7 @@ mod tests {
         let work = dir.path().join("job");
         std::fs::create_dir_all(&work).unwrap();
         let mut phases = Vec::new();
-        let spec = TrainSpec {
-            kind: "mlp".into(),
-            epochs: 2,
-        };
+        let spec = TrainSpec::new("mlp", 2);
         let outcome = engine
             .train(
                 &zip,
@@ -640,10 +666,7 @@ mod tests {
         tone_zip(&zip);
         let engine = MlEngine::new().unwrap();
         let work = dir.path().join("job");
-        let spec = TrainSpec {
-            kind: "mlp".into(),
-            epochs: 4,
-        };
+        let spec = TrainSpec::new("mlp", 4);
         // Stopped after its first epoch, as by a server restart or a cancel.
         let cancel = AtomicBool::new(false);
         let first = engine.train(
@@ -687,10 +710,7 @@ mod tests {
         let zip = dir.path().join("tones.zip");
         tone_zip(&zip);
         let engine = MlEngine::new().unwrap();
-        let spec = TrainSpec {
-            kind: "svm-linear".into(),
-            epochs: 5,
-        };
+        let spec = TrainSpec::new("svm-linear", 5);
         let mut phases = Vec::new();
         let outcome = engine
             .train(
@@ -716,10 +736,7 @@ mod tests {
         let zip = dir.path().join("tones.zip");
         tone_zip(&zip);
         let engine = MlEngine::new().unwrap();
-        let spec = TrainSpec {
-            kind: "cnn1d-mfcc".into(),
-            epochs: 1,
-        };
+        let spec = TrainSpec::new("cnn1d-mfcc", 1);
         let outcome = engine
             .train(
                 &zip,
@@ -737,6 +754,35 @@ mod tests {
     }
 
     #[test]
+    fn an_augmented_ensemble_is_trained_as_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = dir.path().join("tones.zip");
+        tone_zip(&zip);
+        let engine = MlEngine::new().unwrap();
+        let spec = TrainSpec {
+            augment: true,
+            members: 2,
+            ..TrainSpec::new("cnn1d-mfcc", 1)
+        };
+        let outcome = engine
+            .train(
+                &zip,
+                &spec,
+                &dir.path().join("job"),
+                &mut |_| {},
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+        let bundle = Bundle::load(&outcome.bundle).unwrap();
+        assert_eq!(bundle.meta.members, 2);
+        let training = &bundle.meta.provenance["training"];
+        assert!(
+            training.contains("2 augmented copies") && training.contains("SpecAugment"),
+            "{training}"
+        );
+    }
+
+    #[test]
     fn bad_uploads_are_input_errors_without_server_paths() {
         let dir = tempfile::tempdir().unwrap();
         let engine = MlEngine::new().unwrap();
@@ -745,10 +791,7 @@ mod tests {
             .finish()
             .unwrap();
         let work = dir.path().join("job");
-        let spec = TrainSpec {
-            kind: "svm-linear".into(),
-            epochs: 1,
-        };
+        let spec = TrainSpec::new("svm-linear", 1);
         let never = AtomicBool::new(false);
         match engine.train(&zip, &spec, &work, &mut |_| {}, &never) {
             Err(EngineError::Input(message)) => {
@@ -759,10 +802,7 @@ mod tests {
             }
             other => panic!("expected an input error, got {other:?}"),
         }
-        let bad_kind = TrainSpec {
-            kind: "abacus".into(),
-            epochs: 1,
-        };
+        let bad_kind = TrainSpec::new("abacus", 1);
         assert!(matches!(
             engine.train(&zip, &bad_kind, &work, &mut |_| {}, &never),
             Err(EngineError::Input(_))

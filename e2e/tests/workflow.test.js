@@ -93,6 +93,8 @@ test('train a small model and watch it finish', async () => {
   await page.selectOption('#kind', 'mlp');
   await page.fill('#epochs', '2');
   await page.fill('#model-name', 'E2E tones MLP');
+  assert.ok(await page.isChecked('#augment'), 'augmentation is the default');
+  assert.equal(await page.locator('#members').inputValue(), '1');
   await page.waitForSelector('#train-btn:not([disabled])');
   await shot(page, 'training-ready');
   await page.click('#train-btn');
@@ -109,6 +111,7 @@ test('train a small model and watch it finish', async () => {
   const models = await page.evaluate(async () => (await (await fetch('/api/models')).json()).models);
   const own = models.filter((m) => !m.builtin);
   assert.equal(own.length, 1);
+  assert.equal(own[0].metrics.augment, true, 'the form asked for augmentation');
   state.modelId = own[0].id;
   state.modelName = own[0].name;
 });

@@ -57,6 +57,29 @@ pub struct TrainSpec {
     /// A [`ModelKind::id`].
     pub kind: String,
     pub epochs: u32,
+    /// Train on augmented copies of the clips too (waveform augmentation, and SpecAugment
+    /// for frame models): slower epochs, better accuracy on unseen speakers.
+    #[serde(default)]
+    pub augment: bool,
+    /// Networks trained with different seeds and averaged (1 = a single model).
+    #[serde(default = "one")]
+    pub members: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl TrainSpec {
+    /// `epochs` of `kind`, one network, no augmentation.
+    pub fn new(kind: &str, epochs: u32) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            epochs,
+            augment: false,
+            members: 1,
+        }
+    }
 }
 
 /// A progress report during training.

@@ -26,8 +26,17 @@ const SAVE_EVERY: Duration = Duration::from_millis(500);
 pub struct TrainParams {
     pub model_kind: String,
     pub epochs: u32,
+    /// Jobs stored before these options existed trained plain single models.
+    #[serde(default)]
+    pub augment: bool,
+    #[serde(default = "one_member")]
+    pub members: u32,
     pub model_name: String,
     pub dataset_name: String,
+}
+
+fn one_member() -> u32 {
+    1
 }
 
 /// What a test job was asked to do (the `params` column).
@@ -288,6 +297,8 @@ async fn run_train(
     let spec = TrainSpec {
         kind: params.model_kind.clone(),
         epochs: params.epochs,
+        augment: params.augment,
+        members: params.members,
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let (engine, zip, work) = (
@@ -326,6 +337,8 @@ async fn run_train(
         "history": outcome.history,
         "protocol": outcome.protocol,
         "epochs": params.epochs,
+        "augment": params.augment,
+        "members": params.members,
         "dataset": params.dataset_name,
     });
     let mut model = model;

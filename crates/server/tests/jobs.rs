@@ -107,18 +107,22 @@ async fn train_form_is_validated() {
     let app = TestApp::new().await;
     let ann = app.user("ann").await;
     let zip = fake_zip(b"");
-    let cases: [(&str, &str, &str); 3] = [
-        ("nope", "5", "kind"),
-        ("fake-cnn", "0", "epochs"),
-        ("fake-cnn", "ten", "epochs"),
+    let cases: [(&str, &str, &str, &str, &str); 5] = [
+        ("nope", "5", "true", "1", "kind"),
+        ("fake-cnn", "0", "true", "1", "epochs"),
+        ("fake-cnn", "ten", "true", "1", "epochs"),
+        ("fake-cnn", "5", "maybe", "1", "augment"),
+        ("fake-cnn", "5", "false", "9", "members"),
     ];
-    for (kind, epochs, field) in cases {
+    for (kind, epochs, augment, members, field) in cases {
         let response = app
             .send(multipart(
                 "/api/jobs/train",
                 &[
                     Part::Text("kind", kind),
                     Part::Text("epochs", epochs),
+                    Part::Text("augment", augment),
+                    Part::Text("members", members),
                     Part::File("dataset", "d.zip", &zip),
                 ],
                 Some(&ann),
@@ -146,6 +150,45 @@ async fn train_form_is_validated() {
         std::fs::read_dir(uploads).map(|d| d.count()).unwrap_or(0),
         0
     );
+}
+
+#[tokio::test]
+async fn train_options_reach_the_job_and_name_the_model() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let zip = fake_zip(b"");
+    let form = |augment, members| {
+        vec![
+            Part::Text("kind", "fake-cnn"),
+            Part::Text("epochs", "3"),
+            Part::Text("augment", augment),
+            Part::Text("members", members),
+            Part::File("dataset", "d.zip", &zip),
+        ]
+    };
+    let response = app
+        .send(multipart("/api/jobs/train", &form("true", "3"), Some(&ann)))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let job = body_json(response).await;
+    assert_eq!(job["params"]["augment"], true, "{job}");
+    assert_eq!(job["params"]["members"], 3, "{job}");
+    let name = job["params"]["model_name"].as_str().unwrap();
+    assert!(name.contains("x3") && name.ends_with("augmented"), "{name}");
+
+    // Without the fields (older API clients) a job trains one plain model.
+    let plain = [
+        Part::Text("kind", "fake-cnn"),
+        Part::Text("epochs", "3"),
+        Part::File("dataset", "d.zip", &zip),
+    ];
+    let job = body_json(
+        app.send(multipart("/api/jobs/train", &plain, Some(&ann)))
+            .await,
+    )
+    .await;
+    assert_eq!(job["params"]["augment"], false, "{job}");
+    assert_eq!(job["params"]["members"], 1, "{job}");
 }
 
 #[tokio::test]

@@ -22,6 +22,8 @@ use crate::store::jobs::{CANCELLED, JobRecord, QUEUED, RUNNING};
 use crate::upload::{display_name, multipart_error, save_zip, text_field};
 
 const MAX_EPOCHS: u32 = 1000;
+/// Ensembles larger than this cost more prediction time than they add accuracy.
+const MAX_MEMBERS: u32 = 5;
 
 /// The text fields of a job form, plus the saved dataset's display name.
 #[derive(Default)]
@@ -41,7 +43,10 @@ async fn read_job_form(
         let name = field.name().unwrap_or("").to_owned();
         if name == "dataset" {
             form.dataset_name = Some(save_dataset(state, field, paths).await?);
-        } else if matches!(name.as_str(), "kind" | "epochs" | "name" | "model_id") {
+        } else if matches!(
+            name.as_str(),
+            "kind" | "epochs" | "augment" | "members" | "name" | "model_id"
+        ) {
             let value = text_field(field).await?;
             form.fields.insert(name, value);
         }
@@ -91,18 +96,52 @@ fn train_params(state: &AppState, form: &JobForm) -> AppResult<TrainParams> {
                 format!("Epochs must be a whole number from 1 to {MAX_EPOCHS}."),
             )
         })?;
+    let augment = match form.fields.get("augment").map(|a| a.trim()) {
+        None | Some("" | "false" | "off" | "0") => false,
+        Some("true" | "on" | "1") => true,
+        Some(_) => {
+            return Err(AppError::validation(
+                "augment",
+                "Augment must be true or false.",
+            ));
+        }
+    };
+    let members: u32 = match form.fields.get("members") {
+        None => 1,
+        Some(m) => m
+            .trim()
+            .parse()
+            .ok()
+            .filter(|m| (1..=MAX_MEMBERS).contains(m))
+            .ok_or_else(|| {
+                AppError::validation(
+                    "members",
+                    format!("Ensemble members must be a whole number from 1 to {MAX_MEMBERS}."),
+                )
+            })?,
+    };
     let name = form
         .fields
         .get("name")
         .map(|n| n.trim())
         .filter(|n| !n.is_empty());
     let model_name = name.map_or_else(
-        || format!("{} · {epochs} epochs", kind.name),
+        || {
+            let ensemble = if members > 1 {
+                format!(" x{members}")
+            } else {
+                String::new()
+            };
+            let augmented = if augment { ", augmented" } else { "" };
+            format!("{}{ensemble} · {epochs} epochs{augmented}", kind.name)
+        },
         |n| n.chars().take(100).collect(),
     );
     Ok(TrainParams {
         model_kind: kind.id.clone(),
         epochs,
+        augment,
+        members,
         model_name,
         dataset_name: form.dataset_name.clone().unwrap_or_default(),
     })

@@ -37,6 +37,8 @@ document.addEventListener('DOMContentLoaded', () => {
     const data = new FormData();
     data.append('kind', kind.value);
     data.append('epochs', epochs.value);
+    data.append('augment', $('augment').checked ? 'true' : 'false');
+    data.append('members', $('members').value);
     data.append('name', $('model-name').value);
     data.append('dataset', zone.files()[0]);
     trainBtn.disabled = true;
