@@ -2,7 +2,7 @@
 //! (`--arch`), or scores a trained bundle on a labelled dataset (`--model`). Both write
 //! report.json + report.html.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 
@@ -11,7 +11,7 @@ use ser_corpus::SplitOptions;
 use ser_model::bundle::ModelSpec;
 use ser_train::folds::{self, FoldStore};
 use ser_train::pipeline::{self, CrossValidation, Experiment, Featurised, FoldPlan};
-use ser_train::report::EvalReport;
+use ser_train::report::{EvalReport, ReportFiles};
 
 use super::training::{self, FitArgs};
 use crate::{default_model, output};
@@ -52,20 +52,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (report, store) = match (&args.arch, &args.model) {
+    let (report, files) = match (&args.arch, &args.model) {
         (Some(arch), _) => match cross_validate(arch, &args)? {
-            Some((report, store)) => (report, Some(store)),
+            Some(written) => written,
             None => return Ok(ExitCode::SUCCESS),
         },
-        (None, Some(model)) => (score_bundle(model, &args)?, None),
+        (None, Some(model)) => {
+            let report = score_bundle(model, &args)?;
+            let files = write_report(&args.report, &report)?;
+            (report, files)
+        }
         (None, None) => unreachable!("clap requires --arch or --model"),
     };
-    let files = ser_train::report::write_report(&args.report, &report)
-        .with_context(|| format!("cannot write the report to {}", args.report.display()))?;
-    // The report now holds what the finished folds held.
-    if let Some(Err(e)) = store.map(FoldStore::remove) {
-        eprintln!("warning: {e}");
-    }
     let summary = &report.aggregate;
     println!(
         "{} under {}: WA {}  UA {}  macro-F1 {}",
@@ -153,48 +151,80 @@ fn cross_validate_planned(
     Ok(outcome)
 }
 
-/// Cross-validates `arch`, keeping finished folds in REPORT/folds (returned with the report,
-/// to remove once it is written); `None` when other folds are still to run (in another
-/// process or a later `--resume`).
-fn cross_validate(arch: &str, args: &Args) -> anyhow::Result<Option<(EvalReport, FoldStore)>> {
+/// Cross-validates `arch` into `--report`; `None` when other folds are still to run.
+fn cross_validate(arch: &str, args: &Args) -> anyhow::Result<Option<(EvalReport, ReportFiles)>> {
     let model = ModelSpec::from_name(arch)?;
     let protocol: ser_corpus::Protocol = args.protocol.parse()?;
     let dataset = training::open_dataset(&args.data)?;
     let features = args.fit.feature_config(&model)?;
     let featurised = training::featurise(&dataset, &features, &args.fit)?;
     let experiment = experiment(features, model, protocol, &args.fit);
-    let settings = pipeline::evaluation_settings(&dataset, &featurised, &experiment);
-    let only = (!args.folds.is_empty()).then(|| args.folds.clone());
-    let store = FoldStore::open(
-        &args.report.join("folds"),
-        &settings,
-        args.resume || only.is_some(),
-    )?;
+    let folds = KeptFolds {
+        report_dir: &args.report,
+        resume: args.resume,
+        only: (!args.folds.is_empty()).then(|| args.folds.clone()),
+    };
+    cross_validate_kept(&dataset, &featurised, &experiment, &folds)
+}
+
+/// Where a cross-validation keeps its finished folds and which it runs.
+pub struct KeptFolds<'a> {
+    /// The report goes here, the finished folds meanwhile into its `folds` sub-folder.
+    pub report_dir: &'a Path,
+    /// Continue from folds an earlier run finished.
+    pub resume: bool,
+    /// Run only these folds (joining the other runs' finished folds).
+    pub only: Option<Vec<usize>>,
+}
+
+/// Cross-validates keeping each finished fold (and the running fold's checkpoints) on disk,
+/// then writes the report and drops the folds; `None` when folds are still to run elsewhere.
+pub fn cross_validate_kept(
+    dataset: &ser_corpus::Dataset,
+    featurised: &Featurised,
+    experiment: &Experiment,
+    kept: &KeptFolds,
+) -> anyhow::Result<Option<(EvalReport, ReportFiles)>> {
+    let settings = pipeline::evaluation_settings(dataset, featurised, experiment);
+    let dir = kept.report_dir.join("folds");
+    let store = FoldStore::open(&dir, &settings, kept.resume || kept.only.is_some())?;
     let finished = store.finished_folds()?;
     if !finished.is_empty() {
         eprintln!(
             "continuing: folds {} are finished in {}",
             folds::list(&finished),
-            store.dir().display()
+            dir.display()
         );
     }
     let plan = FoldPlan {
         store: Some(store.clone()),
-        only,
+        only: kept.only.clone(),
     };
-    match cross_validate_planned(&dataset, &featurised, &experiment, &plan)? {
-        CrossValidation::Report(report) => Ok(Some((*report, store))),
+    match cross_validate_planned(dataset, featurised, experiment, &plan)? {
+        CrossValidation::Report(report) => {
+            let files = write_report(kept.report_dir, &report)?;
+            // The report now holds what the finished folds held.
+            if let Err(e) = store.remove() {
+                eprintln!("warning: {e}");
+            }
+            Ok(Some((*report, files)))
+        }
         CrossValidation::Unfinished { missing } => {
             println!(
                 "folds {} finished in {}; folds {} are still to run (--folds, or --resume for \
                  all); the run that finishes the last one writes the report",
-                folds::list(&args.folds),
-                args.report.join("folds").display(),
+                folds::list(kept.only.as_deref().unwrap_or_default()),
+                dir.display(),
                 folds::list(&missing)
             );
             Ok(None)
         }
     }
+}
+
+fn write_report(dir: &Path, report: &EvalReport) -> anyhow::Result<ReportFiles> {
+    ser_train::report::write_report(dir, report)
+        .with_context(|| format!("cannot write the report to {}", dir.display()))
 }
 
 fn score_bundle(model: &str, args: &Args) -> anyhow::Result<EvalReport> {

@@ -12,7 +12,7 @@ use ser_model::bundle::ModelSpec;
 use ser_train::pipeline::{self, Featurised, TrainRun};
 use ser_train::report::{EvalReport, read_report};
 
-use super::eval::{cross_validate_featurised, experiment};
+use super::eval::{KeptFolds, cross_validate_kept, experiment};
 use super::training::{self, FitArgs};
 use crate::output;
 
@@ -33,8 +33,9 @@ pub struct Args {
     /// Keep a checkpoint every epoch in this folder (and the best weights).
     #[arg(long)]
     checkpoints: Option<PathBuf>,
-    /// Continue from the checkpoint in --checkpoints.
-    #[arg(long, requires = "checkpoints")]
+    /// Continue an interrupted run: the cross-validations of --evaluate from the folds they
+    /// finished (kept in --reports), the final training from --checkpoints.
+    #[arg(long)]
     resume: bool,
     /// Before training, cross-validate the same settings under these protocols (repeatable,
     /// e.g. speaker-mod:5 and holdout:21,22,23,24); the figures go into the bundle's metrics
@@ -142,10 +143,14 @@ fn evaluate(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     for (protocol, experiment) in experiments {
-        let report = cross_validate_featurised(dataset, featurised, &experiment)?;
         let dir = args.reports.join(protocol.replace([':', ','], "-"));
-        ser_train::report::write_report(&dir, &report)
-            .with_context(|| format!("cannot write {}", dir.display()))?;
+        let kept = KeptFolds {
+            report_dir: &dir,
+            resume: args.resume,
+            only: None,
+        };
+        let (report, _) = cross_validate_kept(dataset, featurised, &experiment, &kept)?
+            .expect("every fold runs when none is singled out");
         figures.insert(protocol.clone(), bundle_figures(&report, &dir));
     }
     Ok(())
