@@ -156,6 +156,7 @@ impl Engine for MlEngine {
                 id: (*id).to_owned(),
                 name: (*name).to_owned(),
                 description: (*description).to_owned(),
+                ensemble: ModelSpec::from_name(id).is_ok_and(|m| m.allows_members(2)),
             })
             .collect()
     }

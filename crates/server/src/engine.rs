@@ -18,6 +18,9 @@ pub struct ModelKind {
     pub name: String,
     /// One or two sentences for the model picker.
     pub description: String,
+    /// Whether several of it can be trained as one ensemble (networks can).
+    #[serde(default)]
+    pub ensemble: bool,
 }
 
 /// The model that ships with the software (used when no model is chosen).

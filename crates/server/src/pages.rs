@@ -482,8 +482,9 @@ async fn training(State(state): State<AppState>, PageUser(user): PageUser) -> Ht
         .iter()
         .map(|k| {
             format!(
-                "<p class=\"hint\" data-kind=\"{}\" hidden>{}</p>",
+                "<p class=\"hint\" data-kind=\"{}\" data-ensemble=\"{}\" hidden>{}</p>",
                 esc(&k.id),
+                k.ensemble,
                 esc(&k.description)
             )
         })

@@ -69,6 +69,7 @@ impl Engine for DemoEngine {
             id: id.into(),
             name: name.into(),
             description: description.into(),
+            ensemble: id != "svm",
         };
         vec![
             kind(

@@ -120,6 +120,12 @@ fn train_params(state: &AppState, form: &JobForm) -> AppResult<TrainParams> {
                 )
             })?,
     };
+    if members > 1 && !kind.ensemble {
+        return Err(AppError::validation(
+            "members",
+            format!("{} trains as a single model, not an ensemble.", kind.name),
+        ));
+    }
     let name = form
         .fields
         .get("name")

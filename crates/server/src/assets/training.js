@@ -26,6 +26,11 @@ document.addEventListener('DOMContentLoaded', () => {
     if (!epochsValid()) missing.push('epochs (1–1000)');
     $('train-hint').textContent = ready ? 'Ready to train.' : `Still needed: ${missing.join(', ')}.`;
     document.querySelectorAll('[data-kind]').forEach((p) => { p.hidden = p.dataset.kind !== kind.value; });
+    // Only networks form ensembles: a classical model trains alone.
+    const chosen = form.querySelector(`[data-kind="${CSS.escape(kind.value)}"]`);
+    const members = $('members');
+    members.disabled = Boolean(chosen) && chosen.dataset.ensemble !== 'true';
+    if (members.disabled) members.value = '1';
   }
   kind.addEventListener('change', update);
   epochs.addEventListener('input', update);

@@ -54,11 +54,20 @@ const LABELS: [&str; 4] = ["angry", "happy", "neutral", "sad"];
 
 impl Engine for FakeEngine {
     fn model_kinds(&self) -> Vec<ModelKind> {
-        vec![ModelKind {
-            id: "fake-cnn".into(),
-            name: "Fake CNN".into(),
-            description: "Test double.".into(),
-        }]
+        vec![
+            ModelKind {
+                id: "fake-cnn".into(),
+                name: "Fake CNN".into(),
+                description: "Test double.".into(),
+                ensemble: true,
+            },
+            ModelKind {
+                id: "fake-svm".into(),
+                name: "Fake SVM".into(),
+                description: "Test double of a classical model.".into(),
+                ensemble: false,
+            },
+        ]
     }
 
     fn default_model(&self) -> Option<DefaultModel> {
