@@ -80,6 +80,15 @@ pub fn report_epoch(bar: &ProgressBar, prefix: &str, epoch: &EpochReport) {
     }
 }
 
+/// A line that stays: above `bar` in a terminal, on stderr otherwise.
+pub fn report_line(bar: &ProgressBar, line: String) {
+    if std::io::stderr().is_terminal() {
+        bar.println(line);
+    } else {
+        eprintln!("{line}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::table;

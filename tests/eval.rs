@@ -103,6 +103,8 @@ fn folds_run_in_separate_runs_make_the_report_of_one_run() {
     assert!(first.status.success());
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(stdout.contains("folds 0 are still to run"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("fold 1 finished: WA"), "{stderr}");
     assert!(!parts.join("report.json").exists());
     assert!(parts.join("folds/fold-1.json").exists());
 

@@ -10,7 +10,7 @@ use anyhow::Context;
 use ser_corpus::SplitOptions;
 use ser_model::bundle::ModelSpec;
 use ser_train::folds::{self, FoldStore};
-use ser_train::pipeline::{self, CrossValidation, Experiment, Featurised, FoldPlan};
+use ser_train::pipeline::{self, CrossValidation, Experiment, Featurised, FoldEvent, FoldPlan};
 use ser_train::report::{EvalReport, ReportFiles};
 
 use super::training::{self, FitArgs};
@@ -134,12 +134,25 @@ fn cross_validate_planned(
 ) -> anyhow::Result<CrossValidation> {
     let name = experiment.fit.model.name();
     let bar = Mutex::new(output::progress_bar(experiment.fit.epochs as u64, name));
-    let outcome =
-        pipeline::cross_validate_folds(dataset, featurised, experiment, plan, |fold, epoch| {
-            let bar = bar.lock().expect("progress bar lock");
-            let prefix = format!("{name} {} fold {fold} ", experiment.protocol);
-            output::report_epoch(&bar, &prefix, epoch);
-        })?;
+    let outcome = pipeline::cross_validate_folds(dataset, featurised, experiment, plan, |event| {
+        let bar = bar.lock().expect("progress bar lock");
+        match event {
+            FoldEvent::Epoch(fold, epoch) => {
+                let prefix = format!("{name} {} fold {fold} ", experiment.protocol);
+                output::report_epoch(&bar, &prefix, epoch);
+            }
+            FoldEvent::Finished(result) => output::report_line(
+                &bar,
+                format!(
+                    "fold {} finished: WA {:.1} %  UA {:.1} %  ({:.0} s of training)",
+                    result.report.fold,
+                    100.0 * result.report.metrics.wa,
+                    100.0 * result.report.metrics.ua,
+                    result.train_seconds
+                ),
+            ),
+        }
+    })?;
     bar.into_inner()
         .expect("progress bar lock")
         .finish_and_clear();

@@ -192,15 +192,15 @@ pub fn cross_validate(
     dataset: &Dataset,
     featurised: &Featurised,
     experiment: &Experiment,
-    on_epoch: impl FnMut(usize, &EpochReport),
+    mut on_epoch: impl FnMut(usize, &EpochReport),
 ) -> Result<EvalReport, PipelineError> {
-    match cross_validate_folds(
-        dataset,
-        featurised,
-        experiment,
-        &FoldPlan::default(),
-        on_epoch,
-    )? {
+    let plan = FoldPlan::default();
+    let progress = |event: FoldEvent| {
+        if let FoldEvent::Epoch(fold, report) = event {
+            on_epoch(fold, report);
+        }
+    };
+    match cross_validate_folds(dataset, featurised, experiment, &plan, progress)? {
         CrossValidation::Report(report) => Ok(*report),
         CrossValidation::Unfinished { .. } => unreachable!("every fold runs without a plan"),
     }
@@ -214,6 +214,15 @@ pub struct FoldPlan {
     pub store: Option<FoldStore>,
     /// Run only these folds (numbered as in the report); the report waits for the others.
     pub only: Option<Vec<usize>>,
+}
+
+/// What [`cross_validate_folds`] reports while it runs.
+#[derive(Debug, Clone, Copy)]
+pub enum FoldEvent<'a> {
+    /// An epoch of fold `.0` finished.
+    Epoch(usize, &'a EpochReport),
+    /// A fold finished (and was stored, with a store).
+    Finished(&'a FoldResult),
 }
 
 /// The outcome of [`cross_validate_folds`].
@@ -233,7 +242,7 @@ pub fn cross_validate_folds(
     featurised: &Featurised,
     experiment: &Experiment,
     plan: &FoldPlan,
-    mut on_epoch: impl FnMut(usize, &EpochReport),
+    mut progress: impl FnMut(FoldEvent),
 ) -> Result<CrossValidation, PipelineError> {
     let labels = dataset_labels(dataset)?;
     let splits = ser_corpus::make_splits(dataset, &experiment.protocol, &experiment.split)?;
@@ -265,10 +274,13 @@ pub fn cross_validate_folds(
                     fit.checkpoint_dir = Some(store.checkpoint_dir(fold));
                     fit.resume = true;
                 }
-                let result = run_fold(&samples, &fit, split, fold, |r| on_epoch(fold, r))?;
+                let result = run_fold(&samples, &fit, split, fold, |r| {
+                    progress(FoldEvent::Epoch(fold, r))
+                })?;
                 if let Some(store) = &plan.store {
                     store.save(fold, &result)?;
                 }
+                progress(FoldEvent::Finished(&result));
                 results.push(result);
             }
             None => missing.push(fold),
