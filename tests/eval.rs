@@ -102,7 +102,7 @@ fn folds_run_in_separate_runs_make_the_report_of_one_run() {
     let first = eval_mlp(dir.path(), &parts, &["--folds", "1"]);
     assert!(first.status.success());
     let stdout = String::from_utf8_lossy(&first.stdout);
-    assert!(stdout.contains("folds 0 are still to run"), "{stdout}");
+    assert!(stdout.contains("folds 0 are not finished yet"), "{stdout}");
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert!(stderr.contains("fold 1 finished: WA"), "{stderr}");
     assert!(!parts.join("report.json").exists());

@@ -224,8 +224,9 @@ pub fn cross_validate_kept(
         }
         CrossValidation::Unfinished { missing } => {
             println!(
-                "folds {} finished in {}; folds {} are still to run (--folds, or --resume for \
-                 all); the run that finishes the last one writes the report",
+                "folds {} finished in {}; folds {} are not finished yet (running in another \
+                 process, or still to run: --folds, or --resume for all); the run that finishes \
+                 the last one writes the report",
                 folds::list(kept.only.as_deref().unwrap_or_default()),
                 dir.display(),
                 folds::list(&missing)

@@ -6,7 +6,9 @@
 //!   data); a store refuses to mix folds of different settings,
 //! - `fold-<k>.json`: each finished fold (its report part, member scores and timings),
 //! - `fold-<k>/`: the running fold's training checkpoints (one per epoch, see
-//!   [`crate::fit::FitConfig::checkpoint_dir`]), removed when the fold finishes.
+//!   [`crate::fit::FitConfig::checkpoint_dir`]), removed when the fold finishes,
+//! - `fold-<k>.running`: the id of the process running the fold, so that two processes never
+//!   train the same fold into the same checkpoints (a claim whose process is gone is stale).
 
 use std::path::{Path, PathBuf};
 
@@ -116,6 +118,38 @@ impl FoldStore {
         Ok(())
     }
 
+    /// Claims `fold` for this process until the claim is dropped; `None` while another live
+    /// process runs it.
+    pub fn claim(&self, fold: usize) -> Result<Option<FoldClaim>, PipelineError> {
+        let path = self.dir.join(format!("fold-{fold}.running"));
+        let me = std::process::id();
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    use std::io::Write;
+                    file.write_all(me.to_string().as_bytes())
+                        .map_err(|e| self.error(&path, e.to_string()))?;
+                    return Ok(Some(FoldClaim { path }));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<u32>().ok());
+                    if holder.is_some_and(|pid| pid != me && process_alive(pid)) {
+                        return Ok(None);
+                    }
+                    // Left by a run that ended without cleaning up (or by this process).
+                    std::fs::remove_file(&path).map_err(|e| self.error(&path, e.to_string()))?;
+                }
+                Err(e) => return Err(self.error(&path, e.to_string())),
+            }
+        }
+    }
+
     /// Numbers of the folds with a stored result, ascending.
     pub fn finished_folds(&self) -> Result<Vec<usize>, PipelineError> {
         let entries =
@@ -143,6 +177,28 @@ impl FoldStore {
             path: path.to_path_buf(),
             why,
         }
+    }
+}
+
+/// A fold this process runs; dropping it releases the fold.
+#[derive(Debug)]
+pub struct FoldClaim {
+    path: PathBuf,
+}
+
+impl Drop for FoldClaim {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether process `pid` still runs. Only Linux can tell (through /proc); elsewhere a claim
+/// is assumed live, and an interrupted run's claim file must be removed by hand.
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
     }
 }
 
@@ -231,6 +287,24 @@ mod tests {
         assert!(refused.to_string().contains("--resume"), "{refused}");
         let joined = FoldStore::open(dir.path(), &settings, true).unwrap();
         assert_eq!(joined.finished_folds().unwrap(), vec![2]);
+    }
+
+    #[test]
+    fn a_fold_is_run_by_one_live_process_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FoldStore::open(dir.path(), &json!({}), false).unwrap();
+        let claim = store.claim(0).unwrap().expect("a free fold");
+        // Process 1 (init) is alive: its claim holds.
+        std::fs::write(dir.path().join("fold-1.running"), "1").unwrap();
+        if cfg!(target_os = "linux") {
+            assert!(store.claim(1).unwrap().is_none());
+        }
+        // A claim whose process is gone is taken over.
+        std::fs::write(dir.path().join("fold-2.running"), u32::MAX.to_string()).unwrap();
+        assert!(store.claim(2).unwrap().is_some());
+        drop(claim);
+        assert!(!dir.path().join("fold-0.running").exists());
+        assert!(store.claim(0).unwrap().is_some());
     }
 
     #[test]

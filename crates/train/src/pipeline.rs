@@ -270,7 +270,20 @@ pub fn cross_validate_folds(
             Some(result) => results.push(result),
             None if wanted => {
                 let mut fit = experiment.fit.clone();
+                let mut _claim = None;
                 if let Some(store) = &plan.store {
+                    let Some(claim) = store.claim(fold)? else {
+                        if plan.only.is_some() {
+                            return Err(PipelineError::Setup(format!(
+                                "fold {fold} is being run by another process (see {})",
+                                store.dir().display()
+                            )));
+                        }
+                        // Another process runs it; its result joins the report below.
+                        missing.push(fold);
+                        continue;
+                    };
+                    _claim = Some(claim);
                     fit.checkpoint_dir = Some(store.checkpoint_dir(fold));
                     fit.resume = true;
                 }
