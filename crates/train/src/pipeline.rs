@@ -284,6 +284,11 @@ pub fn cross_validate_folds(
                         continue;
                     };
                     _claim = Some(claim);
+                    // Another process may have finished it just before the claim.
+                    if let Some(result) = store.finished(fold)? {
+                        results.push(result);
+                        continue;
+                    }
                     fit.checkpoint_dir = Some(store.checkpoint_dir(fold));
                     fit.resume = true;
                 }
