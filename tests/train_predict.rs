@@ -155,7 +155,7 @@ fn train_takes_the_figures_of_an_earlier_eval_of_the_same_settings() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("report.json evaluated seed 0, this run trains 3"),
+        stderr.contains("report.json evaluated seed\n  0\nthis run trains\n  3"),
         "{stderr}"
     );
 
@@ -318,6 +318,40 @@ fn eval_scores_a_trained_bundle_and_compare_tables_two_models() {
         ],
     ));
     assert_eq!(table_rows(&merged), table_rows(&table));
+
+    // An interrupted comparison resumes: reports of the same settings are taken as they are,
+    // one of other settings is evaluated again.
+    let base = [
+        "compare",
+        "--data",
+        s(&data),
+        "--protocol",
+        "speaker-mod:2",
+        "--report",
+        s(&comparison),
+        "--resume",
+    ];
+    let resumed = ser(
+        &cache,
+        &[&base[..], &["--models", "svm-linear,mlp", "--epochs", "2"]].concat(),
+    );
+    assert_eq!(table_rows(&ok(&resumed)), table_rows(&table));
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(stderr.matches("taken from").count(), 2, "{stderr}");
+    let redone = ser(
+        &cache,
+        &[&base[..], &["--models", "mlp", "--epochs", "3"]].concat(),
+    );
+    ok(&redone);
+    let stderr = String::from_utf8_lossy(&redone.stderr);
+    assert!(
+        stderr.contains("differs (epochs): evaluating again"),
+        "{stderr}"
+    );
+    let mlp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(comparison.join("mlp/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(mlp["provenance"]["epochs"], "3");
 }
 
 /// The rows of the Markdown table in `text` (without the trailing file list).

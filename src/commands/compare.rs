@@ -8,11 +8,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use ser_model::bundle::ModelSpec;
+use ser_train::pipeline;
 use ser_train::report::{
-    ComparisonReport, EvalReport, read_comparison, read_report, write_comparison, write_report,
+    ComparisonReport, EvalReport, read_comparison, read_report, write_comparison,
 };
 
-use super::eval::cross_validate_model;
+use super::eval::{KeptFolds, cross_validate_kept, experiment};
 use super::training::{self, FitArgs};
 
 #[derive(clap::Args)]
@@ -32,9 +33,14 @@ pub struct Args {
     /// Evaluation protocol (speaker-independent by default: fold k = actors with number mod 5 = k).
     #[arg(long, default_value = "speaker-mod:5")]
     protocol: String,
-    /// Folder for comparison.{md,html,json} and one report folder per model.
+    /// Folder for comparison.{md,html,json} and one report folder per model (where each
+    /// model's finished folds are kept while it runs).
     #[arg(long, default_value = "comparison")]
     report: PathBuf,
+    /// Continue an interrupted comparison: models whose report in --report has these same
+    /// settings are taken as they are, the interrupted one continues from its finished folds.
+    #[arg(long, requires = "data")]
+    resume: bool,
     #[command(flatten)]
     fit: FitArgs,
 }
@@ -52,11 +58,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for model in models {
         let name = model.name().to_string();
         eprintln!("== {name}");
-        match cross_validate_model(&dataset, model, &protocol, &args.fit) {
+        match evaluate_model(&args, &dataset, model, &protocol) {
             Ok(report) => {
-                let dir = args.report.join(&name);
-                write_report(&dir, &report)
-                    .with_context(|| format!("cannot write {}", dir.display()))?;
                 eprintln!(
                     "{name}: WA {}  UA {}",
                     report.aggregate.wa.percent(),
@@ -79,6 +82,43 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("failed: {}", failed.join(", "));
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// Cross-validates one model into `--report/<model>`, or with `--resume` takes the report an
+/// earlier run wrote there for these same settings.
+fn evaluate_model(
+    args: &Args,
+    dataset: &ser_corpus::Dataset,
+    model: ModelSpec,
+    protocol: &ser_corpus::Protocol,
+) -> anyhow::Result<EvalReport> {
+    let dir = args.report.join(model.name());
+    let features = args.fit.feature_config(&model)?;
+    let featurised = training::featurise(dataset, &features, &args.fit)?;
+    let experiment = experiment(features, model, protocol.clone(), &args.fit);
+    let earlier = dir.join("report.json");
+    if args.resume && earlier.is_file() {
+        let report = read_report(&earlier)?;
+        let differences = pipeline::report_differences(&report, dataset, &featurised, &experiment);
+        if differences.is_empty() {
+            eprintln!("taken from {}", earlier.display());
+            return Ok(report);
+        }
+        let what: Vec<&str> = differences.iter().map(|d| d.what).collect();
+        eprintln!(
+            "{} differs ({}): evaluating again",
+            earlier.display(),
+            what.join(", ")
+        );
+    }
+    let kept = KeptFolds {
+        report_dir: &dir,
+        resume: args.resume,
+        only: None,
+    };
+    let (report, _) = cross_validate_kept(dataset, &featurised, &experiment, &kept)?
+        .expect("every fold runs when none is singled out");
+    Ok(report)
 }
 
 /// The rows of `report.json` files, plus those of earlier `comparison.json` files for

@@ -81,19 +81,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Cross-validates `model` on the dataset; shared with `ser compare`.
-pub fn cross_validate_model(
-    dataset: &ser_corpus::Dataset,
-    model: ModelSpec,
-    protocol: &ser_corpus::Protocol,
-    fit_args: &FitArgs,
-) -> anyhow::Result<EvalReport> {
-    let features = fit_args.feature_config(&model)?;
-    let featurised = training::featurise(dataset, &features, fit_args)?;
-    let experiment = experiment(features, model, protocol.clone(), fit_args);
-    cross_validate_featurised(dataset, &featurised, &experiment)
-}
-
 /// The cross-validation of `model` on `features` under `protocol` with the training settings
 /// of `fit_args`.
 pub fn experiment(
@@ -113,19 +100,8 @@ pub fn experiment(
     }
 }
 
-/// Runs `experiment` on already featurised clips, showing per-epoch progress.
-pub fn cross_validate_featurised(
-    dataset: &ser_corpus::Dataset,
-    featurised: &Featurised,
-    experiment: &Experiment,
-) -> anyhow::Result<EvalReport> {
-    match cross_validate_planned(dataset, featurised, experiment, &FoldPlan::default())? {
-        CrossValidation::Report(report) => Ok(*report),
-        CrossValidation::Unfinished { .. } => unreachable!("every fold runs without a plan"),
-    }
-}
-
-/// [`cross_validate_featurised`] over the folds of `plan`.
+/// Runs the folds of `plan` on already featurised clips, showing per-epoch progress and a
+/// line per finished fold.
 fn cross_validate_planned(
     dataset: &ser_corpus::Dataset,
     featurised: &Featurised,

@@ -178,49 +178,20 @@ fn evaluated(
         report.protocol.id.parse()?,
         &args.fit,
     );
-    let checks = [
-        (
-            "model",
-            Some(&report.model.name),
-            pipeline::model_info(&experiment, featurised, report.labels.len()).name,
-        ),
-        (
-            "seed",
-            report.provenance.get("seed"),
-            args.fit.seed.to_string(),
-        ),
-        (
-            "epochs",
-            report.provenance.get("epochs"),
-            args.fit.epochs.to_string(),
-        ),
-        (
-            "data",
-            Some(&report.dataset.description),
-            pipeline::dataset_info(dataset).description,
-        ),
-    ];
-    let training = pipeline::training_settings(&experiment.fit, featurised.augmented_copies());
-    match report.provenance.get(pipeline::TRAINING) {
-        Some(theirs) if *theirs != training => anyhow::bail!(
-            "{} evaluated the training settings\n  {theirs}\nthis run trains with\n  {training}\n\
-             not the same settings",
-            file.display()
-        ),
-        Some(_) => {}
-        None => eprintln!(
-            "warning: {} does not record its training settings (an older report), so only its \
-             model, seed, epochs and data are checked",
-            file.display()
-        ),
-    }
-    for (what, theirs, ours) in checks {
-        if theirs != Some(&ours) {
-            anyhow::bail!(
-                "{} evaluated {what} {}, this run trains {ours}: not the same settings",
+    for difference in pipeline::report_differences(&report, dataset, featurised, &experiment) {
+        match difference.theirs {
+            None if difference.what == "training settings" => eprintln!(
+                "warning: {} does not record its training settings (an older report), so only \
+                 its model, seed, epochs and data are checked",
+                file.display()
+            ),
+            theirs => anyhow::bail!(
+                "{} evaluated {}\n  {}\nthis run trains\n  {}\nnot the same settings",
                 file.display(),
-                theirs.map_or("(not recorded)", String::as_str)
-            );
+                difference.what,
+                theirs.as_deref().unwrap_or("(not recorded)"),
+                difference.ours
+            ),
         }
     }
     Ok((report.protocol.id.clone(), bundle_figures(&report, &file)))

@@ -456,6 +456,59 @@ pub fn evaluation_settings(
     serde_json::Value::Object(settings)
 }
 
+/// One way an earlier report differs from what an experiment evaluates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    pub what: &'static str,
+    /// The report's value; `None` when it does not record it.
+    pub theirs: Option<String>,
+    pub ours: String,
+}
+
+/// How `report` differs from what `experiment` evaluates on `dataset`: model (with ensemble
+/// size and features), protocol, seed, epochs, training settings and data.
+pub fn report_differences(
+    report: &EvalReport,
+    dataset: &Dataset,
+    featurised: &Featurised,
+    experiment: &Experiment,
+) -> Vec<Difference> {
+    let recorded = |key: &str| report.provenance.get(key).cloned();
+    let checks = [
+        (
+            "model",
+            Some(report.model.name.clone()),
+            model_info(experiment, featurised, report.labels.len()).name,
+        ),
+        (
+            "protocol",
+            Some(report.protocol.id.clone()),
+            experiment.protocol.to_string(),
+        ),
+        ("seed", recorded("seed"), experiment.split.seed.to_string()),
+        (
+            "epochs",
+            recorded("epochs"),
+            experiment.fit.epochs.to_string(),
+        ),
+        (
+            "training settings",
+            recorded(TRAINING),
+            training_settings(&experiment.fit, featurised.augmented_copies()),
+        ),
+        (
+            "data",
+            Some(report.dataset.description.clone()),
+            dataset_info(dataset).description,
+        ),
+    ];
+    checks
+        .into_iter()
+        .filter(|(_, theirs, ours)| theirs.as_ref() != Some(ours))
+        .map(|(what, theirs, ours)| Difference { what, theirs, ours })
+        .collect()
+}
+
 /// Provenance key of the training settings beyond model, features, seed and epochs.
 pub const TRAINING: &str = "training";
 
