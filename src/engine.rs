@@ -731,22 +731,26 @@ mod tests {
         assert_eq!(p.true_label.as_deref(), Some("happy"));
     }
 
-    #[test]
-    fn trains_a_frame_model() {
-        let dir = tempfile::tempdir().unwrap();
-        let zip = dir.path().join("tones.zip");
+    /// Trains `spec` on the tone dataset in `dir`, ignoring progress.
+    fn train_tones(engine: &MlEngine, dir: &Path, spec: &TrainSpec) -> TrainOutcome {
+        let zip = dir.join("tones.zip");
         tone_zip(&zip);
-        let engine = MlEngine::new().unwrap();
-        let spec = TrainSpec::new("cnn1d-mfcc", 1);
-        let outcome = engine
+        engine
             .train(
                 &zip,
-                &spec,
-                &dir.path().join("job"),
+                spec,
+                &dir.join("job"),
                 &mut |_| {},
                 &AtomicBool::new(false),
             )
-            .unwrap();
+            .unwrap()
+    }
+
+    #[test]
+    fn trains_a_frame_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = MlEngine::new().unwrap();
+        let outcome = train_tones(&engine, dir.path(), &TrainSpec::new("cnn1d-mfcc", 1));
         assert_eq!(outcome.history.len(), 1);
         let p = engine
             .predict(Some(&outcome.bundle), &tone(150.0, 2.0), "clip.wav")
@@ -757,23 +761,12 @@ mod tests {
     #[test]
     fn an_augmented_ensemble_is_trained_as_asked() {
         let dir = tempfile::tempdir().unwrap();
-        let zip = dir.path().join("tones.zip");
-        tone_zip(&zip);
-        let engine = MlEngine::new().unwrap();
         let spec = TrainSpec {
             augment: true,
             members: 2,
             ..TrainSpec::new("cnn1d-mfcc", 1)
         };
-        let outcome = engine
-            .train(
-                &zip,
-                &spec,
-                &dir.path().join("job"),
-                &mut |_| {},
-                &AtomicBool::new(false),
-            )
-            .unwrap();
+        let outcome = train_tones(&MlEngine::new().unwrap(), dir.path(), &spec);
         let bundle = Bundle::load(&outcome.bundle).unwrap();
         assert_eq!(bundle.meta.members, 2);
         let training = &bundle.meta.provenance["training"];
