@@ -104,7 +104,7 @@ fn evaluate_model(
             eprintln!("taken from {}", earlier.display());
             return Ok(report);
         }
-        let what: Vec<&str> = differences.iter().map(|d| d.what).collect();
+        let what: Vec<String> = differences.iter().map(|d| d.what.to_string()).collect();
         eprintln!(
             "{} differs ({}): evaluating again",
             earlier.display(),

@@ -110,7 +110,7 @@ fn cross_validate_planned(
 ) -> anyhow::Result<CrossValidation> {
     let name = experiment.fit.model.name();
     let bar = Mutex::new(output::progress_bar(experiment.fit.epochs as u64, name));
-    let outcome = pipeline::cross_validate_folds(dataset, featurised, experiment, plan, |event| {
+    let outcome = pipeline::cross_validate(dataset, featurised, experiment, plan, |event| {
         let bar = bar.lock().expect("progress bar lock");
         match event {
             FoldEvent::Epoch(fold, epoch) => {

@@ -180,7 +180,7 @@ fn evaluated(
     );
     for difference in pipeline::report_differences(&report, dataset, featurised, &experiment) {
         match difference.theirs {
-            None if difference.what == "training settings" => eprintln!(
+            None if difference.what == pipeline::Setting::Training => eprintln!(
                 "warning: {} does not record its training settings (an older report), so only \
                  its model, seed, epochs and data are checked",
                 file.display()

@@ -65,11 +65,12 @@ pub struct TrainSpec {
     #[serde(default)]
     pub augment: bool,
     /// Networks trained with different seeds and averaged (1 = a single model).
-    #[serde(default = "one")]
+    #[serde(default = "one_member")]
     pub members: u32,
 }
 
-fn one() -> u32 {
+/// Serde default of member counts: a single model.
+pub(crate) fn one_member() -> u32 {
     1
 }
 

@@ -29,14 +29,10 @@ pub struct TrainParams {
     /// Jobs stored before these options existed trained plain single models.
     #[serde(default)]
     pub augment: bool,
-    #[serde(default = "one_member")]
+    #[serde(default = "crate::engine::one_member")]
     pub members: u32,
     pub model_name: String,
     pub dataset_name: String,
-}
-
-fn one_member() -> u32 {
-    1
 }
 
 /// What a test job was asked to do (the `params` column).

@@ -185,27 +185,6 @@ pub struct Experiment {
     pub split: SplitOptions,
 }
 
-/// Cross-validates `experiment` on `dataset`: per split, fit on the training speakers (early
-/// stopping on the validation speakers), score the test speakers. `on_epoch` receives the fold
-/// number and each epoch's report.
-pub fn cross_validate(
-    dataset: &Dataset,
-    featurised: &Featurised,
-    experiment: &Experiment,
-    mut on_epoch: impl FnMut(usize, &EpochReport),
-) -> Result<EvalReport, PipelineError> {
-    let plan = FoldPlan::default();
-    let progress = |event: FoldEvent| {
-        if let FoldEvent::Epoch(fold, report) = event {
-            on_epoch(fold, report);
-        }
-    };
-    match cross_validate_folds(dataset, featurised, experiment, &plan, progress)? {
-        CrossValidation::Report(report) => Ok(*report),
-        CrossValidation::Unfinished { .. } => unreachable!("every fold runs without a plan"),
-    }
-}
-
 /// Which folds a cross-validation runs and where it keeps them.
 #[derive(Debug, Default)]
 pub struct FoldPlan {
@@ -216,16 +195,16 @@ pub struct FoldPlan {
     pub only: Option<Vec<usize>>,
 }
 
-/// What [`cross_validate_folds`] reports while it runs.
+/// What [`cross_validate`] reports while it runs.
 #[derive(Debug, Clone, Copy)]
 pub enum FoldEvent<'a> {
     /// An epoch of fold `.0` finished.
     Epoch(usize, &'a EpochReport),
-    /// A fold finished (and was stored, with a store).
+    /// A fold finished training here (and was stored, with a store).
     Finished(&'a FoldResult),
 }
 
-/// The outcome of [`cross_validate_folds`].
+/// The outcome of [`cross_validate`].
 #[derive(Debug)]
 pub enum CrossValidation {
     Report(Box<EvalReport>),
@@ -235,9 +214,11 @@ pub enum CrossValidation {
     },
 }
 
-/// [`cross_validate`] over the folds `plan` asks for, reusing stored ones; the report is made
-/// once every fold is finished, here or in the store.
-pub fn cross_validate_folds(
+/// Cross-validates `experiment` on `dataset`: per split, fit on the training speakers (early
+/// stopping on the validation speakers), score the test speakers. Runs the folds `plan` asks
+/// for (all by default) and reuses those its store holds; the report is made once every fold
+/// is finished, here or in the store.
+pub fn cross_validate(
     dataset: &Dataset,
     featurised: &Featurised,
     experiment: &Experiment,
@@ -261,50 +242,35 @@ pub fn cross_validate_folds(
     let mut results = Vec::new();
     let mut missing = Vec::new();
     for (fold, split) in splits.iter().enumerate() {
-        let stored = match &plan.store {
-            Some(store) => store.finished(fold)?,
-            None => None,
-        };
         let wanted = plan.only.as_ref().is_none_or(|only| only.contains(&fold));
-        match stored {
-            Some(result) => results.push(result),
-            None if wanted => {
-                let mut fit = experiment.fit.clone();
-                let mut _claim = None;
-                if let Some(store) = &plan.store {
-                    let Some(claim) = store.claim(fold)? else {
-                        if plan.only.is_some() {
-                            return Err(PipelineError::Setup(format!(
-                                "fold {fold} is being run by another process (see {})",
-                                store.dir().display()
-                            )));
-                        }
-                        // Another process runs it; its result joins the report below.
-                        missing.push(fold);
-                        continue;
-                    };
-                    _claim = Some(claim);
-                    // Another process may have finished it just before the claim.
-                    if let Some(result) = store.finished(fold)? {
-                        results.push(result);
-                        continue;
-                    }
-                    fit.checkpoint_dir = Some(store.checkpoint_dir(fold));
-                    fit.resume = true;
-                }
-                let result = run_fold(&samples, &fit, split, fold, |r| {
+        let result = match (&plan.store, wanted) {
+            (_, false) => None,
+            (None, true) => {
+                let result = run_fold(&samples, &experiment.fit, split, fold, |r| {
                     progress(FoldEvent::Epoch(fold, r))
                 })?;
-                if let Some(store) = &plan.store {
-                    store.save(fold, &result)?;
-                }
                 progress(FoldEvent::Finished(&result));
-                results.push(result);
+                Some(result)
             }
+            (Some(store), true) => {
+                let explicit = plan.only.is_some();
+                kept_fold(
+                    store,
+                    &samples,
+                    experiment,
+                    split,
+                    fold,
+                    explicit,
+                    &mut progress,
+                )?
+            }
+        };
+        match result {
+            Some(result) => results.push(result),
             None => missing.push(fold),
         }
     }
-    // Folds a parallel run finished meanwhile.
+    // Folds not run here that the store holds (from earlier or parallel runs).
     if let Some(store) = &plan.store {
         for fold in std::mem::take(&mut missing) {
             match store.finished(fold)? {
@@ -319,6 +285,45 @@ pub fn cross_validate_folds(
     results.sort_by_key(|r| r.report.fold);
     let report = assemble_report(dataset, featurised, experiment, labels.len(), results)?;
     Ok(CrossValidation::Report(Box::new(report)))
+}
+
+/// Fold `fold` as `store` holds it, or trained (checkpoints in the store, resumed when there)
+/// and stored; `None` while another process runs it, an error if that fold was asked for
+/// explicitly.
+fn kept_fold(
+    store: &FoldStore,
+    samples: &Samples,
+    experiment: &Experiment,
+    split: &Split,
+    fold: usize,
+    explicit: bool,
+    progress: &mut impl FnMut(FoldEvent),
+) -> Result<Option<FoldResult>, PipelineError> {
+    if let Some(result) = store.finished(fold)? {
+        return Ok(Some(result));
+    }
+    let Some(_claim) = store.claim(fold)? else {
+        return match explicit {
+            true => Err(PipelineError::Setup(format!(
+                "fold {fold} is being run by another process (see {})",
+                store.dir().display()
+            ))),
+            false => Ok(None),
+        };
+    };
+    // Another process may have finished it just before the claim.
+    if let Some(result) = store.finished(fold)? {
+        return Ok(Some(result));
+    }
+    let mut fit = experiment.fit.clone();
+    fit.checkpoint_dir = Some(store.checkpoint_dir(fold));
+    fit.resume = true;
+    let result = run_fold(samples, &fit, split, fold, |r| {
+        progress(FoldEvent::Epoch(fold, r))
+    })?;
+    store.save(fold, &result)?;
+    progress(FoldEvent::Finished(&result));
+    Ok(Some(result))
 }
 
 /// Trains on one split and scores its test part (and, for an ensemble, each member alone).
@@ -433,10 +438,7 @@ pub fn evaluation_settings(
     featurised: &Featurised,
     experiment: &Experiment,
 ) -> serde_json::Value {
-    let mut fit = experiment.fit.clone();
-    fit.checkpoint_dir = None;
-    fit.resume = false;
-    let mut settings = match serde_json::to_value(&fit) {
+    let mut settings = match serde_json::to_value(&experiment.fit) {
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
     };
@@ -456,10 +458,34 @@ pub fn evaluation_settings(
     serde_json::Value::Object(settings)
 }
 
+/// What [`report_differences`] compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    Model,
+    Protocol,
+    Seed,
+    Epochs,
+    Training,
+    Data,
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Setting::Model => "model",
+            Setting::Protocol => "protocol",
+            Setting::Seed => "seed",
+            Setting::Epochs => "epochs",
+            Setting::Training => "training settings",
+            Setting::Data => "data",
+        })
+    }
+}
+
 /// One way an earlier report differs from what an experiment evaluates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Difference {
-    pub what: &'static str,
+    pub what: Setting,
     /// The report's value; `None` when it does not record it.
     pub theirs: Option<String>,
     pub ours: String,
@@ -476,28 +502,32 @@ pub fn report_differences(
     let recorded = |key: &str| report.provenance.get(key).cloned();
     let checks = [
         (
-            "model",
+            Setting::Model,
             Some(report.model.name.clone()),
             model_info(experiment, featurised, report.labels.len()).name,
         ),
         (
-            "protocol",
+            Setting::Protocol,
             Some(report.protocol.id.clone()),
             experiment.protocol.to_string(),
         ),
-        ("seed", recorded("seed"), experiment.split.seed.to_string()),
         (
-            "epochs",
+            Setting::Seed,
+            recorded("seed"),
+            experiment.split.seed.to_string(),
+        ),
+        (
+            Setting::Epochs,
             recorded("epochs"),
             experiment.fit.epochs.to_string(),
         ),
         (
-            "training settings",
+            Setting::Training,
             recorded(TRAINING),
             training_settings(&experiment.fit, featurised.augmented_copies()),
         ),
         (
-            "data",
+            Setting::Data,
             Some(report.dataset.description.clone()),
             dataset_info(dataset).description,
         ),
