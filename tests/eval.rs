@@ -154,3 +154,16 @@ fn an_unknown_fold_is_refused_by_number() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("there is no fold 7"), "{stderr}");
 }
+
+#[test]
+fn a_frequency_warp_needs_mel_band_features() {
+    let dir = tempfile::tempdir().unwrap();
+    support::tone_dataset(&dir.path().join("data"));
+    let out = eval_mlp(dir.path(), &dir.path().join("r"), &["--freq-warp", "0.1"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--freq-warp needs log-mel frame features; pooled-rich"),
+        "{stderr}"
+    );
+}

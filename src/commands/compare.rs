@@ -94,8 +94,8 @@ fn evaluate_model(
 ) -> anyhow::Result<EvalReport> {
     let dir = args.report.join(model.name());
     let features = args.fit.feature_config(&model)?;
-    let featurised = training::featurise(dataset, &features, &args.fit)?;
-    let experiment = experiment(features, model, protocol.clone(), &args.fit);
+    let experiment = experiment(features, model, protocol.clone(), &args.fit)?;
+    let featurised = training::featurise(dataset, &experiment.features, &args.fit)?;
     let earlier = dir.join("report.json");
     if args.resume && earlier.is_file() {
         let report = read_report(&earlier)?;

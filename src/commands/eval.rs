@@ -88,16 +88,16 @@ pub fn experiment(
     model: ModelSpec,
     protocol: ser_corpus::Protocol,
     fit_args: &FitArgs,
-) -> Experiment {
-    Experiment {
+) -> anyhow::Result<Experiment> {
+    Ok(Experiment {
+        fit: fit_args.fit_config(model, &features)?,
         features,
-        fit: fit_args.fit_config(model),
         protocol,
         split: SplitOptions {
             seed: fit_args.seed,
             ..Default::default()
         },
-    }
+    })
 }
 
 /// Runs the folds of `plan` on already featurised clips, showing per-epoch progress and a
@@ -146,8 +146,8 @@ fn cross_validate(arch: &str, args: &Args) -> anyhow::Result<Option<(EvalReport,
     let protocol: ser_corpus::Protocol = args.protocol.parse()?;
     let dataset = training::open_dataset(&args.data)?;
     let features = args.fit.feature_config(&model)?;
-    let featurised = training::featurise(&dataset, &features, &args.fit)?;
-    let experiment = experiment(features, model, protocol, &args.fit);
+    let experiment = experiment(features, model, protocol, &args.fit)?;
+    let featurised = training::featurise(&dataset, &experiment.features, &args.fit)?;
     let folds = KeptFolds {
         report_dir: &args.report,
         resume: args.resume,

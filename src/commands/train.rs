@@ -58,6 +58,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let model = ModelSpec::from_name(&args.arch)?;
     let features = args.fit.feature_config(&model)?;
+    let mut fit = args.fit.fit_config(model.clone(), &features)?;
     let dataset = training::open_dataset(&args.data)?;
     let featurised = training::featurise(&dataset, &features, &args.fit)?;
     // Earlier reports are read and checked first: a mismatch should not wait for hours of
@@ -77,7 +78,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &model,
         &mut evaluations,
     )?;
-    let mut fit = args.fit.fit_config(model);
     fit.checkpoint_dir = args.checkpoints.clone();
     fit.resume = args.resume;
     let run = TrainRun {
@@ -135,7 +135,7 @@ fn evaluate(
                 model.clone(),
                 protocol.parse()?,
                 &args.fit,
-            );
+            )?;
             if figures.contains_key(&experiment.protocol.to_string()) {
                 anyhow::bail!("{protocol} is evaluated twice (--evaluate and --evaluated)");
             }
@@ -177,7 +177,7 @@ fn evaluated(
         model.clone(),
         report.protocol.id.parse()?,
         &args.fit,
-    );
+    )?;
     for difference in pipeline::report_differences(&report, dataset, featurised, &experiment) {
         match difference.theirs {
             None if difference.what == pipeline::Setting::Training => eprintln!(

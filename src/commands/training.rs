@@ -7,7 +7,7 @@ use ser_audio::augment::AugmentSpec;
 use ser_corpus::{CacheMode, Dataset, FeatureCache, OpenOptions};
 use ser_features::FeatureConfig;
 use ser_model::bundle::ModelSpec;
-use ser_train::fit::{FitConfig, SpecAugment};
+use ser_train::fit::{FitConfig, FreqWarp, SpecAugment};
 use ser_train::pipeline::{self, Augmentation, Featurised};
 
 use crate::output;
@@ -43,6 +43,10 @@ pub struct FitArgs {
     /// SpecAugment masks on training batches (frame models).
     #[arg(long)]
     pub spec_augment: bool,
+    /// Warp each training crop's frequency axis by a random factor within 1 ± this (e.g.
+    /// 0.1), as another speaker's vocal tract would (log-mel frame features only).
+    #[arg(long)]
+    pub freq_warp: Option<f32>,
     /// Mixup with this Beta(alpha, alpha) parameter.
     #[arg(long)]
     pub mixup: Option<f32>,
@@ -70,7 +74,25 @@ impl FitArgs {
         Ok(FeatureConfig::named(name)?)
     }
 
-    pub fn fit_config(&self, model: ModelSpec) -> FitConfig {
+    /// The training settings for `model` on `features`; refuses a frequency warp on features
+    /// that are not mel bands.
+    pub fn fit_config(
+        &self,
+        model: ModelSpec,
+        features: &FeatureConfig,
+    ) -> anyhow::Result<FitConfig> {
+        let freq_warp = match self.freq_warp {
+            None => None,
+            Some(max) => Some(FreqWarp {
+                max,
+                band_hz: features.mel_band_centres().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--freq-warp needs log-mel frame features; {} has no mel bands",
+                        features.name
+                    )
+                })?,
+            }),
+        };
         let mut fit = FitConfig::new(model);
         fit.epochs = self.epochs;
         fit.seed = self.seed;
@@ -79,11 +101,12 @@ impl FitArgs {
         fit.frames = self.frames;
         fit.patience = (self.patience > 0).then_some(self.patience);
         fit.spec_augment = self.spec_augment.then(SpecAugment::default);
+        fit.freq_warp = freq_warp;
         fit.mixup = self.mixup;
         fit.label_smoothing = self.label_smoothing;
         fit.class_balanced = self.class_balanced;
         fit.members = self.members;
-        fit
+        Ok(fit)
     }
 
     fn augmentation(&self) -> Option<Augmentation> {

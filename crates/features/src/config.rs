@@ -148,6 +148,18 @@ impl FeatureConfig {
         }
     }
 
+    /// Centre frequency in Hz of each output row when the rows are mel bands (log-mel
+    /// frames), lowest first; `None` for the other kinds. Frequency-axis augmentation needs it.
+    pub fn mel_band_centres(&self) -> Option<Vec<f64>> {
+        if self.kind != FeatureKind::LogMelFrames {
+            return None;
+        }
+        let fmax = self.mel.fmax_for(self.sample_rate as f64);
+        let edges =
+            crate::mel::mel_frequencies(self.mel.n_mels + 2, self.mel.fmin, fmax, self.mel.htk);
+        Some(edges[1..=self.mel.n_mels].to_vec())
+    }
+
     /// True when the output is one vector per clip (cols = 1).
     pub fn is_pooled(&self) -> bool {
         matches!(
@@ -262,5 +274,20 @@ mod tests {
             281
         );
         assert!(FeatureConfig::named("nope").is_err());
+    }
+
+    #[test]
+    fn mel_band_centres_rise_through_the_band_for_log_mel_only() {
+        let cfg = FeatureConfig::named("logmel64-frames").unwrap();
+        let centres = cfg.mel_band_centres().unwrap();
+        assert_eq!(centres.len(), 64);
+        assert!(centres.windows(2).all(|w| w[0] < w[1]));
+        assert!(centres[0] > 0.0 && centres[63] < 8000.0, "{centres:?}");
+        assert!(
+            FeatureConfig::named("mfcc40-frames")
+                .unwrap()
+                .mel_band_centres()
+                .is_none()
+        );
     }
 }

@@ -557,6 +557,9 @@ pub fn training_settings(fit: &FitConfig, augmented_copies: usize) -> String {
     if fit.spec_augment.is_some() {
         parts.push("SpecAugment".into());
     }
+    if let Some(warp) = &fit.freq_warp {
+        parts.push(format!("frequency warp {}", warp.max));
+    }
     if let Some(alpha) = fit.mixup {
         parts.push(format!("mixup {alpha}"));
     }

@@ -1,4 +1,4 @@
-//! Train-only augmentation of batches: SpecAugment masks and mixup.
+//! Train-only augmentation of batches: SpecAugment masks, frequency warping and mixup.
 
 use ser_model::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,59 @@ impl SpecAugment {
             }
         }
     }
+}
+
+/// Warping of the frequency axis of mel-band frames, in the spirit of vocal tract length
+/// perturbation (Jaitly and Hinton 2013): each sample's spectrum is scaled by a factor drawn
+/// anew from [1 - max, 1 + max], so that what was at f Hz lands at factor·f: formants as
+/// another speaker's vocal tract would place them, words and timing unchanged. Rows are
+/// resampled by their band centres, so the mel scale's spacing is respected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FreqWarp {
+    /// Largest relative change of frequency (0.1 = ±10 %).
+    pub max: f32,
+    /// Centre of each row's band in Hz, lowest first.
+    pub band_hz: Vec<f64>,
+}
+
+impl FreqWarp {
+    /// Warps one row-major [rows, cols] sample in place (`rows` = the number of bands).
+    pub fn apply(&self, x: &mut [f32], cols: usize, rng: &mut SplitMix64) {
+        let factor = 1.0 + f64::from(self.max) * (2.0 * rng.unit() - 1.0);
+        self.warp(x, cols, factor);
+    }
+
+    fn warp(&self, x: &mut [f32], cols: usize, factor: f64) {
+        let rows = self.band_hz.len();
+        let original = x[..rows * cols].to_vec();
+        for (r, out) in x.chunks_exact_mut(cols).take(rows).enumerate() {
+            let source = fractional_index(&self.band_hz, self.band_hz[r] / factor);
+            let lo = source.floor() as usize;
+            let hi = (lo + 1).min(rows - 1);
+            let t = (source - lo as f64) as f32;
+            let (a, b) = (
+                &original[lo * cols..][..cols],
+                &original[hi * cols..][..cols],
+            );
+            for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+                *o = (1.0 - t) * a + t * b;
+            }
+        }
+    }
+}
+
+/// Where `value` falls in the ascending `sorted`, as a fractional index (clamped to its ends).
+fn fractional_index(sorted: &[f64], value: f64) -> f64 {
+    let last = sorted.len() - 1;
+    if value <= sorted[0] {
+        return 0.0;
+    }
+    if value >= sorted[last] {
+        return last as f64;
+    }
+    let hi = sorted.partition_point(|&v| v < value);
+    let lo = hi - 1;
+    lo as f64 + (value - sorted[lo]) / (sorted[hi] - sorted[lo])
 }
 
 /// A random mask [start, start + width) inside `len`, width in 0..=max_width.
@@ -148,5 +201,45 @@ mod tests {
         let mut x = vec![1.0; 4 * 6];
         aug.apply(&mut x, 4, 6, &mut rng);
         assert!(x.iter().all(|&v| v == 0.0 || v == 1.0));
+    }
+
+    fn warp_of(band_hz: Vec<f64>) -> FreqWarp {
+        FreqWarp { max: 0.1, band_hz }
+    }
+
+    #[test]
+    fn frequency_warp_by_one_changes_nothing() {
+        let warp = warp_of(vec![100.0, 200.0, 400.0, 800.0]);
+        let mut x: Vec<f32> = (0..8).map(|v| v as f32).collect();
+        warp.warp(&mut x, 2, 1.0);
+        assert_eq!(x, (0..8).map(|v| v as f32).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn frequency_warp_moves_energy_to_the_scaled_band() {
+        // Bands a factor 1.25 apart: a peak in the 400 Hz band moves up one band when
+        // frequencies scale by 1.25 and down one when they scale by 0.8.
+        let band_hz: Vec<f64> = (0..6).map(|k| 100.0 * 1.25f64.powi(k)).collect();
+        let warp = warp_of(band_hz);
+        let peak_at = |factor: f64| {
+            let mut x = vec![0.0f32; 6];
+            x[3] = 1.0;
+            warp.warp(&mut x, 1, factor);
+            let best = x.iter().cloned().fold(f32::MIN, f32::max);
+            (x.iter().position(|&v| v == best).unwrap(), best)
+        };
+        assert_eq!(peak_at(1.25), (4, 1.0));
+        assert_eq!(peak_at(0.8), (2, 1.0));
+        let (row, height) = peak_at(1.1);
+        assert!(row == 3 && height < 1.0 && height > 0.0, "{row} {height}");
+    }
+
+    #[test]
+    fn fractional_index_interpolates_and_clamps() {
+        let hz = [100.0, 200.0, 400.0];
+        assert_eq!(fractional_index(&hz, 50.0), 0.0);
+        assert_eq!(fractional_index(&hz, 150.0), 0.5);
+        assert_eq!(fractional_index(&hz, 300.0), 1.5);
+        assert_eq!(fractional_index(&hz, 900.0), 2.0);
     }
 }

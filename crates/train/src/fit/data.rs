@@ -5,7 +5,7 @@ use ser_model::input::{FeatureView, Normalisation, crop_or_pad, pool_mean};
 use ser_model::rng::SplitMix64;
 
 use super::FitError;
-use super::augment::{SpecAugment, mixup};
+use super::augment::{FreqWarp, SpecAugment, mixup};
 
 /// Labelled feature matrices: each `x[i]` is row-major [rows, T_i] (T_i = 1 for a pooled
 /// vector); `y[i]` indexes the label list.
@@ -130,6 +130,7 @@ pub(crate) struct BatchRecipe<'a> {
     pub label_smoothing: f32,
     pub class_weights: Option<Vec<f32>>,
     pub spec_augment: Option<&'a SpecAugment>,
+    pub freq_warp: Option<&'a FreqWarp>,
     pub mixup: Option<f32>,
 }
 
@@ -158,8 +159,14 @@ impl BatchRecipe<'_> {
                 data.frames,
                 &mut x,
             );
-            if let (Some(aug), InputKind::Frames) = (self.spec_augment, data.kind) {
-                aug.apply(&mut x[offset..], data.rows, data.frames, rng);
+            if data.kind == InputKind::Frames {
+                // Warp first: masks then blank whole warped bands, as on real features.
+                if let Some(warp) = self.freq_warp {
+                    warp.apply(&mut x[offset..], data.frames, rng);
+                }
+                if let Some(aug) = self.spec_augment {
+                    aug.apply(&mut x[offset..], data.rows, data.frames, rng);
+                }
             }
             targets.extend(self.smoothed(data.y[i]));
             weights.push(self.class_weights.as_ref().map_or(1.0, |w| w[data.y[i]]));

@@ -26,7 +26,7 @@ use ser_model::classical::ClassicalError;
 use ser_model::{BundleError, InputKind, ModelError};
 use serde::{Deserialize, Serialize};
 
-pub use augment::SpecAugment;
+pub use augment::{FreqWarp, SpecAugment};
 pub use data::TrainData;
 pub use schedule::Schedule;
 pub(crate) use validate::argmax;
@@ -51,6 +51,9 @@ pub struct FitConfig {
     /// Weight the loss by inverse class frequency.
     pub class_balanced: bool,
     pub spec_augment: Option<SpecAugment>,
+    /// Frequency warping of mel-band frames (absent from configurations made before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freq_warp: Option<FreqWarp>,
     /// Mixup with lambda ~ Beta(alpha, alpha).
     pub mixup: Option<f32>,
     pub seed: u64,
@@ -86,6 +89,7 @@ impl FitConfig {
             label_smoothing: 0.0,
             class_balanced: false,
             spec_augment: None,
+            freq_warp: None,
             mixup: None,
             seed: 0,
             members: 1,
@@ -277,6 +281,17 @@ fn check_inputs(
         return bad(format!(
             "{} ensemble members: ensembles hold 1 or more networks",
             cfg.members
+        ));
+    }
+    if let Some(warp) = &cfg.freq_warp
+        && (warp.band_hz.len() != train.rows || !(0.0..0.5).contains(&warp.max))
+    {
+        return bad(format!(
+            "frequency warp of ±{} over {} bands, but the features have {} rows (it needs \
+             mel bands and a warp below 0.5)",
+            warp.max,
+            warp.band_hz.len(),
+            train.rows
         ));
     }
     if cfg.batch_size == 0 || cfg.epochs == 0 || !cfg.lr.is_finite() || cfg.lr <= 0.0 {

@@ -63,6 +63,7 @@ pub(crate) fn fit_network(
             .class_balanced
             .then(|| balanced_weights(&data.y, labels.len())),
         spec_augment: cfg.spec_augment.as_ref(),
+        freq_warp: cfg.freq_warp.as_ref(),
         mixup: cfg.mixup,
     };
     // A resumed run that had already stopped early trains no further.

@@ -104,6 +104,14 @@ fn config(arch: Architecture, epochs: usize) -> FitConfig {
     cfg
 }
 
+/// A ±10 % frequency warp over `bands` bands a third of an octave apart.
+fn warp_over(bands: usize) -> FreqWarp {
+    FreqWarp {
+        max: 0.1,
+        band_hz: (0..bands).map(|k| 100.0 * 1.26f64.powi(k as i32)).collect(),
+    }
+}
+
 fn data_for(arch: &Architecture) -> (TrainData, TrainData) {
     let cols = if arch.input_kind() == InputKind::Pooled {
         1
@@ -133,6 +141,7 @@ fn training_is_deterministic_for_a_seed() {
     let (train, val) = data_for(&arch);
     let mut cfg = config(arch, 2);
     cfg.spec_augment = Some(SpecAugment::default());
+    cfg.freq_warp = Some(warp_over(ROWS));
     cfg.mixup = Some(0.4);
     let a = fit(&cfg, &train, &val, &labels(), |_| {}).unwrap();
     let b = fit(&cfg, &train, &val, &labels(), |_| {}).unwrap();
@@ -271,6 +280,10 @@ fn bad_inputs_are_errors() {
         fit(&cfg, &train, &val, &labels(), |_| {}),
         Err(FitError::BadConfig(_))
     ));
+    let mut cfg = config(tiny("cnn4"), 1);
+    cfg.freq_warp = Some(warp_over(ROWS + 1));
+    let refused = fit(&cfg, &train, &val, &labels(), |_| {}).unwrap_err();
+    assert!(refused.to_string().contains("9 bands"), "{refused}");
 }
 
 #[test]
