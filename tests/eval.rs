@@ -167,3 +167,22 @@ fn a_frequency_warp_needs_mel_band_features() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_model_setting_is_checked_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    support::tone_dataset(&dir.path().join("data"));
+    let out = eval_mlp(dir.path(), &dir.path().join("r"), &["--set", "widths=3"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("mlp: widths=3: unknown field `widths`"),
+        "{stderr}"
+    );
+    let out = eval_mlp(dir.path(), &dir.path().join("r"), &["--set", "dropout"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--set dropout: expected KEY=VALUE"),
+        "{stderr}"
+    );
+}

@@ -50,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         write_table(&args, comparison_from_files(&args.from_reports)?)?;
         return Ok(ExitCode::SUCCESS);
     };
-    let models = model_list(&args.models)?;
+    let models = model_list(&args.models, &args.fit)?;
     let protocol: ser_corpus::Protocol = args.protocol.parse()?;
     let dataset = training::open_dataset(data)?;
     let mut reports = Vec::new();
@@ -164,8 +164,9 @@ fn write_table(args: &Args, mut comparison: ComparisonReport) -> anyhow::Result<
     Ok(())
 }
 
-/// "all" or a comma-separated list; unknown names are refused before any work starts.
-fn model_list(spec: &str) -> anyhow::Result<Vec<ModelSpec>> {
+/// "all" or a comma-separated list, each with the `--set` hyper-parameters; unknown names
+/// and settings are refused before any work starts.
+fn model_list(spec: &str, fit: &FitArgs) -> anyhow::Result<Vec<ModelSpec>> {
     let names: Vec<&str> = if spec.trim() == "all" {
         ModelSpec::all_names()
     } else {
@@ -175,8 +176,5 @@ fn model_list(spec: &str) -> anyhow::Result<Vec<ModelSpec>> {
             .collect()
     };
     anyhow::ensure!(!names.is_empty(), "--models names no model");
-    names
-        .into_iter()
-        .map(|n| Ok(ModelSpec::from_name(n)?))
-        .collect()
+    names.into_iter().map(|name| fit.model(name)).collect()
 }

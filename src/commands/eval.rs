@@ -142,7 +142,7 @@ fn cross_validate_planned(
 
 /// Cross-validates `arch` into `--report`; `None` when other folds are still to run.
 fn cross_validate(arch: &str, args: &Args) -> anyhow::Result<Option<(EvalReport, ReportFiles)>> {
-    let model = ModelSpec::from_name(arch)?;
+    let model = args.fit.model(arch)?;
     let protocol: ser_corpus::Protocol = args.protocol.parse()?;
     let dataset = training::open_dataset(&args.data)?;
     let features = args.fit.feature_config(&model)?;

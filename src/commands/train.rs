@@ -56,7 +56,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let model = ModelSpec::from_name(&args.arch)?;
+    let model = args.fit.model(&args.arch)?;
     let features = args.fit.feature_config(&model)?;
     let mut fit = args.fit.fit_config(model.clone(), &features)?;
     let dataset = training::open_dataset(&args.data)?;

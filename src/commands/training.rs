@@ -59,12 +59,29 @@ pub struct FitArgs {
     /// Validation and test clips are never augmented.
     #[arg(long, default_value_t = 0)]
     pub augment: usize,
+    /// Change one of the model's hyper-parameters, KEY=VALUE (repeatable), e.g.
+    /// `--set kernel=5 --set channels=[96,96,192,192] --set pooling=mean-std`. The keys are
+    /// the fields of the model's configuration as bundles and reports record it.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub settings: Vec<String>,
     /// Recompute features instead of using the feature cache.
     #[arg(long)]
     pub no_cache: bool,
 }
 
 impl FitArgs {
+    /// The model `name` with the `--set` hyper-parameters applied.
+    pub fn model(&self, name: &str) -> anyhow::Result<ModelSpec> {
+        let mut model = ModelSpec::from_name(name)?;
+        for setting in &self.settings {
+            let (key, value) = setting
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--set {setting}: expected KEY=VALUE"))?;
+            model = model.with_setting(key.trim(), value.trim())?;
+        }
+        Ok(model)
+    }
+
     /// The feature set asked for, or the model's default.
     pub fn feature_config(&self, model: &ModelSpec) -> anyhow::Result<FeatureConfig> {
         let name = self

@@ -434,6 +434,24 @@ impl ModelSpec {
         }
     }
 
+    /// The same model with one hyper-parameter changed. `key` is a field of its JSON form
+    /// ("kernel", "channels", "pooling"); `value` is JSON (`5`, `[96,96,192,192]`) or a bare
+    /// word (`mean-std`). An unknown key or a value of the wrong type is refused by name.
+    pub fn with_setting(&self, key: &str, value: &str) -> Result<Self, ModelError> {
+        let bad =
+            |why: String| ModelError::BadConfig(format!("{}: {key}={value}: {why}", self.name()));
+        if key == "name" {
+            return Err(bad("the model is chosen by its name, not a setting".into()));
+        }
+        let mut json = serde_json::to_value(self).map_err(|e| bad(e.to_string()))?;
+        let parsed = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        json.as_object_mut()
+            .ok_or_else(|| bad("the model's configuration is not a JSON object".into()))?
+            .insert(key.to_string(), parsed);
+        serde_json::from_value(json).map_err(|e| bad(e.to_string()))
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::Network(a) => a.name(),

@@ -309,3 +309,27 @@ fn configurations_burn_would_panic_on_are_refused() {
         assert!(err.to_string().contains("outside"), "{json}: {err}");
     }
 }
+
+#[test]
+fn a_model_setting_changes_one_field_and_refuses_unknown_ones() {
+    let cnn4 = ModelSpec::from_name("cnn4").unwrap();
+    let wider = cnn4
+        .with_setting("channels", "[96,96,192,192]")
+        .unwrap()
+        .with_setting("pooling", "mean-std")
+        .unwrap();
+    let json = serde_json::to_value(&wider).unwrap();
+    assert_eq!(json["channels"], serde_json::json!([96, 96, 192, 192]));
+    assert_eq!(json["pooling"], "mean-std");
+    assert_eq!(json["kernel"], 3);
+    let forest = ModelSpec::from_name("random-forest").unwrap();
+    assert!(forest.with_setting("trees", "10").is_ok());
+    for (key, value, says) in [
+        ("kernal", "5", "unknown field `kernal`"),
+        ("kernel", "five", "invalid type"),
+        ("name", "mlp", "chosen by its name"),
+    ] {
+        let err = cnn4.with_setting(key, value).unwrap_err().to_string();
+        assert!(err.contains(says) && err.contains("cnn4"), "{err}");
+    }
+}

@@ -57,3 +57,25 @@ fn bad_sizes_are_errors_not_panics() {
     let arch = Architecture::from_name("mlp").unwrap();
     assert!(arch.build(10, 1, &device).is_err());
 }
+
+#[test]
+fn cnn4_statistics_pooling_doubles_the_pooled_vector() {
+    let device = Device::flex();
+    let stats: Architecture =
+        serde_json::from_str(r#"{"name":"cnn4","pooling":"mean-std"}"#).unwrap();
+    let net = stats.build(16, 5, &device).unwrap();
+    assert_eq!(net.forward(input(3, 16, 24, &device)).dims(), [3, 5]);
+    let mean = Architecture::from_name("cnn4").unwrap();
+    // Only the output layer grows: 128 more inputs for 5 classes.
+    assert_eq!(
+        stats.parameter_count(16, 5).unwrap(),
+        mean.parameter_count(16, 5).unwrap() + 128 * 5
+    );
+    // Mean pooling is the default and stays out of the JSON (bundles made before it match).
+    assert!(!serde_json::to_string(&mean).unwrap().contains("pooling"));
+    assert!(
+        serde_json::to_string(&stats)
+            .unwrap()
+            .contains("\"pooling\":\"mean-std\"")
+    );
+}

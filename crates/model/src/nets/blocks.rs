@@ -109,6 +109,16 @@ pub fn mean_over_time(x: Tensor<3>) -> Tensor<2> {
     x.mean_dim(2).squeeze_dim(2)
 }
 
+/// Mean and standard deviation over the time axis, side by side: [B, C, T] -> [B, 2C].
+pub fn mean_and_std_over_time(x: Tensor<3>) -> Tensor<2> {
+    let mean = x.clone().mean_dim(2);
+    let centred = x - mean.clone();
+    let var = (centred.clone() * centred).mean_dim(2);
+    // The epsilon keeps the gradient of the root finite on a constant channel.
+    let std = (var + 1e-5).sqrt();
+    Tensor::cat(vec![mean, std], 1).squeeze_dim(2)
+}
+
 /// Mean over the sequence axis: [B, T, D] -> [B, D].
 pub fn mean_over_sequence(x: Tensor<3>) -> Tensor<2> {
     x.mean_dim(1).squeeze_dim(1)

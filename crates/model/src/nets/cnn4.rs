@@ -5,7 +5,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::blocks::{ConvBlock1d, mean_over_time};
+use super::blocks::{ConvBlock1d, mean_and_std_over_time, mean_over_time};
 
 /// Hyper-parameters of [`Cnn4`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,6 +14,28 @@ pub struct Cnn4Config {
     pub channels: Vec<usize>,
     pub kernel: usize,
     pub dropout: f64,
+    /// How the last block's frames become one vector (absent from configurations made
+    /// before statistics pooling, which all pooled by the mean).
+    #[serde(skip_serializing_if = "TimePooling::is_mean")]
+    pub pooling: TimePooling,
+}
+
+/// Summary of a sequence of frame activations over time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimePooling {
+    /// The mean of each channel.
+    #[default]
+    Mean,
+    /// The mean and the standard deviation of each channel (statistics pooling, as in
+    /// x-vectors): how much a channel varies over the clip, not only its level.
+    MeanStd,
+}
+
+impl TimePooling {
+    fn is_mean(&self) -> bool {
+        *self == Self::Mean
+    }
 }
 
 impl Default for Cnn4Config {
@@ -22,6 +44,7 @@ impl Default for Cnn4Config {
             channels: vec![64, 64, 128, 128],
             kernel: 3,
             dropout: 0.3,
+            pooling: TimePooling::Mean,
         }
     }
 }
@@ -33,15 +56,19 @@ pub struct Cnn4 {
     blocks: Vec<ConvBlock1d>,
     dropout: Dropout,
     out: Linear,
+    with_std: bool,
 }
 
 impl Cnn4Config {
     pub fn init(&self, n_in: usize, n_classes: usize, device: &Device) -> Cnn4 {
         let (blocks, c_in) = ConvBlock1d::stack(n_in, &self.channels, self.kernel, device);
+        let with_std = self.pooling == TimePooling::MeanStd;
+        let pooled = if with_std { 2 * c_in } else { c_in };
         Cnn4 {
             blocks,
             dropout: DropoutConfig::new(self.dropout).init(),
-            out: LinearConfig::new(c_in, n_classes).init(device),
+            out: LinearConfig::new(pooled, n_classes).init(device),
+            with_std,
         }
     }
 }
@@ -52,6 +79,11 @@ impl Cnn4 {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        self.out.forward(self.dropout.forward(mean_over_time(x)))
+        let pooled = if self.with_std {
+            mean_and_std_over_time(x)
+        } else {
+            mean_over_time(x)
+        };
+        self.out.forward(self.dropout.forward(pooled))
     }
 }

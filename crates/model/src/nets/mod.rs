@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use cnn_tm::{CnnTm, CnnTmConfig};
 pub use cnn1d_mfcc::{Cnn1dMfcc, Cnn1dMfccConfig};
 pub use cnn1d_pooled::{Cnn1dPooled, Cnn1dPooledConfig};
-pub use cnn4::{Cnn4, Cnn4Config};
+pub use cnn4::{Cnn4, Cnn4Config, TimePooling};
 pub use mlp::{Mlp, MlpConfig};
 pub use resnet9::{Resnet9, Resnet9Config};
 pub use rnn::{BiGruNet, LstmNet, RnnConfig};
