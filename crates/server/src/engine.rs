@@ -57,11 +57,13 @@ pub struct Prediction {
 /// What to train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainSpec {
-    /// A [`ModelKind::id`].
+    /// A [`ModelKind::id`] (`model_kind` in a stored job's parameters).
+    #[serde(rename = "model_kind")]
     pub kind: String,
     pub epochs: u32,
     /// Train on augmented copies of the clips too (waveform augmentation, and SpecAugment
-    /// for frame models): slower epochs, better accuracy on unseen speakers.
+    /// for frame models): slower epochs, better accuracy on unseen speakers. Jobs stored
+    /// before this option existed trained without.
     #[serde(default)]
     pub augment: bool,
     /// Networks trained with different seeds and averaged (1 = a single model).

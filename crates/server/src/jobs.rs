@@ -24,13 +24,9 @@ const SAVE_EVERY: Duration = Duration::from_millis(500);
 /// What a train job was asked to do (the `params` column).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainParams {
-    pub model_kind: String,
-    pub epochs: u32,
-    /// Jobs stored before these options existed trained plain single models.
-    #[serde(default)]
-    pub augment: bool,
-    #[serde(default = "crate::engine::one_member")]
-    pub members: u32,
+    /// What to train, stored flat beside the names.
+    #[serde(flatten)]
+    pub spec: TrainSpec,
     pub model_name: String,
     pub dataset_name: String,
 }
@@ -290,12 +286,7 @@ async fn run_train(
 ) -> Result<(), Failure> {
     let params: TrainParams = serde_json::from_value(job.params.clone())
         .map_err(|e| Failure::from(AppError::internal(e)))?;
-    let spec = TrainSpec {
-        kind: params.model_kind.clone(),
-        epochs: params.epochs,
-        augment: params.augment,
-        members: params.members,
-    };
+    let spec = params.spec.clone();
     let (tx, rx) = mpsc::unbounded_channel();
     let (engine, zip, work) = (
         state.engine.clone(),
@@ -332,9 +323,9 @@ async fn run_train(
         "labels": outcome.labels,
         "history": outcome.history,
         "protocol": outcome.protocol,
-        "epochs": params.epochs,
-        "augment": params.augment,
-        "members": params.members,
+        "epochs": params.spec.epochs,
+        "augment": params.spec.augment,
+        "members": params.spec.members,
         "dataset": params.dataset_name,
     });
     let mut model = model;
@@ -379,7 +370,7 @@ async fn store_model(
     Ok(ModelRecord {
         id,
         name: params.model_name.clone(),
-        kind: params.model_kind.clone(),
+        kind: params.spec.kind.clone(),
         path: dest.display().to_string(),
         metrics: serde_json::Value::Null,
         created_at: now_ms(),
@@ -458,5 +449,26 @@ pub(crate) fn new_job(
         model_id,
         created_at: now,
         updated_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn train_params_keep_their_stored_form() {
+        // A job stored before the augment and members options.
+        let stored = json!({
+            "model_kind": "cnn4", "epochs": 5, "model_name": "m", "dataset_name": "d"
+        });
+        let params: TrainParams = serde_json::from_value(stored).unwrap();
+        assert_eq!(params.spec, TrainSpec::new("cnn4", 5));
+        let mut spec = params.spec.clone();
+        spec.members = 3;
+        let again = serde_json::to_value(TrainParams { spec, ..params }).unwrap();
+        assert_eq!(again["model_kind"], "cnn4");
+        assert_eq!(again["members"], 3);
+        assert!(again.get("kind").is_none() && again.get("spec").is_none());
     }
 }

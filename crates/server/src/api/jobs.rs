@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::DEFAULT_MODEL_ID;
 use super::predict::choose_model;
 use crate::auth::CurrentUser;
+use crate::engine::TrainSpec;
 use crate::error::{AppError, AppResult};
 use crate::jobs::{JobPaths, TestParams, TrainParams, new_job};
 use crate::state::AppState;
@@ -144,10 +145,12 @@ fn train_params(state: &AppState, form: &JobForm) -> AppResult<TrainParams> {
         |n| n.chars().take(100).collect(),
     );
     Ok(TrainParams {
-        model_kind: kind.id.clone(),
-        epochs,
-        augment,
-        members,
+        spec: TrainSpec {
+            kind: kind.id.clone(),
+            epochs,
+            augment,
+            members,
+        },
         model_name,
         dataset_name: form.dataset_name.clone().unwrap_or_default(),
     })
