@@ -47,6 +47,10 @@ pub struct FitArgs {
     /// 0.1), as another speaker's vocal tract would (log-mel frame features only).
     #[arg(long)]
     pub freq_warp: Option<f32>,
+    /// Validate and keep a moving average of the weights over epochs: each epoch the
+    /// average keeps this share of itself (e.g. 0.8) and takes the rest from the new weights.
+    #[arg(long)]
+    pub weight_average: Option<f32>,
     /// Mixup with this Beta(alpha, alpha) parameter.
     #[arg(long)]
     pub mixup: Option<f32>,
@@ -119,6 +123,7 @@ impl FitArgs {
         fit.patience = (self.patience > 0).then_some(self.patience);
         fit.spec_augment = self.spec_augment.then(SpecAugment::default);
         fit.freq_warp = freq_warp;
+        fit.weight_average = self.weight_average;
         fit.mixup = self.mixup;
         fit.label_smoothing = self.label_smoothing;
         fit.class_balanced = self.class_balanced;

@@ -152,6 +152,36 @@ fn check_all_used(tensors: PlainMap) -> Result<(), WeightsError> {
     Err(WeightsError::Unused(unused))
 }
 
+/// `keep` · `average` + (1 - `keep`) · `latest`, tensor by tensor: one step of an
+/// exponential moving average of a network's weights (batch-norm statistics included). Both
+/// must hold the same tensor names and shapes; parameter ids are not kept.
+pub fn blend(average: &[u8], latest: &[u8], keep: f32) -> Result<Vec<u8>, WeightsError> {
+    let (mut average, _) = read_plain(average)?;
+    let (latest, _) = read_plain(latest)?;
+    let mut names: Vec<&String> = latest.keys().collect();
+    names.sort();
+    let mut blended = Vec::with_capacity(names.len());
+    for name in names {
+        let new = &latest[name];
+        let Some(mut old) = average.remove(name) else {
+            return Err(WeightsError::Missing(vec![name.clone()]));
+        };
+        if old.shape != new.shape {
+            return Err(WeightsError::Shape {
+                name: name.clone(),
+                expected: new.shape.clone(),
+                found: old.shape,
+            });
+        }
+        for (a, &b) in old.values.iter_mut().zip(&new.values) {
+            *a = keep * *a + (1.0 - keep) * b;
+        }
+        blended.push((name.clone(), old));
+    }
+    check_all_used(average)?;
+    Ok(serialize_plain(&blended, None))
+}
+
 /// Checks that `bytes` parse as safetensors holding only f32 tensors.
 pub fn check_safetensors(bytes: &[u8]) -> Result<(), WeightsError> {
     read_plain(bytes).map(|_| ())

@@ -333,3 +333,29 @@ fn a_model_setting_changes_one_field_and_refuses_unknown_ones() {
         assert!(err.contains(says) && err.contains("cnn4"), "{err}");
     }
 }
+
+#[test]
+fn blending_weights_moves_the_average_toward_the_latest() {
+    let (arch, device) = (small_arch(), cpu_device());
+    let build = || arch.build(ROWS, 3, &device).unwrap();
+    // Two fresh builds draw different initial weights.
+    let (a, b) = (
+        weights::to_safetensors(&build(), false),
+        weights::to_safetensors(&build(), false),
+    );
+    assert_ne!(a, b);
+    let reload = |bytes: &[u8]| {
+        let net = weights::load_safetensors(build(), bytes).unwrap();
+        weights::to_safetensors(&net, false)
+    };
+    assert_eq!(reload(&weights::blend(&a, &b, 1.0).unwrap()), a);
+    assert_eq!(reload(&weights::blend(&a, &b, 0.0).unwrap()), b);
+    let half = reload(&weights::blend(&a, &b, 0.5).unwrap());
+    assert!(half != a && half != b);
+    let other = Architecture::from_name("mlp")
+        .unwrap()
+        .build(ROWS, 3, &device)
+        .unwrap();
+    let other = weights::to_safetensors(&other, false);
+    assert!(weights::blend(&a, &other, 0.5).is_err());
+}

@@ -563,6 +563,9 @@ pub fn training_settings(fit: &FitConfig, augmented_copies: usize) -> String {
     if let Some(alpha) = fit.mixup {
         parts.push(format!("mixup {alpha}"));
     }
+    if let Some(keep) = fit.weight_average {
+        parts.push(format!("weight average {keep}"));
+    }
     if fit.label_smoothing > 0.0 {
         parts.push(format!("label smoothing {}", fit.label_smoothing));
     }

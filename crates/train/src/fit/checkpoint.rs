@@ -3,6 +3,7 @@
 //!   safetensors metadata, so the optimiser state can be matched to them),
 //! - `best.ser`: a bundle of the best weights so far,
 //! - `last.optim`: AdamW's moments (burnpack bytes),
+//! - `average.safetensors`: the moving average of the weights, when the run keeps one,
 //! - `state.json`: epoch, step, schedule state, best scores and history, plus a fingerprint
 //!   of the configuration and data so that resume refuses a different run.
 //!
@@ -26,6 +27,7 @@ const STATE: &str = "state.json";
 const LAST: &str = "last.ser";
 const BEST: &str = "best.ser";
 const OPTIM: &str = "last.optim";
+const AVERAGE: &str = "average.safetensors";
 const EPOCH_KEY: &str = "checkpoint_epoch";
 
 /// What a checkpoint records besides tensors.
@@ -62,7 +64,7 @@ pub(crate) fn fingerprint(
     val: &TrainData,
     labels: &[String],
 ) -> serde_json::Value {
-    serde_json::json!({
+    let mut fingerprint = serde_json::json!({
         "model": cfg.model,
         "frames": cfg.frames,
         "batch_size": cfg.batch_size,
@@ -71,7 +73,12 @@ pub(crate) fn fingerprint(
         "train": train.len(),
         "val": val.len(),
         "labels": labels,
-    })
+    });
+    // Only when set, so that checkpoints made before the option still match.
+    if let Some(keep) = cfg.weight_average {
+        fingerprint["weight_average"] = keep.into();
+    }
+    fingerprint
 }
 
 pub(crate) fn save(dir: &Path, run: &Run, meta: &BundleMeta) -> Result<(), FitError> {
@@ -96,6 +103,9 @@ pub(crate) fn save(dir: &Path, run: &Run, meta: &BundleMeta) -> Result<(), FitEr
         .into_bytes()
         .map_err(|e| err(dir.join(OPTIM), e.to_string()))?;
     write_atomic(&dir.join(OPTIM), &optim)?;
+    if let Some(average) = &run.average {
+        write_atomic(&dir.join(AVERAGE), average)?;
+    }
     let state =
         serde_json::to_vec_pretty(&run.state).map_err(|e| err(dir.join(STATE), e.to_string()))?;
     write_atomic(&dir.join(STATE), &state)
@@ -143,11 +153,16 @@ pub(crate) fn resume(
         .from_bytes(Bytes::from_bytes_vec(read(&optim_path)?))
         .map_err(|e| err(&optim_path, e.to_string()))?;
     let best_weights = Bundle::load(dir.join(BEST))?.payload;
+    let average = match cfg.weight_average {
+        Some(_) if state.epoch > 0 => Some(read(&dir.join(AVERAGE))?),
+        _ => None,
+    };
     Ok(Some(Run {
         model,
         optim,
         state,
         best_weights,
+        average,
     }))
 }
 

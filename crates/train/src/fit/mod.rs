@@ -56,6 +56,12 @@ pub struct FitConfig {
     pub freq_warp: Option<FreqWarp>,
     /// Mixup with lambda ~ Beta(alpha, alpha).
     pub mixup: Option<f32>,
+    /// Validate and keep an exponential moving average of the weights over epochs instead
+    /// of the latest weights: after each epoch the average keeps this share of itself (e.g.
+    /// 0.8) and takes the rest from the new weights. Smooths the epoch-to-epoch noise that
+    /// early stopping on a few validation speakers would otherwise select on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_average: Option<f32>,
     pub seed: u64,
     /// Networks trained with seeds `seed`, `seed + 1`, ... whose class probabilities are
     /// averaged (one ensemble bundle); 1 trains a single model.
@@ -91,6 +97,7 @@ impl FitConfig {
             spec_augment: None,
             freq_warp: None,
             mixup: None,
+            weight_average: None,
             seed: 0,
             members: 1,
             checkpoint_dir: None,
@@ -173,6 +180,8 @@ pub enum FitError {
     Diverged(usize),
     #[error(transparent)]
     Ensemble(#[from] EnsembleError),
+    #[error("moving average of the weights: {0}")]
+    WeightAverage(ser_model::weights::WeightsError),
 }
 
 /// Trains `cfg.model` on `train`, selecting weights on `val` (which may be empty: then the
@@ -292,6 +301,13 @@ fn check_inputs(
             warp.max,
             warp.band_hz.len(),
             train.rows
+        ));
+    }
+    if let Some(keep) = cfg.weight_average
+        && !(0.0..1.0).contains(&keep)
+    {
+        return bad(format!(
+            "weight average {keep}: the share kept must be in [0, 1)"
         ));
     }
     if cfg.batch_size == 0 || cfg.epochs == 0 || !cfg.lr.is_finite() || cfg.lr <= 0.0 {

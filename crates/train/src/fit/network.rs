@@ -27,6 +27,8 @@ pub(crate) struct Run {
     pub state: RunState,
     /// Safetensors bytes of the best weights so far.
     pub best_weights: Vec<u8>,
+    /// Safetensors bytes of the moving average of the weights, when the run keeps one.
+    pub average: Option<Vec<u8>>,
 }
 
 pub(crate) fn optimiser(cfg: &FitConfig) -> ModuleOptimizer {
@@ -99,6 +101,7 @@ fn fresh_run(
         optim: optimiser(cfg),
         state: RunState::new(fingerprint),
         best_weights: Vec::new(),
+        average: None,
     })
 }
 
@@ -127,9 +130,13 @@ fn run_epoch(
     else {
         return Ok(None);
     };
+    let candidate = match cfg.weight_average {
+        None => run.model.clone(),
+        Some(keep) => averaged_network(run, keep, meta, device)?,
+    };
     let predictor = Predictor::from_network(
         meta.clone(),
-        run.model.clone(),
+        candidate.clone(),
         device.clone().without_autodiff(),
     );
     let scores = score(&predictor, val, meta.labels.len());
@@ -142,7 +149,7 @@ fn run_epoch(
     if best {
         run.state.best = scores;
         run.state.best_epoch = epoch;
-        run.best_weights = weights::to_safetensors(&run.model.valid(), false);
+        run.best_weights = weights::to_safetensors(&candidate.valid(), false);
     }
     run.state.epoch = epoch;
     let report = EpochReport {
@@ -161,6 +168,31 @@ fn run_epoch(
     };
     run.state.reports.push(report.clone());
     Ok(Some(report))
+}
+
+/// Moves the run's moving average of the weights toward its latest weights and returns it
+/// as a network (the first epoch starts the average).
+fn averaged_network(
+    run: &mut Run,
+    keep: f32,
+    meta: &BundleMeta,
+    device: &Device,
+) -> Result<Net, FitError> {
+    let weights_error = FitError::WeightAverage;
+    let latest = weights::to_safetensors(&run.model.valid(), false);
+    let average = match run.average.take() {
+        Some(average) => weights::blend(&average, &latest, keep).map_err(weights_error)?,
+        None => latest,
+    };
+    let ser_model::bundle::ModelSpec::Network(arch) = &meta.model else {
+        return Err(FitError::BadConfig(
+            "only networks average their weights".into(),
+        ));
+    };
+    let net = arch.build(meta.input.features, meta.labels.len(), device)?;
+    let net = weights::load_safetensors(net, &average).map_err(weights_error)?;
+    run.average = Some(average);
+    Ok(net)
 }
 
 /// One pass over the shuffled training data; returns (mean loss, accuracy, last lr), or

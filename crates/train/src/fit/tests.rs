@@ -163,6 +163,7 @@ fn resume_continues_exactly_where_a_run_stopped() {
     };
     cfg.class_balanced = true;
     cfg.label_smoothing = 0.1;
+    cfg.weight_average = Some(0.5);
     let whole = fit(&cfg, &train, &val, &labels(), |_| {}).unwrap();
 
     cfg.checkpoint_dir = Some(dir.path().to_path_buf());
@@ -177,6 +178,7 @@ fn resume_continues_exactly_where_a_run_stopped() {
     .unwrap();
     assert_eq!(part.reports.len(), 2);
     assert!(dir.path().join("last.ser").exists() && dir.path().join("best.ser").exists());
+    assert!(dir.path().join("average.safetensors").exists());
 
     cfg.stop = None;
     let mut epochs_seen = Vec::new();
@@ -186,6 +188,13 @@ fn resume_continues_exactly_where_a_run_stopped() {
     assert_eq!(resumed.bundle.payload, whole.bundle.payload);
     let losses = |o: &FitOutcome| o.reports.iter().map(|r| r.train_loss).collect::<Vec<_>>();
     assert_eq!(losses(&resumed), losses(&whole));
+    // The average is what was validated and kept: the same training without it keeps
+    // other weights.
+    let mut plain = cfg.clone();
+    (plain.weight_average, plain.checkpoint_dir) = (None, None);
+    let plain = fit(&plain, &train, &val, &labels(), |_| {}).unwrap();
+    assert_eq!(losses(&plain), losses(&whole));
+    assert_ne!(plain.bundle.payload, whole.bundle.payload);
 }
 
 #[test]
