@@ -156,33 +156,25 @@ fn an_unknown_fold_is_refused_by_number() {
 }
 
 #[test]
-fn a_frequency_warp_needs_mel_band_features() {
+fn bad_training_options_are_refused_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     support::tone_dataset(&dir.path().join("data"));
-    let out = eval_mlp(dir.path(), &dir.path().join("r"), &["--freq-warp", "0.1"]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("--freq-warp needs log-mel frame features; pooled-rich"),
-        "{stderr}"
-    );
-}
-
-#[test]
-fn a_model_setting_is_checked_before_any_work() {
-    let dir = tempfile::tempdir().unwrap();
-    support::tone_dataset(&dir.path().join("data"));
-    let out = eval_mlp(dir.path(), &dir.path().join("r"), &["--set", "widths=3"]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("mlp: widths=3: unknown field `widths`"),
-        "{stderr}"
-    );
-    let out = eval_mlp(dir.path(), &dir.path().join("r"), &["--set", "dropout"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("--set dropout: expected KEY=VALUE"),
-        "{stderr}"
-    );
+    for (flags, says) in [
+        (
+            ["--freq-warp", "0.1"],
+            "--freq-warp needs log-mel frame features; pooled-rich",
+        ),
+        (
+            ["--set", "widths=3"],
+            "mlp: widths=3: unknown field `widths`",
+        ),
+        (["--set", "dropout"], "--set dropout: expected KEY=VALUE"),
+    ] {
+        let out = eval_mlp(dir.path(), &dir.path().join("r"), &flags);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+        // Refused before featurising: nothing went into the feature cache.
+        assert!(!dir.path().join("cache").exists(), "{flags:?}");
+    }
 }
