@@ -132,7 +132,7 @@ fn run_epoch(
     };
     let candidate = match cfg.weight_average {
         None => run.model.clone(),
-        Some(keep) => averaged_network(run, keep, meta, device)?,
+        Some(keep) => averaged_network(run, keep)?,
     };
     let predictor = Predictor::from_network(
         meta.clone(),
@@ -172,25 +172,17 @@ fn run_epoch(
 
 /// Moves the run's moving average of the weights toward its latest weights and returns it
 /// as a network (the first epoch starts the average).
-fn averaged_network(
-    run: &mut Run,
-    keep: f32,
-    meta: &BundleMeta,
-    device: &Device,
-) -> Result<Net, FitError> {
-    let weights_error = FitError::WeightAverage;
+fn averaged_network(run: &mut Run, keep: f32) -> Result<Net, FitError> {
     let latest = weights::to_safetensors(&run.model.valid(), false);
     let average = match run.average.take() {
-        Some(average) => weights::blend(&average, &latest, keep).map_err(weights_error)?,
+        Some(average) => {
+            weights::blend(&average, &latest, keep).map_err(FitError::WeightAverage)?
+        }
         None => latest,
     };
-    let ser_model::bundle::ModelSpec::Network(arch) = &meta.model else {
-        return Err(FitError::BadConfig(
-            "only networks average their weights".into(),
-        ));
-    };
-    let net = arch.build(meta.input.features, meta.labels.len(), device)?;
-    let net = weights::load_safetensors(net, &average).map_err(weights_error)?;
+    // A copy of the model with the averaged values: same structure, no fresh build.
+    let net =
+        weights::load_safetensors(run.model.clone(), &average).map_err(FitError::WeightAverage)?;
     run.average = Some(average);
     Ok(net)
 }
