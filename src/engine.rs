@@ -146,6 +146,17 @@ impl MlEngine {
         Ok(classifier)
     }
 
+    /// The network a web job of `kind` trains: the shipped model's configuration when it is
+    /// of that kind (cnn4: statistics pooling), otherwise the kind's default configuration.
+    fn web_model(&self, kind: &str) -> Result<ModelSpec, EngineError> {
+        let shipped = &self.default.bundle_meta().model;
+        if shipped.name() == kind {
+            return Ok(shipped.clone());
+        }
+        ModelSpec::from_name(kind)
+            .map_err(|_| EngineError::Input(format!("unknown model kind {kind:?}")))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<Classifier>>> {
         self.loaded.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -216,7 +227,7 @@ impl Engine for MlEngine {
             phase: phase.to_owned(),
             ..TrainProgress::default()
         };
-        let model = web_model(&spec.kind)?;
+        let model = self.web_model(&spec.kind)?;
         let features = FeatureConfig::named(default_features(&model))
             .map_err(|e| EngineError::Internal(e.to_string()))?;
         progress(phase("unpacking the dataset"));
@@ -248,10 +259,7 @@ impl Engine for MlEngine {
         fit.members = spec.members.max(1) as usize;
         if spec.augment && frame_model {
             fit.spec_augment = Some(SpecAugment::default());
-            fit.freq_warp = features.mel_band_centres().map(|band_hz| FreqWarp {
-                max: FREQ_WARP,
-                band_hz,
-            });
+            fit.freq_warp = FreqWarp::on_mel_bands(FREQ_WARP, &features);
         }
         fit.checkpoint_dir = Some(work_dir.join("checkpoints"));
         fit.resume = true;
@@ -399,19 +407,6 @@ impl Engine for MlEngine {
 }
 
 /// `message` prefixed with the file name unless it names the file already.
-/// The network a web job of `kind` trains: the kind's default configuration, except `cnn4`,
-/// which is the shipped model's architecture (statistics pooling).
-fn web_model(kind: &str) -> Result<ModelSpec, EngineError> {
-    let model = ModelSpec::from_name(kind)
-        .map_err(|_| EngineError::Input(format!("unknown model kind {kind:?}")))?;
-    if kind != "cnn4" {
-        return Ok(model);
-    }
-    model
-        .with_setting("pooling", "mean-std")
-        .map_err(|e| EngineError::Internal(e.to_string()))
-}
-
 fn named(file_name: &str, message: &str) -> String {
     if message.contains(file_name) {
         message.to_owned()

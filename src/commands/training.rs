@@ -104,15 +104,12 @@ impl FitArgs {
     ) -> anyhow::Result<FitConfig> {
         let freq_warp = match self.freq_warp {
             None => None,
-            Some(max) => Some(FreqWarp {
-                max,
-                band_hz: features.mel_band_centres().ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "--freq-warp needs log-mel frame features; {} has no mel bands",
-                        features.name
-                    )
-                })?,
-            }),
+            Some(max) => Some(FreqWarp::on_mel_bands(max, features).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--freq-warp needs log-mel frame features; {} has no mel bands",
+                    features.name
+                )
+            })?),
         };
         let mut fit = FitConfig::new(model);
         fit.epochs = self.epochs;

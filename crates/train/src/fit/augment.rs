@@ -59,6 +59,13 @@ pub struct FreqWarp {
 }
 
 impl FreqWarp {
+    /// A warp of at most `max` for `features`, or `None` when they have no mel bands.
+    pub fn on_mel_bands(max: f32, features: &ser_features::FeatureConfig) -> Option<Self> {
+        features
+            .mel_band_centres()
+            .map(|band_hz| Self { max, band_hz })
+    }
+
     /// Warps one row-major [rows, cols] sample in place (`rows` = the number of bands).
     pub fn apply(&self, x: &mut [f32], cols: usize, rng: &mut SplitMix64) {
         let factor = 1.0 + f64::from(self.max) * (2.0 * rng.unit() - 1.0);
