@@ -6,6 +6,8 @@ use burn::nn::pool::{MaxPool1d, MaxPool1dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig1d, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::conv1d_op::conv1d_forward;
+
 /// Conv1d ('same' padding) + optional BatchNorm + ReLU + optional max-pool by 2.
 #[derive(Module, Debug)]
 pub struct ConvBlock1d {
@@ -56,7 +58,7 @@ impl ConvBlock1d {
 
     /// [B, C_in, T] -> [B, C_out, T or T/2]
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let mut x = self.conv.forward(x);
+        let mut x = conv1d_forward(&self.conv, x);
         if let Some(norm) = &self.norm {
             x = norm.forward(x);
         }
