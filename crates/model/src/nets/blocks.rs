@@ -6,7 +6,7 @@ use burn::nn::pool::{MaxPool1d, MaxPool1dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig1d, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::conv1d_op::conv1d_forward;
+use super::flex_ops::{conv1d_forward, max_pool1d_forward};
 
 /// Conv1d ('same' padding) + optional BatchNorm + ReLU + optional max-pool by 2.
 #[derive(Module, Debug)]
@@ -64,7 +64,7 @@ impl ConvBlock1d {
         }
         x = self.act.forward(x);
         match &self.pool {
-            Some(pool) => pool.forward(x),
+            Some(pool) => max_pool1d_forward(pool, x),
             None => x,
         }
     }

@@ -9,7 +9,7 @@ pub mod cnn1d_mfcc;
 pub mod cnn1d_pooled;
 pub mod cnn4;
 pub mod cnn_tm;
-mod conv1d_op;
+mod flex_ops;
 pub mod mlp;
 pub mod resnet9;
 pub mod rnn;

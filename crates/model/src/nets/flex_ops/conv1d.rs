@@ -1,18 +1,13 @@
-//! A 1-D convolution (stride 1, no dilation, no groups) whose backward pass runs as two GEMMs
-//! over the whole batch on the Flex CPU backend.
+//! A 1-D convolution (stride 1, no dilation, no groups) computed as single GEMMs over the whole
+//! batch: the forward `Y [C_out, B·T] = W · im2col(x)ᵀ`, and a backward in which both gradients
+//! share one permuted copy of the output gradient `dY` laid out `[C_out, B·T]`:
 //!
-//! Why: burn 0.22's Flex overrides only the forward conv1d. Its default backward computes the
-//! weight gradient as a convolution with the output gradient as a length-T kernel (one thin GEMM
-//! per input channel) and the input gradient as a transposed convolution; profiled on report
-//! 004's CNN that is most of a training step (BENCHMARKS.md). Here both gradients share one
-//! permuted copy of the output gradient `dY` laid out `[C_out, B·T]`:
-//!
-//! - `dW [C_out, C_in·K] = dY · im2col(x)ᵀ` (one GEMM with inner dimension B·T);
+//! - `dW [C_out, C_in·K] = dY · im2col(x)` (one GEMM with inner dimension B·T);
 //! - `dX = col2im(Wᵀ · dY)` (one GEMM, then K shifted adds per row).
 //!
-//! The forward pass is Flex's own conv1d, so inference (and the forward half of training) gives
-//! the same numbers as `burn::nn::conv::Conv1d`. Other backends (CUDA, wgpu) and other dtypes
-//! take burn's path.
+//! burn 0.22's Flex computes the weight gradient as a convolution with `dY` as a length-T kernel
+//! (one thin GEMM per input channel) and the input gradient as a transposed convolution; profiled
+//! on report 004's CNN that was most of a training step (BENCHMARKS.md).
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -22,12 +17,14 @@ use burn::backend::backend_extension;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ConvOptions, ModuleOps};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, DType, Dispatch, DispatchDevice, Flex, TensorMetadata};
+use burn::backend::{Autodiff, Backend, DType, Dispatch, Flex, TensorMetadata};
 use burn::nn::PaddingConfig1d;
 use burn::nn::conv::Conv1d;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use rayon::prelude::*;
 use std::sync::Arc;
+
+use super::{f32s, tensor, trains_on_flex};
 
 /// Backends with the stride-1 convolution of this module.
 #[backend_extension(Flex, Autodiff)]
@@ -118,22 +115,6 @@ impl Backward<Flex, 3> for Conv1dStride1Grad {
             grads.register::<Flex>(node.id, tensor(db, [shape.c_out]));
         }
     }
-}
-
-/// The values of an f32 tensor in row-major order.
-fn f32s(t: &FlexTensor) -> Vec<f32> {
-    match t.as_slice::<f32>() {
-        Some(values) => values.to_vec(),
-        None => t
-            .to_contiguous()
-            .as_slice::<f32>()
-            .expect("f32 tensor")
-            .to_vec(),
-    }
-}
-
-fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
 }
 
 /// Sizes of one stride-1 convolution. Activations are `[B, C, T]`; the GEMMs work on
@@ -335,14 +316,11 @@ unsafe fn gemm_row_major(
     }
 }
 
-/// `conv.forward(x)`, with the batched-GEMM backward when training on Flex.
+/// `conv.forward(x)`, as batched GEMMs when training on Flex.
 pub fn conv1d_forward(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
-    let device = x.device();
-    let trains_on_flex =
-        device.is_autodiff() && matches!(device.inner().as_dispatch(), DispatchDevice::Flex(_));
     let bias = match &conv.bias {
         Some(bias)
-            if trains_on_flex && conv.stride == 1 && conv.dilation == 1 && conv.groups == 1 =>
+            if trains_on_flex(&x) && conv.stride == 1 && conv.dilation == 1 && conv.groups == 1 =>
         {
             bias
         }
@@ -369,30 +347,8 @@ mod tests {
     use burn::nn::conv::Conv1dConfig;
     use burn::tensor::Device;
 
+    use super::super::test_support::{assert_close, random};
     use super::*;
-    use crate::rng::SplitMix64;
-
-    fn random(shape: [usize; 3], seed: u64, device: &Device) -> Tensor<3> {
-        let mut rng = SplitMix64::new(seed);
-        let values: Vec<f32> = (0..shape.iter().product())
-            .map(|_| rng.unit() as f32 * 2.0 - 1.0)
-            .collect();
-        Tensor::from_data(TensorData::new(values, shape), device)
-    }
-
-    fn assert_close(ours: Tensor<3>, burns: Tensor<3>, what: &str) {
-        let (ours, burns) = (
-            ours.into_data().try_to_vec::<f32>().unwrap(),
-            burns.into_data().try_to_vec::<f32>().unwrap(),
-        );
-        assert_eq!(ours.len(), burns.len(), "{what}: sizes differ");
-        for (i, (a, b)) in ours.iter().zip(&burns).enumerate() {
-            assert!(
-                (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
-                "{what}[{i}]: {a} against burn's {b}"
-            );
-        }
-    }
 
     /// Output, input gradient, weight gradient and bias gradient of one convolution, through
     /// either path; the loss weighs each output differently so every gradient entry matters.
