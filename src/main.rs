@@ -40,6 +40,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    ser_model::keep_large_buffers_in_heap();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Predict(args) => commands::predict::run(args),

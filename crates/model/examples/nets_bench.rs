@@ -27,6 +27,7 @@ fn random(shape: [usize; 3], rng: &mut SplitMix64, device: &Device) -> Tensor<3>
 }
 
 fn train(steps: usize) {
+    ser_model::keep_large_buffers_in_heap();
     let device = Device::flex().autodiff();
     device.seed(1);
     let arch = Architecture::from_name("cnn1d-mfcc").expect("known");
