@@ -192,30 +192,12 @@ impl Conv1dShape {
 
     /// `[B, C_out, T_out]` -> `[C_out, B·T_out]`.
     fn channel_major(&self, values: &[f32]) -> Vec<f32> {
-        let (b_n, c_n, t_n) = (self.batch, self.c_out, self.t_out);
-        let mut out = vec![0.0; values.len()];
-        out.par_chunks_mut(b_n * t_n)
-            .enumerate()
-            .for_each(|(c, dst)| {
-                for (b, row) in dst.chunks_exact_mut(t_n).enumerate() {
-                    row.copy_from_slice(&values[(b * c_n + c) * t_n..][..t_n]);
-                }
-            });
-        out
+        swap_outer_axes(values, [self.batch, self.c_out, self.t_out])
     }
 
     /// `[C_out, B·T_out]` -> `[B, C_out, T_out]`.
     fn batch_major(&self, values: &[f32]) -> Vec<f32> {
-        let (b_n, c_n, t_n) = (self.batch, self.c_out, self.t_out);
-        let mut out = vec![0.0; values.len()];
-        out.par_chunks_mut(c_n * t_n)
-            .enumerate()
-            .for_each(|(b, dst)| {
-                for (c, row) in dst.chunks_exact_mut(t_n).enumerate() {
-                    row.copy_from_slice(&values[(c * b_n + b) * t_n..][..t_n]);
-                }
-            });
-        out
+        swap_outer_axes(values, [self.c_out, self.batch, self.t_out])
     }
 
     /// `dW [C_out, C_in·K] = dY [C_out, B·T] · im2col [B·T, C_in·K]`.
@@ -270,6 +252,19 @@ impl Conv1dShape {
             .map(|row| row.iter().sum())
             .collect()
     }
+}
+
+/// `[A, B, T]` -> `[B, A, T]`, rows of T kept whole.
+fn swap_outer_axes(values: &[f32], [a_n, b_n, t_n]: [usize; 3]) -> Vec<f32> {
+    let mut out = vec![0.0; values.len()];
+    out.par_chunks_mut(a_n * t_n)
+        .enumerate()
+        .for_each(|(b, dst)| {
+            for (a, row) in dst.chunks_exact_mut(t_n).enumerate() {
+                row.copy_from_slice(&values[(a * b_n + b) * t_n..][..t_n]);
+            }
+        });
+    out
 }
 
 /// `dst [m, n] = lhs [m, inner] · rhs [inner, n]`, each given by its (row, column) strides.
