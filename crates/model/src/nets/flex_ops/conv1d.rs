@@ -64,7 +64,10 @@ impl<C: CheckpointStrategy> Conv1dStride1Backend for Autodiff<Flex, C> {
         right: usize,
     ) -> FloatTensor<Self> {
         let shape = Conv1dShape::new(x.shape().dims(), weight.shape().dims(), left, right);
-        if x.primitive().dtype() != DType::F32 || shape.is_empty() {
+        let all_f32 = [&x, &weight, &bias]
+            .iter()
+            .all(|t| t.primitive().dtype() == DType::F32);
+        if !all_f32 || shape.is_empty() {
             return Self::conv1d(x, weight, Some(bias), options(left, right));
         }
         let prep = Conv1dStride1Grad
