@@ -82,7 +82,7 @@ impl<C: CheckpointStrategy> Conv1dStride1Backend for Autodiff<Flex, C> {
         match prep {
             OpsKind::Tracked(prep) => {
                 let cols = shape.im2col(&f32s(&x));
-                let weight = f32s(&weight);
+                let weight = f32s(&weight).into_owned();
                 let out = shape.forward(&cols, &weight, &f32s(&bias));
                 let out = tensor(out, [shape.batch, shape.c_out, shape.t_out]);
                 prep.finish((Arc::new(cols), Arc::new(weight), shape), out)

@@ -87,7 +87,8 @@ impl Backward<Flex, 1> for MaxPool1dBy2Grad {
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x] = ops.parents;
-        let grad = f32s(&grads.consume::<Flex>(&ops.node));
+        let grad = grads.consume::<Flex>(&ops.node);
+        let grad = f32s(&grad);
         let Some(node) = node_x else { return };
         let (took_second, [batch, channels, frames]) = ops.state;
         let half = frames / 2;

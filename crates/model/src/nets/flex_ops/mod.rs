@@ -8,6 +8,8 @@
 mod conv1d;
 mod max_pool1d;
 
+use std::borrow::Cow;
+
 use burn::backend::DispatchDevice;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{Tensor, TensorData};
@@ -21,15 +23,17 @@ fn trains_on_flex(x: &Tensor<3>) -> bool {
     device.is_autodiff() && matches!(device.inner().as_dispatch(), DispatchDevice::Flex(_))
 }
 
-/// The values of an f32 tensor in row-major order.
-fn f32s(t: &FlexTensor) -> Vec<f32> {
+/// The values of an f32 tensor in row-major order: borrowed when it is contiguous, else a
+/// contiguous copy.
+fn f32s(t: &FlexTensor) -> Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
-        Some(values) => values.to_vec(),
-        None => t
-            .to_contiguous()
-            .as_slice::<f32>()
-            .expect("f32 tensor")
-            .to_vec(),
+        Some(values) => Cow::Borrowed(values),
+        None => Cow::Owned(
+            t.to_contiguous()
+                .as_slice::<f32>()
+                .expect("f32 tensor")
+                .to_vec(),
+        ),
     }
 }
 
