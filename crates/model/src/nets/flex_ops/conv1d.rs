@@ -389,6 +389,14 @@ mod tests {
                 .init(&device);
             // 11 frames, and fewer frames than taps (as deep in a network on short crops).
             for frames in [11, 2] {
+                let padding_total = match padding {
+                    PaddingConfig1d::Same => kernel - 1,
+                    PaddingConfig1d::Valid => 0,
+                    PaddingConfig1d::Explicit(left, right) => left + right,
+                };
+                if frames + padding_total < kernel {
+                    continue; // no output at all: burn's own conv1d refuses it
+                }
                 let x = random([3, 6, frames], 1, &device);
                 let ours = run(&conv, x.clone(), true);
                 let burns = run(&conv, x, false);
