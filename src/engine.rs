@@ -368,7 +368,7 @@ impl Engine for MlEngine {
         )?;
         check_cancel(cancel)?;
         progress(0.95, "classifying");
-        let report = pipeline::evaluate_bundle(&dataset, &featurised, &bundle)
+        let report = pipeline::evaluate_bundle(&dataset, &featurised, &bundle, &[])
             .map_err(|e| pipeline_error(e, work_dir))?;
         let pooled = &report.aggregate.pooled;
         let confusion_svg = match ser_train::plots::confusion_svg(&pooled.confusion) {

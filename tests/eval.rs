@@ -178,3 +178,97 @@ fn bad_training_options_are_refused_before_any_work() {
         assert!(!dir.path().join("cache").exists(), "{flags:?}");
     }
 }
+
+/// Two corpora (the tone dataset twice, the second 20 dB quieter, plus an emotion only the
+/// first has): corpus-out tests each on a model trained on the other, over the shared
+/// emotions, with speakers namespaced by corpus; eval --model scores per corpus too.
+#[test]
+fn corpus_out_over_two_corpora_reports_each_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("studio"), dir.path().join("phone"));
+    support::tone_dataset(&first);
+    support::tone_dataset(&second);
+    let angry = first.join("Actor_01").join("angry");
+    std::fs::create_dir_all(&angry).unwrap();
+    support::write_wav(
+        &angry.join("a.wav"),
+        16_000,
+        0.75,
+        support::sine(3000.0, 0.4),
+    );
+    for entry in walk(&second) {
+        let samples: Vec<i16> = hound::WavReader::open(&entry)
+            .unwrap()
+            .samples::<i16>()
+            .map(|s| s.unwrap() / 10)
+            .collect();
+        let spec = hound::WavReader::open(&entry).unwrap().spec();
+        let mut writer = hound::WavWriter::create(&entry, spec).unwrap();
+        samples
+            .iter()
+            .for_each(|s| writer.write_sample(*s).unwrap());
+        writer.finalize().unwrap();
+    }
+    let report_dir = dir.path().join("report");
+    let out = Command::new(env!("CARGO_BIN_EXE_ser"))
+        .env("SER_CACHE_DIR", dir.path().join("cache"))
+        .args([
+            "eval",
+            "--arch",
+            "svm-linear",
+            "--features",
+            "mfcc40-frames",
+        ])
+        .args(["--protocol", "corpus-out", "--data"])
+        .arg(&first)
+        .arg("--data")
+        .arg(&second)
+        .arg("--report")
+        .arg(&report_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr: {stderr}");
+    assert!(stderr.contains("phone/1"), "namespaced speakers: {stderr}");
+    assert!(
+        stderr.contains("1 clips of other emotions left out"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(report_dir.join("report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["labels"], serde_json::json!(["happy", "sad"]));
+    let folds = report["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 2);
+    for (fold, corpus) in folds.iter().zip(["studio", "phone"]) {
+        let speakers = fold["test_speakers"].as_array().unwrap();
+        assert!(
+            speakers
+                .iter()
+                .all(|s| s.as_str().unwrap().starts_with(corpus))
+        );
+        assert!(fold["metrics"]["probability"]["ece"].is_number());
+    }
+    // Tones two octaves apart differ in spectral shape, which a 20 dB gap leaves alone.
+    for corpus in ["studio", "phone"] {
+        let ua = report["by_group"][corpus]["ua"]["mean"].as_f64().unwrap();
+        assert!(ua > 0.9, "{corpus}: UA {ua}");
+    }
+    assert!(
+        std::fs::read_to_string(report_dir.join("report.html"))
+            .unwrap()
+            .contains("Per corpus")
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -14,14 +14,13 @@ use ser_train::report::{
 };
 
 use super::eval::{KeptFolds, cross_validate_kept, experiment};
-use super::training::{self, FitArgs};
+use super::training::{self, DataArgs, FitArgs};
 
 #[derive(clap::Args)]
 #[command(group = clap::ArgGroup::new("source").required(true).args(["data", "from_reports"]))]
 pub struct Args {
-    /// Dataset: a folder, a ZIP or a manifest CSV.
-    #[arg(long)]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
     /// Build the table from existing report.json files (of `ser eval`, `ser train
     /// --evaluate` or earlier comparisons) instead of training; they must share a dataset
     /// and protocol. A comparison.json adds its rows for models no report.json covers.
@@ -46,13 +45,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let Some(data) = &args.data else {
+    if args.data.paths.is_empty() {
         write_table(&args, comparison_from_files(&args.from_reports)?)?;
         return Ok(ExitCode::SUCCESS);
-    };
+    }
     let models = model_list(&args.models, &args.fit)?;
     let protocol: ser_corpus::Protocol = args.protocol.parse()?;
-    let dataset = training::open_dataset(data)?;
+    let dataset = training::for_protocol(args.data.open()?, &protocol);
     let mut reports = Vec::new();
     let mut failed = Vec::new();
     for model in models {
@@ -144,7 +143,7 @@ fn comparison_from_files(paths: &[PathBuf]) -> anyhow::Result<ComparisonReport> 
 
 /// Writes comparison.{md,html,json} and prints the Markdown table.
 fn write_table(args: &Args, mut comparison: ComparisonReport) -> anyhow::Result<()> {
-    if args.data.is_some() {
+    if !args.data.paths.is_empty() {
         comparison
             .provenance
             .insert("epochs".into(), args.fit.epochs.to_string());

@@ -13,16 +13,14 @@ use ser_train::folds::{self, FoldStore};
 use ser_train::pipeline::{self, CrossValidation, Experiment, Featurised, FoldEvent, FoldPlan};
 use ser_train::report::{EvalReport, ReportFiles};
 
-use super::training::{self, FitArgs};
+use super::training::{self, DataArgs, FitArgs};
 use crate::{default_model, output};
 
 #[derive(clap::Args)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["arch", "model"]))]
 pub struct Args {
-    /// Dataset: a folder (one sub-folder per emotion, or a known corpus naming scheme),
-    /// a ZIP of one, or a manifest CSV.
-    #[arg(long)]
-    data: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
     /// Cross-validate this architecture (e.g. cnn1d-mfcc, mlp, svm-rbf, random-forest).
     #[arg(long)]
     arch: Option<String>,
@@ -30,8 +28,9 @@ pub struct Args {
     /// test when the model never saw the dataset's speakers.
     #[arg(long)]
     model: Option<String>,
-    /// Evaluation protocol for --arch: speaker-mod:5, speaker-kfold:5, holdout:21,22,23,24
-    /// or random:0.2.
+    /// Evaluation protocol for --arch: speaker-mod:5, speaker-kfold:5, holdout:21,22,23,24,
+    /// corpus-out (several --data: each corpus in turn tested by a model trained on the
+    /// others) or random:0.2.
     #[arg(long, default_value = "speaker-mod:5")]
     protocol: String,
     /// Folder for report.json and report.html. While --arch runs, REPORT/folds keeps each
@@ -144,7 +143,7 @@ fn cross_validate_planned(
 fn cross_validate(arch: &str, args: &Args) -> anyhow::Result<Option<(EvalReport, ReportFiles)>> {
     let model = args.fit.model(arch)?;
     let protocol: ser_corpus::Protocol = args.protocol.parse()?;
-    let dataset = training::open_dataset(&args.data)?;
+    let dataset = training::for_protocol(args.data.open()?, &protocol);
     let features = args.fit.feature_config(&model)?;
     let experiment = experiment(features, model, protocol, &args.fit)?;
     let featurised = training::featurise(&dataset, &experiment.features, &args.fit)?;
@@ -224,7 +223,7 @@ fn score_bundle(model: &str, args: &Args) -> anyhow::Result<EvalReport> {
         .features
         .clone()
         .with_context(|| format!("{model}: the bundle has no feature settings"))?;
-    let dataset = training::open_dataset(&args.data)?;
+    let dataset = args.data.open()?;
     let trained_on = bundle.meta.provenance.get("dataset");
     if let Some(trained_on) =
         trained_on.filter(|t| std::path::Path::new(t).file_name() == dataset.root.file_name())
@@ -235,5 +234,10 @@ fn score_bundle(model: &str, args: &Args) -> anyhow::Result<EvalReport> {
         );
     }
     let featurised = training::featurise(&dataset, &features, &args.fit)?;
-    Ok(pipeline::evaluate_bundle(&dataset, &featurised, &bundle)?)
+    Ok(pipeline::evaluate_bundle(
+        &dataset,
+        &featurised,
+        &bundle,
+        &args.data.merge_pairs()?,
+    )?)
 }

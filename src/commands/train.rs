@@ -13,14 +13,13 @@ use ser_train::pipeline::{self, Featurised, TrainRun};
 use ser_train::report::{EvalReport, read_report};
 
 use super::eval::{KeptFolds, cross_validate_kept, experiment};
-use super::training::{self, FitArgs};
+use super::training::{self, DataArgs, FitArgs};
 use crate::output;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Dataset: a folder, a ZIP or a manifest CSV.
-    #[arg(long)]
-    data: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
     /// Model to train (e.g. cnn1d-mfcc, cnn4, mlp, svm-rbf, random-forest).
     #[arg(long, visible_alias = "model")]
     arch: String,
@@ -59,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let model = args.fit.model(&args.arch)?;
     let features = args.fit.feature_config(&model)?;
     let mut fit = args.fit.fit_config(model.clone(), &features)?;
-    let dataset = training::open_dataset(&args.data)?;
+    let dataset = args.data.open()?;
     let featurised = training::featurise(&dataset, &features, &args.fit)?;
     // Earlier reports are read and checked first: a mismatch should not wait for hours of
     // cross-validation.

@@ -1,7 +1,7 @@
 //! Options shared by the commands that train (`train`, `eval --arch`, `compare`) and the one
 //! path they all take from a dataset folder to featurised clips.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use ser_audio::augment::AugmentSpec;
 use ser_corpus::{CacheMode, Dataset, FeatureCache, OpenOptions};
@@ -63,6 +63,10 @@ pub struct FitArgs {
     /// Validation and test clips are never augmented.
     #[arg(long, default_value_t = 0)]
     pub augment: usize,
+    /// The augmented copies also go through simulated rooms and devices: reverberation,
+    /// microphone responses, telephone lines, clipping and coarse converters (with --augment).
+    #[arg(long, requires = "augment")]
+    pub channel_augment: bool,
     /// Change one of the model's hyper-parameters, KEY=VALUE (repeatable), e.g.
     /// `--set kernel=5 --set channels=[96,96,192,192] --set pooling=mean-std`. The keys are
     /// the fields of the model's configuration as bundles and reports record it.
@@ -130,7 +134,11 @@ impl FitArgs {
 
     fn augmentation(&self) -> Option<Augmentation> {
         (self.augment > 0).then(|| Augmentation {
-            spec: AugmentSpec::default(),
+            spec: if self.channel_augment {
+                AugmentSpec::with_channels()
+            } else {
+                AugmentSpec::default()
+            },
             copies: self.augment,
             seed: self.seed,
         })
@@ -156,11 +164,70 @@ pub fn default_features(model: &ModelSpec) -> &'static str {
     }
 }
 
-/// Opens a dataset and prints its summary.
-pub fn open_dataset(path: &Path) -> anyhow::Result<Dataset> {
-    let dataset = ser_corpus::open_dataset(path, &OpenOptions::default())?;
-    eprintln!("{}", dataset.summary());
-    Ok(dataset)
+/// Where the labelled clips come from: one or several corpora.
+#[derive(clap::Args, Clone, Default)]
+pub struct DataArgs {
+    /// Dataset: a folder (one sub-folder per emotion, or a known corpus naming scheme), a ZIP
+    /// of one, or a manifest CSV. Give it several times to use several corpora at once:
+    /// speakers are then told apart by corpus (`ravdess/1`, `ased/1`), and reports score
+    /// each corpus on its own too.
+    #[arg(long = "data", id = "data", value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Count one emotion as another, FROM=TO (repeatable), e.g. `--merge calm=neutral` to
+    /// score RAVDESS's calm as the neutral of corpora that have no calm. With `eval --model`
+    /// it applies to the model's answers too.
+    #[arg(long = "merge", value_name = "FROM=TO")]
+    pub merges: Vec<String>,
+}
+
+impl DataArgs {
+    /// The `--merge` pairs, checked.
+    pub fn merge_pairs(&self) -> anyhow::Result<Vec<(String, String)>> {
+        self.merges
+            .iter()
+            .map(|pair| {
+                let (from, to) = pair
+                    .split_once('=')
+                    .filter(|(f, t)| !f.trim().is_empty() && !t.trim().is_empty())
+                    .ok_or_else(|| anyhow::anyhow!("--merge {pair}: expected FROM=TO"))?;
+                Ok((from.trim().to_string(), to.trim().to_string()))
+            })
+            .collect()
+    }
+
+    /// Opens every `--data` (merged into one dataset of several corpora when there are
+    /// several), applies `--merge`, and prints the summary.
+    pub fn open(&self) -> anyhow::Result<Dataset> {
+        anyhow::ensure!(!self.paths.is_empty(), "--data is required");
+        let merges = self.merge_pairs()?;
+        let parts = self
+            .paths
+            .iter()
+            .map(|path| ser_corpus::open_dataset(path, &OpenOptions::default()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let dataset = ser_corpus::merge(parts).rename_labels(&merges);
+        eprintln!("{}", dataset.summary());
+        Ok(dataset)
+    }
+}
+
+/// Keeps only the emotions every corpus has when `protocol` is cross-corpus (each side is
+/// scored over the same classes), saying what was left out.
+pub fn for_protocol(dataset: Dataset, protocol: &ser_corpus::Protocol) -> Dataset {
+    if !protocol.is_corpus_out() {
+        return dataset;
+    }
+    let shared = dataset.shared_labels();
+    let kept = dataset.only_labels(&shared);
+    let dropped = dataset.len() - kept.len();
+    if dropped > 0 {
+        eprintln!(
+            "corpus-out: scoring the emotions every corpus has ({}); {dropped} clips of other \
+             emotions left out",
+            shared.join(", ")
+        );
+    }
+    kept
 }
 
 /// Decodes and featurises every clip (through the cache) with a progress bar; prints the

@@ -1,5 +1,6 @@
 //! Waveform augmentation for training data: noise at a chosen SNR, time shift, time stretch,
-//! pitch shift and gain, plus a serde-described random policy ([`AugmentSpec`], [`apply`]).
+//! pitch shift and gain, plus a serde-described random policy ([`AugmentSpec`], [`apply`]) that
+//! can also simulate rooms and devices ([`crate::channel`]).
 //!
 //! Every function is pure: it reads `&[f32]` and returns a new `Vec<f32>`; randomness comes
 //! only from the caller's seeded [`ChaCha8Rng`], so an augmented epoch is reproducible.
@@ -13,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+use crate::channel;
 use crate::wsola::stretch;
 
 /// Gaussian white noise at `snr_db` below the signal's power.
@@ -230,6 +232,17 @@ pub struct AugmentSpec {
     pub white_noise: Option<Chance>,
     /// SNR in dB of added pink noise.
     pub pink_noise: Option<Chance>,
+    /// Reverberation time RT60 in seconds of a simulated room ([`crate::channel`]).
+    pub reverb: Option<Chance>,
+    /// Largest gain in dB of a random microphone response (two peaking bands and a high-pass).
+    pub microphone: Option<Chance>,
+    /// A telephone line (300-3400 Hz, 8 kHz); mu-law companding too when the drawn value is
+    /// above 0.5.
+    pub telephone: Option<Chance>,
+    /// Hard clipping at this share of the peak.
+    pub clipping: Option<Chance>,
+    /// A converter of this many bits.
+    pub quantise: Option<Chance>,
 }
 
 impl Default for AugmentSpec {
@@ -244,6 +257,7 @@ impl Default for AugmentSpec {
             gain: Some(Chance::new(0.5, -6.0, 6.0)),
             white_noise: Some(Chance::new(0.3, 10.0, 30.0)),
             pink_noise: Some(Chance::new(0.2, 10.0, 30.0)),
+            ..Self::none()
         }
     }
 }
@@ -259,7 +273,38 @@ impl AugmentSpec {
             gain: None,
             white_noise: None,
             pink_noise: None,
+            reverb: None,
+            microphone: None,
+            telephone: None,
+            clipping: None,
+            quantise: None,
         }
+    }
+
+    /// The default policy plus rooms and devices: reverberation, microphone responses,
+    /// telephone lines, clipping and coarse converters, each on a share of the copies.
+    pub fn with_channels() -> Self {
+        Self {
+            reverb: Some(Chance::new(0.35, 0.15, 0.9)),
+            microphone: Some(Chance::new(0.4, 3.0, 9.0)),
+            telephone: Some(Chance::new(0.12, 0.0, 1.0)),
+            clipping: Some(Chance::new(0.08, 0.3, 0.8)),
+            quantise: Some(Chance::new(0.08, 6.0, 10.0)),
+            ..Self::default()
+        }
+    }
+
+    /// True when any room or device step is on.
+    pub fn simulates_channels(&self) -> bool {
+        [
+            &self.reverb,
+            &self.microphone,
+            &self.telephone,
+            &self.clipping,
+            &self.quantise,
+        ]
+        .iter()
+        .any(|step| step.is_some())
     }
 }
 
@@ -290,11 +335,27 @@ pub fn apply(
     if let Some(db) = draw(&spec.gain, rng) {
         x = gain_db(&x, db);
     }
+    // Steps that are off draw nothing, so policies without them repeat exactly.
+    if let Some(rt60) = draw(&spec.reverb, rng) {
+        x = channel::reverberate(&x, sample_rate, rt60, rng);
+    }
     if let Some(snr) = draw(&spec.white_noise, rng) {
         x = add_white_noise(&x, snr, rng);
     }
     if let Some(snr) = draw(&spec.pink_noise, rng) {
         x = add_pink_noise(&x, snr, rng);
+    }
+    if let Some(max_db) = draw(&spec.microphone, rng) {
+        x = channel::microphone_eq(&x, sample_rate, 2, max_db, rng);
+    }
+    if let Some(mu_law) = draw(&spec.telephone, rng) {
+        x = channel::telephone(&x, sample_rate, mu_law > 0.5);
+    }
+    if let Some(level) = draw(&spec.clipping, rng) {
+        x = channel::clip(&x, level);
+    }
+    if let Some(bits) = draw(&spec.quantise, rng) {
+        x = channel::quantise(&x, bits.round() as u32);
     }
     x
 }

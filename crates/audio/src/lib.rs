@@ -66,6 +66,7 @@
 //! ([`vad::split_long_segments`]), and [`vad::StreamWindower`] for live audio.
 
 pub mod augment;
+pub mod channel;
 mod decode;
 mod error;
 mod info;

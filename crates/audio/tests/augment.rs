@@ -223,3 +223,21 @@ fn policy_draws_each_step_with_its_probability() {
         .count();
     assert!((250..350).contains(&changed), "{changed} of 1000");
 }
+
+#[test]
+fn room_and_device_policy_is_seeded_and_off_by_default() {
+    assert!(!AugmentSpec::default().simulates_channels());
+    let spec = AugmentSpec::with_channels();
+    assert!(spec.simulates_channels());
+    let x = sine(300.0, 16000, 0.5, 0.25);
+    let draws = |seed: u64| -> Vec<Vec<f32>> {
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..20).map(|_| apply(&spec, &x, 16000, &mut r)).collect()
+    };
+    assert_eq!(draws(5), draws(5));
+    assert_ne!(draws(5), draws(6));
+    // Every step fires on some of 20 draws; none leaves a non-finite sample.
+    assert!(draws(5).iter().flatten().all(|v| v.is_finite()));
+    let json = serde_json::to_string(&spec).unwrap();
+    assert_eq!(serde_json::from_str::<AugmentSpec>(&json).unwrap(), spec);
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::labels::{LabelMap, LabelSet, label_order};
+use crate::labels::{LabelMap, LabelSet, canonical_label, label_order};
 
 /// File extensions (lower case, no dot) treated as audio.
 pub const AUDIO_EXTENSIONS: &[&str] = &[
@@ -103,9 +103,9 @@ pub struct Dataset {
     pub non_audio: usize,
     /// Naming scheme in use, when one was detected or forced.
     pub scheme: Option<Corpus>,
-    /// Keeps an extracted ZIP alive as long as any copy of the dataset lives.
+    /// Keeps extracted ZIPs alive as long as any copy of the dataset lives.
     #[serde(skip)]
-    pub(crate) _extracted: Option<Arc<tempfile::TempDir>>,
+    pub(crate) extracted: Vec<Arc<tempfile::TempDir>>,
 }
 
 impl Dataset {
@@ -117,7 +117,7 @@ impl Dataset {
             skipped: Vec::new(),
             non_audio: 0,
             scheme: None,
-            _extracted: None,
+            extracted: Vec::new(),
         }
     }
 
@@ -147,6 +147,21 @@ impl Dataset {
         }
         let mut out: Vec<_> = counts.into_iter().collect();
         out.sort_by_key(|(label, _)| label_order(label));
+        out
+    }
+
+    /// Renames emotions: each clip labelled `from` of a pair `(from, to)` becomes `to` (e.g.
+    /// calm counted as neutral). Names are compared in canonical form.
+    pub fn rename_labels(&self, pairs: &[(String, String)]) -> Dataset {
+        let mut out = self.clone();
+        for clip in &mut out.clips {
+            if let Some((_, to)) = pairs
+                .iter()
+                .find(|(from, _)| canonical_label(from) == clip.emotion)
+            {
+                clip.emotion = canonical_label(to);
+            }
+        }
         out
     }
 
@@ -199,6 +214,16 @@ mod tests {
         assert!(is_junk_name("._03-01.wav"));
         assert!(is_junk_name("__MACOSX"));
         assert!(!is_junk_name("Actor_01"));
+    }
+
+    #[test]
+    fn rename_labels_counts_calm_as_neutral() {
+        let data = Dataset::new("x", vec![clip("calm"), clip("neutral"), clip("sad")]);
+        let out = data.rename_labels(&[("Calm".into(), "neutral".into())]);
+        assert_eq!(
+            out.emotion_counts(),
+            [("neutral".into(), 2), ("sad".into(), 1)]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod dataset;
 pub mod error;
 pub mod labels;
+pub mod merge;
 pub mod read;
 pub mod scheme;
 pub mod split;
@@ -20,6 +21,9 @@ pub use dataset::{
 };
 pub use error::CorpusError;
 pub use labels::{Emotion, LabelMap, LabelSet, MapOptions, Unmapped, canonical_label};
+pub use merge::{
+    ASED_COMMON_SENTENCES, CORPUS_KEY, corpus_name_of, evaluation_groups, merge, speaker_in_corpus,
+};
 pub use read::{
     ManifestColumns, OpenOptions, SchemeChoice, open_dataset, read_folder, read_manifest, read_zip,
 };

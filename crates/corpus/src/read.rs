@@ -109,7 +109,7 @@ pub fn read_zip(zip_path: &Path, opts: &OpenOptions) -> Result<Dataset, CorpusEr
     };
     extract_zip(zip_path, &dest, &opts.zip_limits)?;
     let mut dataset = read_folder(&dest, opts)?;
-    dataset._extracted = temp;
+    dataset.extracted.extend(temp);
     Ok(dataset)
 }
 

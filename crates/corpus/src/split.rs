@@ -30,12 +30,20 @@ pub enum Protocol {
     Random { test_fraction: f64 },
     /// `manifest` — the manifest's `split` column.
     Manifest,
+    /// `corpus-out` — one fold per corpus of a merged dataset: test on it, train on the
+    /// others, over the emotions every corpus has.
+    CorpusOut,
 }
 
 impl Protocol {
     /// True only for the protocol allowed to put one speaker on both sides.
     pub fn is_random(&self) -> bool {
         matches!(self, Protocol::Random { .. })
+    }
+
+    /// True for the cross-corpus protocol, which scores only the emotions every corpus has.
+    pub fn is_corpus_out(&self) -> bool {
+        matches!(self, Protocol::CorpusOut)
     }
 
     /// A sentence for reports saying what produced a number.
@@ -59,6 +67,10 @@ impl Protocol {
                 test_fraction * 100.0
             ),
             Protocol::Manifest => "split given by the manifest's split column".into(),
+            Protocol::CorpusOut => "cross-corpus: each corpus in turn is the test set and the \
+                                    other corpora train (and validate, by whole speakers), over \
+                                    the emotions every corpus has"
+                .into(),
         }
     }
 }
@@ -71,6 +83,7 @@ impl fmt::Display for Protocol {
             Protocol::Holdout { speakers } => write!(f, "holdout:{}", speakers.join(",")),
             Protocol::Random { test_fraction } => write!(f, "random:{test_fraction}"),
             Protocol::Manifest => f.write_str("manifest"),
+            Protocol::CorpusOut => f.write_str("corpus-out"),
         }
     }
 }
@@ -101,8 +114,10 @@ impl FromStr for Protocol {
                 )),
             },
             "manifest" if arg.is_empty() => Ok(Protocol::Manifest),
+            "corpus-out" if arg.is_empty() => Ok(Protocol::CorpusOut),
             _ => Err(bad(
-                "expected speaker-kfold:K, speaker-mod:K, holdout:S1,S2,..., random:F or manifest",
+                "expected speaker-kfold:K, speaker-mod:K, holdout:S1,S2,..., random:F, manifest \
+                 or corpus-out",
             )),
         }
     }
@@ -184,6 +199,7 @@ pub fn make_splits(
             )]
         }
         Protocol::Manifest => return manifest_split(dataset, protocol, opts).map(|s| vec![s]),
+        Protocol::CorpusOut => corpus_out(dataset).map_err(fail)?,
     };
     let k = tests.len();
     tests
@@ -347,7 +363,8 @@ fn added_cost(have: &[f64], add: &[f64], targets: &[f64]) -> f64 {
 fn speaker_mod(dataset: &Dataset, folds: usize) -> Result<Vec<Vec<usize>>, String> {
     let mut out = vec![Vec::new(); folds];
     for (i, clip) in dataset.clips.iter().enumerate() {
-        let number: u64 = clip.speaker.trim().parse().map_err(|_| {
+        // In a merged dataset the number after the corpus (`ased/7`) decides.
+        let number: u64 = clip.speaker_in_corpus().trim().parse().map_err(|_| {
             format!(
                 "speaker '{}' is not a number (speaker-mod needs numeric ids)",
                 clip.speaker
@@ -359,6 +376,34 @@ fn speaker_mod(dataset: &Dataset, folds: usize) -> Result<Vec<Vec<usize>>, Strin
         Some(empty) => Err(format!("fold {empty} has no speakers")),
         None => Ok(out),
     }
+}
+
+/// One test part per corpus. The dataset must hold only emotions every corpus has
+/// ([`Dataset::shared_labels`]), so that each side is scored over the same classes.
+fn corpus_out(dataset: &Dataset) -> Result<Vec<Vec<usize>>, String> {
+    let names = dataset.corpus_names();
+    if names.len() < 2 {
+        return Err("corpus-out needs at least two corpora (give --data more than once)".into());
+    }
+    if let Some(clip) = dataset.clips.iter().find(|c| c.corpus_name().is_none()) {
+        return Err(format!("{} belongs to no corpus", clip.path.display()));
+    }
+    let shared = dataset.shared_labels();
+    if let Some(clip) = dataset.clips.iter().find(|c| !shared.contains(&c.emotion)) {
+        return Err(format!(
+            "emotion '{}' is not in every corpus; keep only the shared ones ({})",
+            clip.emotion,
+            shared.join(", ")
+        ));
+    }
+    Ok(names
+        .iter()
+        .map(|name| {
+            (0..dataset.len())
+                .filter(|&i| dataset.clips[i].corpus_name() == Some(name.as_str()))
+                .collect()
+        })
+        .collect())
 }
 
 fn same_speaker(a: &str, b: &str) -> bool {
@@ -620,6 +665,7 @@ mod tests {
             "holdout:21,22,23,24",
             "random:0.2",
             "manifest",
+            "corpus-out",
         ] {
             let p: Protocol = spec.parse().unwrap();
             assert_eq!(p.to_string(), spec);
@@ -639,6 +685,7 @@ mod tests {
             "holdout:",
             "kfold:5",
             "manifest:3",
+            "corpus-out:2",
         ] {
             let err = spec.parse::<Protocol>().unwrap_err();
             assert!(err.to_string().contains(spec), "{err}");
@@ -740,6 +787,65 @@ mod tests {
             }
             assert_eq!(s.fold, Some(k));
         }
+    }
+
+    /// Two corpora of 6 and 4 speakers; the second lacks `calm`.
+    fn two_corpora() -> Dataset {
+        let mut second = synthetic(4, &["angry", "sad"], 2);
+        second.root = "second".into();
+        crate::merge(vec![synthetic(6, &["angry", "sad", "calm"], 2), second])
+    }
+
+    #[test]
+    fn speaker_mod_over_merged_corpora_folds_each_corpus_by_its_numbers() {
+        let data = two_corpora();
+        let splits = make_splits(
+            &data,
+            &"speaker-mod:3".parse().unwrap(),
+            &SplitOptions::default(),
+        )
+        .unwrap();
+        for (k, s) in splits.iter().enumerate() {
+            for speaker in speakers_of(&data, &s.test) {
+                let number: usize = crate::speaker_in_corpus(&speaker).parse().unwrap();
+                assert_eq!(number % 3, k);
+            }
+            // Speaker 1 of one corpus is not speaker 1 of the other: no false leak.
+            assert!(speakers_of(&data, &s.train).is_disjoint(&speakers_of(&data, &s.test)));
+        }
+    }
+
+    #[test]
+    fn corpus_out_tests_each_corpus_on_its_own_and_never_trains_on_it() {
+        let data = two_corpora();
+        let protocol: Protocol = "corpus-out".parse().unwrap();
+        // The unshared emotion must go first.
+        let err = make_splits(&data, &protocol, &SplitOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("calm"), "{err}");
+
+        let shared = data.only_labels(&data.shared_labels());
+        let splits = make_splits(&shared, &protocol, &SplitOptions::default()).unwrap();
+        assert_eq!(splits.len(), 2);
+        for (fold, name) in ["synthetic", "second"].iter().enumerate() {
+            let split = &splits[fold];
+            let corpora = |idx: &[usize]| -> BTreeSet<String> {
+                idx.iter()
+                    .map(|&i| shared.clips[i].corpus_name().unwrap().to_string())
+                    .collect()
+            };
+            assert_eq!(corpora(&split.test), BTreeSet::from([name.to_string()]));
+            assert!(!corpora(&split.train).contains(*name));
+            assert!(!corpora(&split.val).contains(*name));
+            assert!(
+                !split.val.is_empty(),
+                "validation speakers from the training corpora"
+            );
+            let all = split.train.len() + split.val.len() + split.test.len();
+            assert_eq!(all, shared.len());
+        }
+        let one = synthetic(4, &["angry"], 1);
+        let err = make_splits(&one, &protocol, &SplitOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("two corpora"), "{err}");
     }
 
     #[test]

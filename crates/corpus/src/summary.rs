@@ -24,6 +24,9 @@ pub struct DatasetSummary {
     pub unknown_speaker_clips: usize,
     pub per_emotion: BTreeMap<String, usize>,
     pub per_speaker: BTreeMap<String, usize>,
+    /// Clips per corpus and emotion, for a dataset merged from several corpora.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_corpus: BTreeMap<String, BTreeMap<String, usize>>,
     pub non_audio: usize,
     pub skipped: Vec<Skipped>,
     /// Warnings a person should read before trusting numbers from this dataset.
@@ -43,13 +46,17 @@ impl DatasetSummary {
         let unknown = per_speaker.get(UNKNOWN_SPEAKER).copied().unwrap_or(0);
         let mut summary = Self {
             root: dataset.root.clone(),
-            scheme: dataset.scheme.map(|s| s.to_string()),
+            scheme: match dataset.corpus_names() {
+                names if names.len() > 1 => Some(format!("several corpora ({})", names.join(", "))),
+                _ => dataset.scheme.map(|s| s.to_string()),
+            },
             clips: dataset.clips.len(),
             speakers: per_speaker.len(),
             recordings: recordings.len(),
             unknown_speaker_clips: unknown,
             per_emotion,
             per_speaker,
+            per_corpus: dataset.corpus_counts(),
             non_audio: dataset.non_audio,
             skipped: dataset.skipped.clone(),
             notes: Vec::new(),
@@ -93,7 +100,16 @@ impl DatasetSummary {
     fn speakers_in_order(&self) -> Vec<(&String, &usize)> {
         let mut rows: Vec<_> = self.per_speaker.iter().collect();
         // Numeric ids in numeric order (2 before 10), then the rest by name.
-        rows.sort_by_key(|(s, _)| (s.parse::<u64>().map_err(|_| s.to_string()), s.to_string()));
+        // In a merged dataset, by corpus and then by number (ased/2 before ased/10).
+        rows.sort_by_key(|(s, _)| {
+            let own = crate::speaker_in_corpus(s);
+            let corpus = &s[..s.len() - own.len()];
+            (
+                corpus.to_string(),
+                own.parse::<u64>().map_err(|_| own.to_string()),
+                s.to_string(),
+            )
+        });
         rows
     }
 }
@@ -114,6 +130,7 @@ impl fmt::Display for DatasetSummary {
             let share = 100.0 * *count as f64 / self.clips.max(1) as f64;
             writeln!(f, "  {label:<14} {count:>6} {share:>6.1}%")?;
         }
+        self.fmt_corpora(f)?;
         writeln!(f, "\n  {:<14} {:>6}", "speaker", "clips")?;
         for (speaker, count) in self.speakers_in_order() {
             writeln!(f, "  {speaker:<14} {count:>6}")?;
@@ -127,6 +144,34 @@ impl fmt::Display for DatasetSummary {
 }
 
 impl DatasetSummary {
+    /// Clips per corpus (rows) and emotion (columns); nothing for one corpus.
+    fn fmt_corpora(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.per_corpus.is_empty() {
+            return Ok(());
+        }
+        let labels: Vec<&String> = self
+            .emotions_in_order()
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect();
+        write!(f, "\n  {:<14}", "corpus")?;
+        for label in &labels {
+            write!(f, " {:>9}", label)?;
+        }
+        writeln!(f, " {:>7}", "all")?;
+        for (corpus, counts) in &self.per_corpus {
+            write!(f, "  {corpus:<14}")?;
+            for label in &labels {
+                match counts.get(*label) {
+                    Some(n) => write!(f, " {n:>9}")?,
+                    None => write!(f, " {:>9}", "-")?,
+                }
+            }
+            writeln!(f, " {:>7}", counts.values().sum::<usize>())?;
+        }
+        Ok(())
+    }
+
     fn fmt_skipped(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "\n  non-audio files ignored: {}", self.non_audio)?;
         writeln!(f, "  skipped audio files:     {}", self.skipped.len())?;
@@ -203,6 +248,22 @@ mod tests {
         assert!(pos("neutral") < pos("sad") && pos("sad") < pos("angry"));
         assert!(pos("\n  2 ") < pos("\n  10 "));
         assert!(text.contains("root/x.wav: no emotion"));
+    }
+
+    #[test]
+    fn merged_corpora_get_a_table_of_clips_per_corpus_and_emotion() {
+        let mut other = Dataset::new("other", vec![clip("1", "sad", 9)]);
+        other.clips.push(clip("1", "sad", 10));
+        let text = crate::merge(vec![sample(), other]).summary().to_string();
+        let row = |corpus: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(corpus) && l.contains("  "))
+                .unwrap_or_else(|| panic!("{corpus} in {text}"))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(row("root"), ["root", "1", "2", "1", "4"]);
+        assert_eq!(row("other"), ["other", "-", "2", "-", "2"]);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::mel::{DbConfig, MelConfig};
 use crate::pitch::YinConfig;
 use crate::spectral::SpectralConfig;
 use crate::stft::StftConfig;
+use crate::utterance::UtteranceNorm;
 
 /// What an [`crate::Extractor`] produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +51,10 @@ pub struct FeatureConfig {
     /// |y| at or below this counts as zero for the zero-crossing rate.
     pub zcr_threshold: f64,
     pub yin: YinConfig,
+    /// Per-utterance normalisation of frame features (`+cmn` / `+cmvn` after a frame set's
+    /// name); left out of the JSON when none, so older bundles and cache keys read the same.
+    #[serde(default, skip_serializing_if = "UtteranceNorm::is_none")]
+    pub utterance_norm: UtteranceNorm,
 }
 
 const NAMES: &[&str] = &[
@@ -74,8 +79,29 @@ impl FeatureConfig {
         NAMES
     }
 
-    /// A built-in feature set by name.
+    /// A built-in feature set by name; a frame set may end in `+cmn` or `+cmvn` for
+    /// per-utterance normalisation (e.g. `logmel64-frames+cmn`).
     pub fn named(name: &str) -> Result<FeatureConfig> {
+        let norms = [UtteranceNorm::Mean, UtteranceNorm::MeanVar];
+        if let Some((base, norm)) = norms
+            .iter()
+            .find_map(|n| name.strip_suffix(n.suffix()).map(|base| (base, *n)))
+        {
+            let mut cfg = Self::named(base)?;
+            if cfg.is_pooled() {
+                return Err(FeatureError::invalid(
+                    "utterance_norm",
+                    "applies to frame features only",
+                ));
+            }
+            cfg.name = name.to_string();
+            cfg.utterance_norm = norm;
+            return Ok(cfg);
+        }
+        Self::named_plain(name)
+    }
+
+    fn named_plain(name: &str) -> Result<FeatureConfig> {
         let base = |kind, sample_rate, stft, n_mels| FeatureConfig {
             name: name.to_string(),
             kind,
@@ -90,6 +116,7 @@ impl FeatureConfig {
             spectral: SpectralConfig::LIBROSA_DEFAULT,
             zcr_threshold: crate::temporal::ZCR_THRESHOLD,
             yin: YinConfig::SPEECH_DEFAULT,
+            utterance_norm: UtteranceNorm::None,
         };
         let cfg = match name {
             // librosa defaults at 22.05 kHz; matches the pooled180 goldens.
@@ -274,6 +301,23 @@ mod tests {
             281
         );
         assert!(FeatureConfig::named("nope").is_err());
+    }
+
+    #[test]
+    fn utterance_norm_suffixes_name_frame_sets_only() {
+        let cmn = FeatureConfig::named("logmel64-frames+cmn").unwrap();
+        assert_eq!(cmn.utterance_norm, UtteranceNorm::Mean);
+        assert_eq!(cmn.name, "logmel64-frames+cmn");
+        let json = serde_json::to_string(&cmn).unwrap();
+        assert!(json.contains("\"utterance_norm\":\"mean\""));
+        assert_eq!(serde_json::from_str::<FeatureConfig>(&json).unwrap(), cmn);
+        let mfcc = FeatureConfig::named("mfcc40-frames+cmvn").unwrap();
+        assert_eq!(mfcc.utterance_norm, UtteranceNorm::MeanVar);
+        // Without the suffix nothing changes, not even the JSON (bundles, cache keys).
+        let plain = serde_json::to_string(&FeatureConfig::named("logmel64-frames").unwrap());
+        assert!(!plain.unwrap().contains("utterance_norm"));
+        assert!(FeatureConfig::named("pooled-rich+cmn").is_err());
+        assert!(FeatureConfig::named("nothing+cmn").is_err());
     }
 
     #[test]

@@ -131,10 +131,14 @@ impl Extractor {
                     },
                 )?;
                 self.mfcc_frames(n_frames);
-                Ok(FeatureMatrix::from_frame_major(
-                    &self.buf.mfcc,
-                    self.cfg.n_mfcc,
-                ))
+                let mut m = FeatureMatrix::from_frame_major(&self.buf.mfcc, self.cfg.n_mfcc);
+                if !self.cfg.utterance_norm.is_none() {
+                    // Orthonormal DCT: c0 = sum of the log-mel bands / sqrt(n_mels).
+                    let scale = 1.0 / (self.cfg.mel.n_mels as f32).sqrt();
+                    let level: Vec<f32> = m.row(0).iter().map(|c0| c0 * scale).collect();
+                    self.cfg.utterance_norm.apply(&mut m, &level);
+                }
+                Ok(m)
             }
             FeatureKind::LogMelFrames => {
                 self.frame_pass(
@@ -145,10 +149,12 @@ impl Extractor {
                     },
                 )?;
                 power_to_db(&mut self.buf.mel, &self.cfg.db);
-                Ok(FeatureMatrix::from_frame_major(
-                    &self.buf.mel,
-                    self.cfg.mel.n_mels,
-                ))
+                let mut m = FeatureMatrix::from_frame_major(&self.buf.mel, self.cfg.mel.n_mels);
+                if !self.cfg.utterance_norm.is_none() {
+                    let level = frame_levels(&self.buf.mel, self.cfg.mel.n_mels);
+                    self.cfg.utterance_norm.apply(&mut m, &level);
+                }
+                Ok(m)
             }
             FeatureKind::PooledMeans => self.pooled_means(samples),
             FeatureKind::PooledRich => self.pooled_rich(samples),
@@ -498,4 +504,12 @@ fn f0_stats(pitch: &[YinFrame]) -> [f64; 5] {
     let min = voiced.clone().fold(f64::INFINITY, f64::min);
     let max = voiced.fold(f64::NEG_INFINITY, f64::max);
     [mean, std, min, max, n_voiced as f64 / pitch.len() as f64]
+}
+
+/// Each frame's mean over its bands, from a frame-major store.
+fn frame_levels(frame_major: &[f32], width: usize) -> Vec<f32> {
+    frame_major
+        .chunks_exact(width.max(1))
+        .map(|frame| frame.iter().sum::<f32>() / width.max(1) as f32)
+        .collect()
 }

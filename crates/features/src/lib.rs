@@ -27,6 +27,7 @@ mod pyin;
 mod spectral;
 mod stft;
 mod temporal;
+mod utterance;
 
 pub use chroma::{ChromaConfig, ChromaFilterbank, chroma_stft, estimate_tuning, pitch_tuning};
 pub use config::{FeatureConfig, FeatureKind};
@@ -46,6 +47,7 @@ pub use stft::{
     SpectrumFloat, Stft, StftConfig, fft_frequencies, hann_periodic, stft_magnitude, stft_power,
 };
 pub use temporal::{ZCR_THRESHOLD, rms, zero_crossing_rate};
+pub use utterance::{ACTIVE_RANGE_DB, UtteranceNorm};
 
 /// Re-export of the complex type [`Stft::for_each_frame`] hands out.
 pub use realfft::num_complex::Complex;

@@ -176,3 +176,45 @@ fn pooled_rich_sees_pitch_of_a_tone() {
     assert!(get("voiced_fraction") > 0.8);
     assert!((get("rms_mean") - 0.3 / 2f32.sqrt()).abs() < 0.03);
 }
+
+/// A 12 dB louder recording gives the same per-utterance normalised features (log-mel and
+/// MFCC), while the plain log-mel moves by 12 dB.
+#[test]
+fn utterance_normalisation_removes_the_recording_level() {
+    let y: Vec<f32> = (0..16000)
+        .map(|i| {
+            let t = i as f32 / 16000.0;
+            let envelope = if (0.2..0.7).contains(&t) { 0.3 } else { 0.001 };
+            envelope * ((2.0 * std::f32::consts::PI * 220.0 * t).sin() + 0.3 * (7.0 * t).cos())
+        })
+        .collect();
+    let louder: Vec<f32> = y.iter().map(|v| v * 10f32.powf(12.0 / 20.0)).collect();
+    let extract = |name: &str, x: &[f32]| {
+        Extractor::new(&FeatureConfig::named(name).unwrap())
+            .unwrap()
+            .extract(x)
+            .unwrap()
+    };
+    let (a, b) = (
+        extract("logmel64-frames", &y),
+        extract("logmel64-frames", &louder),
+    );
+    let speech = 50 * 64 + 10;
+    assert!((b.data[speech] - a.data[speech] - 12.0).abs() < 0.01);
+    for name in [
+        "logmel64-frames+cmn",
+        "logmel64-frames+cmvn",
+        "mfcc40-frames+cmn",
+    ] {
+        let (a, b) = (extract(name, &y), extract(name, &louder));
+        let worst = a
+            .data
+            .iter()
+            .zip(&b.data)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+        // The top_db floor (80 dB below the peak) moves with the level too, so only rounding
+        // differs.
+        assert!(worst < 0.01, "{name}: {worst}");
+    }
+}

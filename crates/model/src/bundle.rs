@@ -56,6 +56,14 @@ pub struct BundleMeta {
     /// recipe); 1 for a single model.
     #[serde(default = "one_member", skip_serializing_if = "is_one")]
     pub members: usize,
+    /// Temperature fitted on validation speakers; predicted probabilities are
+    /// `softmax(ln p / T)` (see [`crate::predictor::apply_temperature`]). `None` = 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// A prediction whose top probability is below this is marked uncertain (the user may
+    /// override it). `None` = never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncertain_below: Option<f32>,
     /// Where the model came from: data, protocol, seed, commit, date, ...
     #[serde(default)]
     pub provenance: BTreeMap<String, String>,

@@ -89,8 +89,23 @@ impl Predictor {
         Ok(self.predict_batch(&[features])?.remove(0))
     }
 
-    /// Probabilities for several clips at once (one forward pass per 64 windows).
+    /// Probabilities for several clips at once (one forward pass per 64 windows), scaled by
+    /// the bundle's temperature.
     pub fn predict_batch(&self, items: &[FeatureView<'_>]) -> Result<Vec<Vec<f32>>, InputError> {
+        let mut probabilities = self.predict_batch_raw(items)?;
+        if let Some(temperature) = self.meta.temperature {
+            for row in &mut probabilities {
+                apply_temperature(row, temperature);
+            }
+        }
+        Ok(probabilities)
+    }
+
+    /// The model's own probabilities, before temperature scaling.
+    pub fn predict_batch_raw(
+        &self,
+        items: &[FeatureView<'_>],
+    ) -> Result<Vec<Vec<f32>>, InputError> {
         let expected = self.meta.input.features;
         for item in items {
             FeatureView::new(item.rows, item.cols, item.data)?;
@@ -179,6 +194,24 @@ impl Predictor {
             out.extend(values.chunks(classes).map(<[f32]>::to_vec));
         }
         out
+    }
+}
+
+/// Rescales probabilities in place to `softmax(ln p / temperature)`: above 1 softer, below 1
+/// sharper; the order of the classes never changes. A temperature that is not a positive
+/// finite number leaves them as they are.
+pub fn apply_temperature(probabilities: &mut [f32], temperature: f32) {
+    if !(temperature.is_finite() && temperature > 0.0) || temperature == 1.0 {
+        return;
+    }
+    let logs: Vec<f64> = probabilities
+        .iter()
+        .map(|&p| f64::from(p).max(1e-12).ln() / f64::from(temperature))
+        .collect();
+    let max = logs.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    let sum: f64 = logs.iter().map(|&v| (v - max).exp()).sum();
+    for (p, v) in probabilities.iter_mut().zip(logs) {
+        *p = ((v - max).exp() / sum) as f32;
     }
 }
 

@@ -34,6 +34,8 @@ fn meta(model: ModelSpec, kind: InputKind) -> BundleMeta {
             std: vec![2.0; ROWS],
         },
         members: 1,
+        temperature: None,
+        uncertain_below: None,
         provenance: BTreeMap::from([("seed".to_string(), "1".to_string())]),
         metrics: serde_json::json!({"ua": 0.5}),
     }

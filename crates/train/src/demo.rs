@@ -65,6 +65,8 @@ pub fn ravdess_evaluation(
             fold,
             test_speakers: actors.iter().map(|&a| actor_id(a)).collect(),
             metrics,
+            by_group: Default::default(),
+            calibration: None,
             history,
         });
     }

@@ -254,6 +254,8 @@ mod tests {
                 fold,
                 test_speakers: vec!["01".into()],
                 metrics,
+                by_group: Default::default(),
+                calibration: None,
                 history: None,
             },
             member_ua: vec![0.5],

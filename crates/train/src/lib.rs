@@ -11,6 +11,7 @@
 //! - [`inference`]: audio → emotions with a bundle (single clips and long-recording timelines).
 //! - [`demo`]: deterministic synthetic evaluations for examples, UI work and tests.
 
+pub mod calibration;
 pub mod demo;
 pub mod fit;
 pub mod folds;

@@ -48,6 +48,8 @@ pub struct Featurised {
     /// part, so augmentation never crosses a split.
     pub augmented: Vec<Vec<FeatureMatrix>>,
     pub failures: Vec<(PathBuf, String)>,
+    /// The augmented copies went through simulated rooms and devices.
+    pub channel_simulation: bool,
 }
 
 impl Featurised {
@@ -103,6 +105,8 @@ pub fn featurise(
         matrices: Vec::new(),
         augmented: Vec::new(),
         failures: Vec::new(),
+        channel_simulation: augmentation
+            .is_some_and(|a| a.copies > 0 && a.spec.simulates_channels()),
     };
     for (clip, result) in dataset.clips.iter().zip(results) {
         match result {
@@ -238,6 +242,7 @@ pub fn cross_validate(
         dataset,
         featurised,
         labels: &labels,
+        merged_answers: Vec::new(),
     };
     let mut results = Vec::new();
     let mut missing = Vec::new();
@@ -345,6 +350,8 @@ fn run_fold(
     } else {
         outcome.reports.iter().map(|r| r.seconds).sum()
     };
+    let mut bundle = outcome.bundle;
+    let temperature = samples.calibrate(&mut bundle, &split.val, fold)?;
     let predictor = |bundle| {
         Predictor::new(bundle).map_err(|e| PipelineError::Predict {
             fold,
@@ -352,21 +359,29 @@ fn run_fold(
         })
     };
     let scoring = Instant::now();
-    let (metrics, test_speakers) = samples.score(&predictor(&outcome.bundle)?, split, fold)?;
+    let scored = samples.score(&predictor(&bundle)?, split, fold)?;
     let inference_seconds = scoring.elapsed().as_secs_f64();
     let member_ua = outcome
         .members
         .iter()
-        .map(|bundle| Ok(samples.score(&predictor(bundle)?, split, fold)?.0.ua))
+        .map(|bundle| Ok(samples.score(&predictor(bundle)?, split, fold)?.metrics.ua))
         .collect::<Result<Vec<f64>, PipelineError>>()?;
     // A classical model fits in one step: it has no training curve worth drawing.
     let history = matches!(fit_config.model, ModelSpec::Network(_)).then_some(outcome.history);
+    let calibration = temperature
+        .zip(scored.ece_before)
+        .map(|(temperature, ece_before)| crate::report::Calibration {
+            temperature,
+            ece_before,
+        });
     Ok(FoldResult {
-        scored_clips: metrics.n_samples,
+        scored_clips: scored.metrics.n_samples,
         report: FoldReport {
             fold,
-            test_speakers,
-            metrics,
+            test_speakers: scored.test_speakers,
+            metrics: scored.metrics,
+            by_group: scored.by_group,
+            calibration,
             history,
         },
         member_ua,
@@ -413,7 +428,7 @@ fn assemble_report(
     provenance.insert("epochs".into(), experiment.fit.epochs.to_string());
     provenance.insert(
         TRAINING.into(),
-        training_settings(&experiment.fit, featurised.augmented_copies()),
+        training_settings(&experiment.fit, featurised),
     );
     if let Some(commit) = git_commit() {
         provenance.insert("commit".into(), commit);
@@ -454,6 +469,10 @@ pub fn evaluation_settings(
     });
     if let serde_json::Value::Object(extra) = extra {
         settings.extend(extra);
+    }
+    // Only when on, so that stores of earlier runs still match.
+    if featurised.channel_simulation {
+        settings.insert("channel_simulation".into(), true.into());
     }
     serde_json::Value::Object(settings)
 }
@@ -524,7 +543,7 @@ pub fn report_differences(
         (
             Setting::Training,
             recorded(TRAINING),
-            training_settings(&experiment.fit, featurised.augmented_copies()),
+            training_settings(&experiment.fit, featurised),
         ),
         (
             Setting::Data,
@@ -545,7 +564,8 @@ pub const TRAINING: &str = "training";
 /// The training settings in one line, e.g. "300-frame crops, batch 32, AdamW lr 0.001 weight
 /// decay 0.0001, cosine schedule, patience 30, SpecAugment, 2 augmented copies"; reports and
 /// bundles keep it so that `train --evaluated` can check a report against a run.
-pub fn training_settings(fit: &FitConfig, augmented_copies: usize) -> String {
+pub fn training_settings(fit: &FitConfig, featurised: &Featurised) -> String {
+    let augmented_copies = featurised.augmented_copies();
     let mut parts = vec![
         format!("{}-frame crops", fit.frames),
         format!("batch {}", fit.batch_size),
@@ -574,6 +594,9 @@ pub fn training_settings(fit: &FitConfig, augmented_copies: usize) -> String {
     }
     if augmented_copies > 0 {
         parts.push(format!("{augmented_copies} augmented copies"));
+        if featurised.channel_simulation {
+            parts.push("room and device simulation".into());
+        }
     }
     parts.join(", ")
 }
@@ -632,6 +655,7 @@ pub fn train(
         dataset,
         featurised,
         labels: &labels,
+        merged_answers: Vec::new(),
     };
     let train = samples.train_data(&split.train, true)?;
     let val = samples.train_data(&split.val, false)?;
@@ -639,6 +663,7 @@ pub fn train(
         .map_err(|source| PipelineError::Fit { fold: 0, source })?;
     let mut bundle = outcome.bundle;
     bundle.meta.features = Some(run.features.clone());
+    samples.calibrate(&mut bundle, &split.val, 0)?;
 
     let validation = if split.val.is_empty() {
         None
@@ -651,7 +676,7 @@ pub fn train(
             test: split.val.clone(),
             ..split.clone()
         };
-        Some(samples.score(&predictor, &as_test, 0)?.0)
+        Some(samples.score(&predictor, &as_test, 0)?.metrics)
     };
     let provenance = &mut bundle.meta.provenance;
     provenance.insert("data".into(), dataset_info(dataset).description);
@@ -659,10 +684,7 @@ pub fn train(
     provenance.insert("protocol".into(), split.protocol.clone());
     provenance.insert("features".into(), run.features.name.clone());
     provenance.insert("epochs".into(), run.fit.epochs.to_string());
-    provenance.insert(
-        TRAINING.into(),
-        training_settings(&run.fit, featurised.augmented_copies()),
-    );
+    provenance.insert(TRAINING.into(), training_settings(&run.fit, featurised));
     // "seed" comes from the fit (a range for an ensemble).
     if let Some(commit) = git_commit() {
         provenance.insert("commit".into(), commit);
@@ -681,15 +703,26 @@ pub fn train(
 }
 
 /// Scores a trained bundle on every clip of `dataset` whose emotion the model knows (features
-/// computed with the bundle's own settings). Clips with other emotions are left out and
-/// counted in the report's provenance. The caller is responsible for the test speakers
+/// computed with the bundle's own settings): classes of the dataset the model cannot say are
+/// not charged to it. Clips with other emotions are left out and counted in the report's
+/// provenance. `merges` (`from`, `to`) counts the model's answer `from` as `to` (the dataset's
+/// labels are expected merged the same way). The caller is responsible for the test speakers
 /// being unseen in training: `provenance["dataset"]` of the bundle says what it was trained on.
 pub fn evaluate_bundle(
     dataset: &Dataset,
     featurised: &Featurised,
     bundle: &ser_model::Bundle,
+    merges: &[(String, String)],
 ) -> Result<EvalReport, PipelineError> {
     let labels = bundle.meta.labels.clone();
+    let index = |name: &str| {
+        let name = ser_corpus::canonical_label(name);
+        labels.iter().position(|l| *l == name)
+    };
+    let merged_answers: Vec<(usize, usize)> = merges
+        .iter()
+        .filter_map(|(from, to)| index(from).zip(index(to)))
+        .collect();
     let known: Vec<usize> = (0..dataset.clips.len())
         .filter(|&i| labels.contains(&dataset.clips[i].emotion))
         .collect();
@@ -707,6 +740,7 @@ pub fn evaluate_bundle(
         dataset,
         featurised,
         labels: &labels,
+        merged_answers,
     };
     let split = Split {
         train: Vec::new(),
@@ -717,9 +751,9 @@ pub fn evaluate_bundle(
         seed: 0,
     };
     let scoring = Instant::now();
-    let (metrics, test_speakers) = samples.score(&predictor, &split, 0)?;
+    let scored = samples.score(&predictor, &split, 0)?;
     let seconds = scoring.elapsed().as_secs_f64();
-    let scored = metrics.n_samples;
+    let n_scored = scored.metrics.n_samples;
     let features = bundle
         .meta
         .features
@@ -743,12 +777,14 @@ pub fn evaluate_bundle(
         },
         vec![FoldReport {
             fold: 0,
-            test_speakers,
-            metrics,
+            test_speakers: scored.test_speakers,
+            metrics: scored.metrics,
+            by_group: scored.by_group,
+            calibration: None,
             history: None,
         }],
     )?;
-    report.timing.inference_ms_per_clip = Some(1000.0 * seconds / scored.max(1) as f64);
+    report.timing.inference_ms_per_clip = Some(1000.0 * seconds / n_scored.max(1) as f64);
     for (key, value) in &bundle.meta.provenance {
         report
             .provenance
@@ -777,6 +813,9 @@ struct Samples<'a> {
     dataset: &'a Dataset,
     featurised: &'a Featurised,
     labels: &'a [String],
+    /// Model classes counted as others (`from`, `to` label indices): the probability of
+    /// `from` is added to `to` (e.g. a RAVDESS model's calm scored as neutral).
+    merged_answers: Vec<(usize, usize)>,
 }
 
 impl Samples<'_> {
@@ -822,33 +861,135 @@ impl Samples<'_> {
         TrainData::new(rows, x, y).map_err(|source| PipelineError::Fit { fold: 0, source })
     }
 
-    /// Predicts the test part of `split`; returns its metrics and the test speakers.
+    /// Predicts the test part of `split`: its metrics (with calibration), per corpus and
+    /// named subset, and the test speakers.
     fn score(
         &self,
         predictor: &Predictor,
         split: &Split,
         fold: usize,
-    ) -> Result<(crate::metrics::Metrics, Vec<String>), PipelineError> {
-        let predict_error = |message: String| PipelineError::Predict { fold, message };
-        let (mut y_true, mut y_pred, mut speakers) = (Vec::new(), Vec::new(), Vec::new());
-        for (i, m) in self.usable(&split.test) {
-            let view = FeatureView::new(m.rows, m.cols, &m.data)
-                .map_err(|e| predict_error(e.to_string()))?;
-            let probs = predictor
-                .predict(view)
-                .map_err(|e| predict_error(e.to_string()))?;
-            y_true.push(self.label_index(i));
-            y_pred.push(argmax(&probs));
-            speakers.push(self.dataset.clips[i].speaker.clone());
+    ) -> Result<Scored, PipelineError> {
+        let (indices, raw) = self.predict(predictor, &split.test, fold)?;
+        let temperature = predictor.meta().temperature;
+        let probabilities = match temperature {
+            Some(t) => crate::calibration::calibrated(&raw, t),
+            None => raw.clone(),
+        };
+        let truth: Vec<usize> = indices.iter().map(|&i| self.label_index(i)).collect();
+        let evaluate = |members: &[usize], probabilities: &[Vec<f32>]| {
+            let y_true: Vec<usize> = members.iter().map(|&k| truth[k]).collect();
+            let y_pred: Vec<usize> = members.iter().map(|&k| argmax(&probabilities[k])).collect();
+            let flat: Vec<f32> = members
+                .iter()
+                .flat_map(|&k| probabilities[k].iter().copied())
+                .collect();
+            let speakers: Vec<String> = members
+                .iter()
+                .map(|&k| self.dataset.clips[indices[k]].speaker.clone())
+                .collect();
+            EvalInput::new(&y_true, &y_pred, self.labels)
+                .with_speakers(&speakers)
+                .with_probabilities(&flat)
+                .evaluate()
+        };
+        let everyone: Vec<usize> = (0..indices.len()).collect();
+        let metrics = evaluate(&everyone, &probabilities)?;
+        let ece_before = match temperature {
+            Some(_) => evaluate(&everyone, &raw)?.probability.and_then(|p| p.ece),
+            None => None,
+        };
+        let mut by_group = std::collections::BTreeMap::new();
+        for (group, members) in self.groups(&indices) {
+            by_group.insert(group, evaluate(&members, &probabilities)?);
         }
-        let metrics = EvalInput::new(&y_true, &y_pred, self.labels)
-            .with_speakers(&speakers)
-            .evaluate()?;
-        let mut test_speakers: Vec<String> = speakers;
+        let mut test_speakers: Vec<String> = indices
+            .iter()
+            .map(|&i| self.dataset.clips[i].speaker.clone())
+            .collect();
         test_speakers.sort();
         test_speakers.dedup();
-        Ok((metrics, test_speakers))
+        Ok(Scored {
+            metrics,
+            by_group,
+            test_speakers,
+            ece_before,
+        })
     }
+
+    /// The usable clips among `indices` and the predictor's probabilities for each (before
+    /// temperature scaling).
+    fn predict(
+        &self,
+        predictor: &Predictor,
+        indices: &[usize],
+        fold: usize,
+    ) -> Result<(Vec<usize>, Vec<Vec<f32>>), PipelineError> {
+        let predict_error = |message: String| PipelineError::Predict { fold, message };
+        let mut used = Vec::new();
+        let mut probabilities = Vec::new();
+        for (i, m) in self.usable(indices) {
+            let view = FeatureView::new(m.rows, m.cols, &m.data)
+                .map_err(|e| predict_error(e.to_string()))?;
+            let mut probs = predictor
+                .predict_batch_raw(&[view])
+                .map_err(|e| predict_error(e.to_string()))?
+                .remove(0);
+            for &(from, to) in &self.merged_answers {
+                probs[to] += probs[from];
+                probs[from] = 0.0;
+            }
+            used.push(i);
+            probabilities.push(probs);
+        }
+        Ok((used, probabilities))
+    }
+
+    /// Positions in `indices` per corpus and named subset, for a dataset of several corpora
+    /// or with a subset (one corpus alone would only repeat the whole).
+    fn groups(&self, indices: &[usize]) -> std::collections::BTreeMap<String, Vec<usize>> {
+        let corpus = ser_corpus::corpus_name_of(&self.dataset.root);
+        let mut groups: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+        for (k, &i) in indices.iter().enumerate() {
+            for group in ser_corpus::evaluation_groups(&self.dataset.clips[i], &corpus) {
+                groups.entry(group).or_default().push(k);
+            }
+        }
+        let merged = self.dataset.clips.iter().any(|c| c.corpus_name().is_some());
+        if groups.len() == 1 && !merged {
+            groups.clear();
+        }
+        groups
+    }
+
+    /// Fits the bundle's temperature on the validation clips (none without them); returns it.
+    fn calibrate(
+        &self,
+        bundle: &mut ser_model::Bundle,
+        val: &[usize],
+        fold: usize,
+    ) -> Result<Option<f32>, PipelineError> {
+        if val.is_empty() {
+            return Ok(None);
+        }
+        let predictor = Predictor::new(bundle).map_err(|e| PipelineError::Predict {
+            fold,
+            message: e.to_string(),
+        })?;
+        let (indices, raw) = self.predict(&predictor, val, fold)?;
+        let truth: Vec<usize> = indices.iter().map(|&i| self.label_index(i)).collect();
+        let temperature = crate::calibration::fit_temperature(&raw, &truth);
+        bundle.meta.temperature = Some(temperature);
+        Ok(Some(temperature))
+    }
+}
+
+/// One scored test part.
+struct Scored {
+    metrics: crate::metrics::Metrics,
+    by_group: std::collections::BTreeMap<String, crate::metrics::Metrics>,
+    test_speakers: Vec<String>,
+    /// ECE before temperature scaling, when the predictor has a temperature.
+    ece_before: Option<f64>,
 }
 
 /// What a report says was evaluated: the model, its ensemble size and its features.
@@ -904,7 +1045,22 @@ pub fn dataset_info(dataset: &Dataset) -> DatasetInfo {
         .map_or("folders".to_string(), |s| s.to_string());
     DatasetInfo {
         name,
-        description: format!("{} clips, naming scheme {scheme}", dataset.clips.len()),
+        description: match dataset.corpus_names() {
+            names if names.len() > 1 => {
+                let counts = dataset.corpus_counts();
+                let parts: Vec<String> = names
+                    .iter()
+                    .map(|n| format!("{n} {}", counts[n].values().sum::<usize>()))
+                    .collect();
+                format!(
+                    "{} clips from {} corpora ({})",
+                    dataset.clips.len(),
+                    names.len(),
+                    parts.join(", ")
+                )
+            }
+            _ => format!("{} clips, naming scheme {scheme}", dataset.clips.len()),
+        },
         clips: Some(dataset.clips.len()),
         speakers: Some(dataset.speakers().len()),
     }
@@ -949,12 +1105,14 @@ mod tests {
                 vec![matrix(2.5), matrix(2.6)],
             ],
             failures: Vec::new(),
+            channel_simulation: false,
         };
         let labels = vec!["happy".to_string(), "sad".to_string()];
         let samples = Samples {
             dataset: &dataset,
             featurised: &featurised,
             labels: &labels,
+            merged_answers: Vec::new(),
         };
 
         let train = samples.train_data(&[0, 1], true).unwrap();

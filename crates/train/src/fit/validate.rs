@@ -96,6 +96,8 @@ pub(crate) fn bundle_meta(
         labels: labels.to_vec(),
         normalisation: norm,
         members: 1,
+        temperature: None,
+        uncertain_below: None,
         provenance: BTreeMap::from([("seed".to_string(), cfg.seed.to_string())]),
         metrics: serde_json::Value::Null,
     }

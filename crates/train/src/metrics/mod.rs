@@ -93,6 +93,32 @@ pub struct ProbabilityMetrics {
     pub log_loss: f64,
     /// Share of samples whose true class is among the two most probable.
     pub top2_accuracy: f64,
+    /// Expected calibration error over [`CALIBRATION_BINS`] equal-width confidence bins:
+    /// the sample-weighted mean |accuracy - confidence| of the top class.
+    #[serde(default)]
+    pub ece: Option<f64>,
+    /// Multi-class Brier score: mean over samples of sum_k (p_k - [k = truth])^2 (0 to 2).
+    #[serde(default)]
+    pub brier: Option<f64>,
+    /// The reliability diagram's bins (empty bins left out).
+    #[serde(default)]
+    pub reliability: Vec<ReliabilityBin>,
+}
+
+/// Confidence bins of the expected calibration error (as in Guo et al. 2017).
+pub const CALIBRATION_BINS: usize = 15;
+
+/// One bin of a reliability diagram: predictions whose top probability fell in
+/// `[lower, upper)` (the last bin includes 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReliabilityBin {
+    pub lower: f64,
+    pub upper: f64,
+    pub count: usize,
+    /// Mean top probability of the bin's predictions.
+    pub confidence: f64,
+    /// Share of the bin's predictions that were right.
+    pub accuracy: f64,
 }
 
 /// Everything we report about one set of predictions (one fold, or folds pooled).
@@ -296,16 +322,50 @@ fn probability_metrics(
     check_probabilities(probabilities, y_true.len(), n_classes)?;
     let mut log_loss = 0.0;
     let mut top2_hits = 0;
+    let mut brier = 0.0;
+    // Per bin: count, sum of confidences, hits.
+    let mut bins = vec![(0usize, 0f64, 0usize); CALIBRATION_BINS];
     for (row, &truth) in probabilities.chunks_exact(n_classes).zip(y_true) {
         let p_true = row[truth];
         log_loss -= f64::from(p_true).clamp(1e-15, 1.0).ln();
         // The true class is in the top two when at most one class beats it.
         let beaten_by = row.iter().filter(|&&p| p > p_true).count();
         top2_hits += usize::from(beaten_by < 2);
+        brier += row
+            .iter()
+            .enumerate()
+            .map(|(k, &p)| (f64::from(p) - f64::from(u8::from(k == truth))).powi(2))
+            .sum::<f64>();
+        let top = crate::fit::argmax(row);
+        let confidence = f64::from(row[top]);
+        let bin = ((confidence * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
+        bins[bin].0 += 1;
+        bins[bin].1 += confidence;
+        bins[bin].2 += usize::from(top == truth);
     }
+    let n = y_true.len() as f64;
+    let reliability: Vec<ReliabilityBin> = bins
+        .iter()
+        .enumerate()
+        .filter(|(_, (count, _, _))| *count > 0)
+        .map(|(b, &(count, confidence, hits))| ReliabilityBin {
+            lower: b as f64 / CALIBRATION_BINS as f64,
+            upper: (b + 1) as f64 / CALIBRATION_BINS as f64,
+            count,
+            confidence: confidence / count as f64,
+            accuracy: ratio(hits, count),
+        })
+        .collect();
+    let ece = reliability
+        .iter()
+        .map(|b| b.count as f64 / n * (b.accuracy - b.confidence).abs())
+        .sum();
     Ok(ProbabilityMetrics {
-        log_loss: log_loss / y_true.len() as f64,
+        log_loss: log_loss / n,
         top2_accuracy: ratio(top2_hits, y_true.len()),
+        ece: Some(ece),
+        brier: Some(brier / n),
+        reliability,
     })
 }
 

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfusionMatrix, Metrics, MetricsError, ProbabilityMetrics, speaker_rows};
+use super::{
+    CALIBRATION_BINS, ConfusionMatrix, Metrics, MetricsError, ProbabilityMetrics, ReliabilityBin,
+    speaker_rows,
+};
 
 /// Mean and **sample** standard deviation (divisor n − 1) of a metric over folds.
 /// With a single fold the spread is unknown and `std` is reported as 0.
@@ -106,20 +109,53 @@ fn pooled_speakers(folds: &[Metrics]) -> Vec<super::SpeakerAccuracy> {
     speaker_rows(tally.into_iter().map(|(s, (c, n))| (s.to_string(), c, n)))
 }
 
-/// Sample-weighted mean of per-fold probability scores (exact, since both are per-sample means);
-/// `None` unless every fold has them.
+/// Sample-weighted mean of per-fold probability scores (exact, since both are per-sample means),
+/// with the reliability bins summed and the ECE recomputed from them; `None` unless every
+/// fold has them.
 fn pooled_probability(folds: &[Metrics]) -> Option<ProbabilityMetrics> {
     let mut log_loss = 0.0;
     let mut top2 = 0.0;
+    let mut brier = Some(0.0);
     let mut total = 0usize;
+    let mut bins: BTreeMap<usize, ReliabilityBin> = BTreeMap::new();
     for fold in folds {
         let p = fold.probability.as_ref()?;
-        log_loss += p.log_loss * fold.n_samples as f64;
-        top2 += p.top2_accuracy * fold.n_samples as f64;
+        let weight = fold.n_samples as f64;
+        log_loss += p.log_loss * weight;
+        top2 += p.top2_accuracy * weight;
+        brier = brier.zip(p.brier).map(|(sum, b)| sum + b * weight);
         total += fold.n_samples;
+        for bin in &p.reliability {
+            let key = (bin.lower * CALIBRATION_BINS as f64).round() as usize;
+            let pooled = bins.entry(key).or_insert(ReliabilityBin {
+                count: 0,
+                confidence: 0.0,
+                accuracy: 0.0,
+                ..bin.clone()
+            });
+            let (before, after) = (pooled.count as f64, (pooled.count + bin.count) as f64);
+            pooled.confidence =
+                (pooled.confidence * before + bin.confidence * bin.count as f64) / after;
+            pooled.accuracy = (pooled.accuracy * before + bin.accuracy * bin.count as f64) / after;
+            pooled.count += bin.count;
+        }
     }
+    let n = total as f64;
+    let reliability: Vec<ReliabilityBin> = bins.into_values().collect();
+    let has_bins = folds
+        .iter()
+        .all(|f| f.probability.as_ref().is_some_and(|p| p.ece.is_some()));
+    let ece = has_bins.then(|| {
+        reliability
+            .iter()
+            .map(|b| b.count as f64 / n * (b.accuracy - b.confidence).abs())
+            .sum()
+    });
     Some(ProbabilityMetrics {
-        log_loss: log_loss / total as f64,
-        top2_accuracy: top2 / total as f64,
+        log_loss: log_loss / n,
+        top2_accuracy: top2 / n,
+        ece,
+        brier: brier.map(|b| b / n),
+        reliability,
     })
 }

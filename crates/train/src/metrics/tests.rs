@@ -145,6 +145,30 @@ fn probability_scores() {
     let expected = -(0.7f32.ln() as f64 + 0.3f32.ln() as f64 + 0.1f32.ln() as f64) / 3.0;
     assert!((scores.log_loss - expected).abs() < 1e-6);
     assert_close(scores.top2_accuracy, 2.0 / 3.0);
+    // Brier: (0.3² + 0.2² + 0.1²) + (0.5² + 0.7² + 0.2²) + (0.6² + 0.3² + 0.9²), over 3.
+    assert!((scores.brier.unwrap() - (0.14 + 0.78 + 1.26) / 3.0).abs() < 1e-6);
+    // Top confidences 0.7 (right), 0.5 (wrong), 0.6 (wrong), each alone in its bin:
+    // ECE = (0.3 + 0.5 + 0.6) / 3.
+    assert!((scores.ece.unwrap() - 1.4 / 3.0).abs() < 1e-6);
+    assert_eq!(scores.reliability.len(), 3);
+    assert_eq!(scores.reliability[0].count, 1);
+}
+
+#[test]
+fn perfectly_calibrated_bins_have_no_ece_and_pooling_keeps_it() {
+    let l = labels(&["a", "b"]);
+    // Confidence 0.75 in every row, right 3 times out of 4.
+    let t = [0, 0, 0, 1];
+    let probs = [0.75, 0.25, 0.75, 0.25, 0.75, 0.25, 0.75, 0.25];
+    let m = EvalInput::new(&t, &[0, 0, 0, 0], &l)
+        .with_probabilities(&probs)
+        .evaluate()
+        .unwrap();
+    assert!(m.probability.as_ref().unwrap().ece.unwrap() < 1e-9);
+    let pooled = summarise_folds(&[m.clone(), m]).unwrap().pooled;
+    let p = pooled.probability.unwrap();
+    assert!(p.ece.unwrap() < 1e-9);
+    assert_eq!(p.reliability[0].count, 8);
 }
 
 #[test]

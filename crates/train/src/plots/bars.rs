@@ -1,4 +1,4 @@
-//! Bar charts: per-class scores, per-speaker accuracy, model comparison.
+//! Bar charts: per-class scores, per-speaker accuracy, model comparison, reliability.
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -7,7 +7,7 @@ use super::{
     AXIS, Area, BLUE, DrawResult, GREEN, GRID, INK, MUTED, ORANGE, PlotError, bold_style,
     draw_line, draw_text, fill_rect, max_text_width, percent, render, text_style, text_width,
 };
-use crate::metrics::{ClassMetrics, MeanStd, SpeakerAccuracy};
+use crate::metrics::{ClassMetrics, MeanStd, ReliabilityBin, SpeakerAccuracy};
 
 const TICK_PX: f64 = 11.0;
 const LABEL_PX: f64 = 12.0;
@@ -319,4 +319,59 @@ fn draw_model_row(area: &Area, frame: Frame, centre: i32, name: &str, ua: &MeanS
         (high.max(frame.x_of(ua.mean)) + 8, centre),
         &value_style,
     )
+}
+
+/// A reliability diagram: per confidence bin, the share of right answers (bars) against the
+/// diagonal a perfectly calibrated model would follow; the gap is what the ECE averages.
+pub fn reliability_svg(bins: &[ReliabilityBin]) -> Result<String, PlotError> {
+    if bins.is_empty() {
+        return Err(PlotError::NoData {
+            chart: "reliability",
+            reason: "no probabilities",
+        });
+    }
+    let frame = Frame {
+        left: Y_AXIS_W,
+        top: 16,
+        width: PLOT_H,
+        height: PLOT_H,
+    };
+    let title_y = frame.bottom() + 26;
+    let size = ((frame.right() + 24) as u32, (title_y + 24) as u32);
+    render("reliability", size, |area| {
+        draw_percent_axis(area, frame)?;
+        let ticks = text_style(TICK_PX, &MUTED, HPos::Center, VPos::Top);
+        for step in 0..=5 {
+            let value = step as f64 / 5.0;
+            draw_text(
+                area,
+                &percent(value),
+                (frame.x_of(value), frame.bottom() + 6),
+                &ticks,
+            )?;
+        }
+        for bin in bins {
+            let (x0, x1) = (frame.x_of(bin.lower) + 1, frame.x_of(bin.upper) - 1);
+            fill_rect(
+                area,
+                (x0, frame.y_of(bin.accuracy)),
+                (x1, frame.bottom()),
+                &BLUE,
+            )?;
+        }
+        area.draw(&plotters::element::DashedPathElement::new(
+            vec![(frame.left, frame.bottom()), (frame.right(), frame.top)],
+            6,
+            4,
+            ORANGE.stroke_width(2),
+        ))?;
+        let title = bold_style(LABEL_PX, &MUTED, HPos::Center, VPos::Top);
+        let centre = frame.left + frame.width / 2;
+        draw_text(
+            area,
+            "Confidence (bars: accuracy)",
+            (centre, title_y),
+            &title,
+        )
+    })
 }

@@ -13,7 +13,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use thiserror::Error;
 
-pub use bars::{comparison_svg, per_class_svg, speaker_accuracy_svg};
+pub use bars::{comparison_svg, per_class_svg, reliability_svg, speaker_accuracy_svg};
 pub use confusion::confusion_svg;
 pub use curves::curves_svg;
 

@@ -32,7 +32,9 @@ pub fn render_html(report: &EvalReport) -> Result<String, ReportError> {
     let mut body = summary_cards(report);
     body += &confusion_section(report)?;
     body += &per_class_section(report)?;
+    body += &groups_section(report);
     body += &folds_section(report);
+    body += &calibration_section(report)?;
     body += &curves_section(report)?;
     body += &speakers_section(report)?;
     body += &provenance_section(&report.provenance);
@@ -251,6 +253,81 @@ fn folds_section(report: &EvalReport) -> String {
         format!("A single train/test split, so there is no spread to report: {scores}.")
     };
     section("Folds", &lede, &table(&headers, &rows))
+}
+
+/// Per corpus (and named subset): the same predictions scored on their own.
+fn groups_section(report: &EvalReport) -> String {
+    if report.by_group.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<Vec<Cell>> = report
+        .by_group
+        .iter()
+        .map(|(group, summary)| {
+            let ece = summary.pooled.probability.as_ref().and_then(|p| p.ece);
+            vec![
+                Cell::Text(group.clone()),
+                Cell::Num(summary.n_folds.to_string()),
+                Cell::Num(summary.pooled.n_samples.to_string()),
+                Cell::Num(summary.wa.percent()),
+                Cell::Num(summary.ua.percent()),
+                Cell::Num(summary.macro_f1.percent()),
+                Cell::Num(or_dash(ece, |e| format!("{e:.3}"))),
+            ]
+        })
+        .collect();
+    let headers = [
+        ("Test data", false),
+        ("Folds", true),
+        ("Clips", true),
+        ("WA %", true),
+        ("UA %", true),
+        ("Macro-F1 %", true),
+        ("ECE", true),
+    ];
+    let lede = "The test predictions of each corpus (and of ASED's common sentences, spoken in \
+                every emotion) scored on their own, mean ± std over the folds that tested them. \
+                Under corpus-out each row is a corpus the model never heard.";
+    section("Per corpus", lede, &table(&headers, &rows))
+}
+
+/// ECE, Brier score, the fitted temperatures and the reliability diagram.
+fn calibration_section(report: &EvalReport) -> Result<String, ReportError> {
+    let Some(probability) = &report.aggregate.pooled.probability else {
+        return Ok(String::new());
+    };
+    let Some(ece) = probability.ece else {
+        return Ok(String::new());
+    };
+    let mut facts = format!(
+        "<p>Pooled over folds: ECE (15 bins) <b>{ece:.3}</b>, Brier score {}, log-loss {:.3}.",
+        or_dash(probability.brier, |b| format!("{b:.3}")),
+        probability.log_loss
+    );
+    let temperatures: Vec<String> = report
+        .folds
+        .iter()
+        .filter_map(|f| f.calibration)
+        .map(|c| format!("{:.2} (ECE before {:.3})", c.temperature, c.ece_before))
+        .collect();
+    if !temperatures.is_empty() {
+        let _ = write!(
+            facts,
+            " Temperatures fitted on each fold's validation speakers: {}.",
+            escape_html(&temperatures.join(", "))
+        );
+    }
+    facts.push_str("</p>");
+    let chart = match optional_chart(plots::reliability_svg(&probability.reliability))? {
+        Some(svg) => format!(
+            "<div class=\"chart\">{}</div>",
+            inline_svg(&svg, "Reliability diagram")
+        ),
+        None => String::new(),
+    };
+    let lede = "How far the stated confidence of the top answer is from how often it is right \
+                (0 = as sure as it is right).";
+    Ok(section("Calibration", lede, &format!("{facts}{chart}")))
 }
 
 fn fold_row(fold: &super::FoldReport) -> Vec<Cell> {

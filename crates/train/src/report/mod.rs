@@ -99,8 +99,24 @@ pub struct FoldReport {
     #[serde(default)]
     pub test_speakers: Vec<String>,
     pub metrics: Metrics,
+    /// The same predictions scored per corpus (and per named subset, such as ASED's common
+    /// sentences); empty for one corpus without subsets.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_group: BTreeMap<String, Metrics>,
+    /// The temperature fitted on this fold's validation speakers, and the test ECE it had
+    /// before scaling (`metrics.probability` is after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
     #[serde(default)]
     pub history: Option<TrainingHistory>,
+}
+
+/// What temperature scaling did on one fold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub temperature: f32,
+    /// Test ECE of the unscaled probabilities.
+    pub ece_before: f64,
 }
 
 /// The evaluation of one model under one protocol: written as `report.json` and `report.html`.
@@ -114,6 +130,9 @@ pub struct EvalReport {
     pub folds: Vec<FoldReport>,
     /// Mean ± std over `folds` and the pooled metrics.
     pub aggregate: FoldSummary,
+    /// Per corpus (and named subset): mean ± std over the folds that tested it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_group: BTreeMap<String, FoldSummary>,
     #[serde(default)]
     pub timing: Timing,
     /// Free-form facts about how the numbers were made (git commit, seed, features, host...).
@@ -131,6 +150,16 @@ impl EvalReport {
     ) -> Result<Self, ReportError> {
         let metrics: Vec<Metrics> = folds.iter().map(|f| f.metrics.clone()).collect();
         let aggregate = summarise_folds(&metrics)?;
+        let mut grouped: BTreeMap<&str, Vec<Metrics>> = BTreeMap::new();
+        for fold in &folds {
+            for (group, metrics) in &fold.by_group {
+                grouped.entry(group).or_default().push(metrics.clone());
+            }
+        }
+        let by_group = grouped
+            .into_iter()
+            .map(|(group, metrics)| Ok((group.to_string(), summarise_folds(&metrics)?)))
+            .collect::<Result<_, ReportError>>()?;
         Ok(Self {
             schema_version: REPORT_SCHEMA_VERSION,
             model,
@@ -139,6 +168,7 @@ impl EvalReport {
             labels: aggregate.pooled.labels().to_vec(),
             folds,
             aggregate,
+            by_group,
             timing: Timing::default(),
             provenance: BTreeMap::new(),
         })

@@ -34,6 +34,8 @@ fn hostile_report() -> EvalReport {
         fold: 1,
         test_speakers: vec!["<b>1</b>".into()],
         metrics,
+        by_group: Default::default(),
+        calibration: None,
         history: None,
     };
     let dataset = DatasetInfo {
@@ -88,11 +90,13 @@ fn html_embeds_every_chart_and_is_self_contained() {
     let dir = tempfile::tempdir().unwrap();
     let files = write_report(&dir.path().join("nested/out"), &report).unwrap();
     let html = std::fs::read_to_string(&files.html).unwrap();
-    // Confusion matrix, per-class bars, curves, per-speaker bars.
-    assert_eq!(html.matches("<svg").count(), 4);
+    // Confusion matrix, per-class bars, reliability diagram, curves, per-speaker bars.
+    assert_eq!(html.matches("<svg").count(), 5);
     for name in [
         "Confusion matrix",
         "Per-class scores",
+        "Calibration",
+        "Reliability diagram",
         "Training curves",
         "Per-speaker accuracy",
     ] {
@@ -205,4 +209,31 @@ fn comparison_refuses_mixed_protocols() {
     let err = ComparisonReport::from_reports(&[speaker_folds, random]).unwrap_err();
     assert!(matches!(err, ReportError::Incomparable(_)), "{err}");
     assert!(ComparisonReport::from_reports(&[]).is_err());
+}
+
+#[test]
+fn per_corpus_figures_are_aggregated_over_the_folds_that_tested_each_corpus() {
+    let base = demo("CNN-1D", 0.72);
+    let mut folds = base.folds.clone();
+    // Fold 0 tested corpus A only, the others A and B.
+    for (k, fold) in folds.iter_mut().enumerate() {
+        fold.by_group.insert("a".into(), fold.metrics.clone());
+        if k > 0 {
+            fold.by_group.insert("b".into(), fold.metrics.clone());
+        }
+    }
+    let report = EvalReport::new(
+        base.model.clone(),
+        base.dataset.clone(),
+        base.protocol.clone(),
+        folds,
+    )
+    .unwrap();
+    assert_eq!(report.by_group["a"].n_folds, base.folds.len());
+    assert_eq!(report.by_group["b"].n_folds, base.folds.len() - 1);
+    let html = render_html(&report).unwrap();
+    assert!(html.contains("Per corpus"));
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_report(dir.path(), &report).unwrap();
+    assert_eq!(read_report(&files.json).unwrap(), report);
 }
