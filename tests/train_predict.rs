@@ -222,6 +222,41 @@ fn the_shipped_model_predicts_real_speech_with_a_readable_table() {
     );
 }
 
+/// Silence gets "no speech" instead of an emotion (and is no error); a threshold above any
+/// confidence marks every answer uncertain; `ser info --model` says what the model knows.
+#[test]
+fn silence_is_no_speech_and_low_confidence_is_marked_uncertain() {
+    let clip = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/librosa/inputs/ravdess_a12_angry_strong.flac");
+    let dir = tempfile::tempdir().unwrap();
+    let silence = dir.path().join("silence.wav");
+    support::write_wav(&silence, 16_000, 2.0, |_| 0.0);
+    let json = ok(&ser(
+        dir.path(),
+        &[
+            "predict",
+            s(&silence),
+            s(&clip),
+            "--json",
+            "--uncertain-below",
+            "1",
+        ],
+    ));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows[0]["no_speech"], true, "{json}");
+    assert!(rows[0].get("emotion").is_none() && rows[0].get("error").is_none());
+    assert_eq!(rows[1]["uncertain"], true, "{json}");
+    let table = ok(&ser(dir.path(), &["predict", s(&silence)]));
+    assert!(table.contains("(no speech)"), "{table}");
+    let bad = ser(dir.path(), &["predict", s(&clip), "--uncertain-below", "7"]);
+    assert!(!bad.status.success());
+
+    let card = ok(&ser(dir.path(), &["info", "--model", "default"]));
+    for needed in ["emotions", "trained on", "speaker-mod:5", "UA"] {
+        assert!(card.contains(needed), "{needed} in {card}");
+    }
+}
+
 #[test]
 fn timeline_finds_the_speech_of_a_long_recording() {
     let dir = tempfile::tempdir().unwrap();

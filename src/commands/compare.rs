@@ -51,7 +51,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let models = model_list(&args.models, &args.fit)?;
     let protocol: ser_corpus::Protocol = args.protocol.parse()?;
-    let dataset = training::for_protocol(args.data.open()?, &protocol);
+    let dataset = args.data.open()?;
+    training::note_protocol(&dataset, &protocol);
     let mut reports = Vec::new();
     let mut failed = Vec::new();
     for model in models {

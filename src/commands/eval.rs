@@ -143,7 +143,8 @@ fn cross_validate_planned(
 fn cross_validate(arch: &str, args: &Args) -> anyhow::Result<Option<(EvalReport, ReportFiles)>> {
     let model = args.fit.model(arch)?;
     let protocol: ser_corpus::Protocol = args.protocol.parse()?;
-    let dataset = training::for_protocol(args.data.open()?, &protocol);
+    let dataset = args.data.open()?;
+    training::note_protocol(&dataset, &protocol);
     let features = args.fit.feature_config(&model)?;
     let experiment = experiment(features, model, protocol, &args.fit)?;
     let featurised = training::featurise(&dataset, &experiment.features, &args.fit)?;

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rayon::prelude::*;
-use ser_train::inference::{Classifier, ClipPrediction, Scored, TimedPrediction, TimelineOptions};
+use ser_train::inference::{
+    Classifier, ClipPrediction, InferenceError, Scored, TimedPrediction, TimelineOptions,
+};
 use serde::Serialize;
 
 use crate::{default_model, output};
@@ -29,6 +31,10 @@ pub struct Args {
     /// How many of the most likely emotions to list.
     #[arg(long, default_value_t = 3)]
     top: usize,
+    /// Mark answers whose confidence is below this (0-1) as uncertain (default: the
+    /// model's own threshold, else 0.4).
+    #[arg(long, value_parser = unit_interval)]
+    uncertain_below: Option<f32>,
     #[arg(long, conflicts_with = "csv")]
     json: bool,
     #[arg(long)]
@@ -42,6 +48,12 @@ struct FileResult {
     emotion: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     confidence: Option<f32>,
+    /// No emotion stands out (confidence below the threshold).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    uncertain: bool,
+    /// The clip holds no speech (silence), so no emotion is named.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    no_speech: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     top: Vec<Scored>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,8 +64,23 @@ struct FileResult {
     error: Option<String>,
 }
 
+impl FileResult {
+    /// "ok", "uncertain", "no speech" or "error".
+    fn status(&self) -> &'static str {
+        match (self.error.is_some(), self.no_speech, self.uncertain) {
+            (true, _, _) => "error",
+            (_, true, _) => "no speech",
+            (_, _, true) => "uncertain",
+            _ => "ok",
+        }
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let classifier = default_model::classifier(args.model.as_deref())?;
+    let mut classifier = default_model::classifier(args.model.as_deref())?;
+    if let Some(threshold) = args.uncertain_below {
+        classifier = classifier.with_uncertain_below(threshold);
+    }
     let files = expand(&args.files)?;
     let results: Vec<FileResult> = files
         .par_iter()
@@ -119,6 +146,8 @@ fn predict_file(classifier: &Classifier, path: &Path, args: &Args) -> FileResult
         file: path.display().to_string(),
         emotion: None,
         confidence: None,
+        uncertain: false,
+        no_speech: false,
         top: Vec::new(),
         true_emotion: ser_corpus::guess_emotion(path).map(|(e, _)| e.to_string()),
         segments: None,
@@ -131,10 +160,19 @@ fn predict_file(classifier: &Classifier, path: &Path, args: &Args) -> FileResult
             .classify_file(path)
             .map(|p| fill(&mut result, &p, args.top))
     };
-    if let Err(e) = outcome {
-        result.error = Some(e.to_string());
+    match outcome {
+        Err(InferenceError::NoSpeech { .. }) if !args.timeline => result.no_speech = true,
+        Err(e) => result.error = Some(e.to_string()),
+        Ok(()) => {}
     }
     result
+}
+
+fn unit_interval(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{text} is not a number from 0 to 1")),
+    }
 }
 
 fn timeline(
@@ -154,6 +192,7 @@ fn fill(result: &mut FileResult, prediction: &ClipPrediction, top: usize) {
     let best = prediction.top();
     result.emotion = Some(best.label.clone());
     result.confidence = Some(best.prob);
+    result.uncertain = prediction.uncertain;
     result.top = prediction.ranked.iter().take(top.max(1)).cloned().collect();
 }
 
@@ -170,9 +209,14 @@ fn clip_table(results: &[FileResult]) -> String {
         .iter()
         .filter(|r| r.error.is_none())
         .map(|r| {
+            let emotion = match (&r.emotion, r.no_speech, r.uncertain) {
+                (_, true, _) => "(no speech)".to_string(),
+                (Some(e), _, true) => format!("{e} (uncertain)"),
+                (e, _, _) => e.clone().unwrap_or_default(),
+            };
             vec![
                 r.file.clone(),
-                r.emotion.clone().unwrap_or_default(),
+                emotion,
                 r.confidence
                     .map_or(String::new(), |c| format!("{:.1}%", 100.0 * c)),
                 ranked_text(&r.top),
@@ -188,11 +232,16 @@ fn timeline_table(results: &[FileResult]) -> String {
     for r in results {
         for s in r.segments.iter().flatten() {
             let best = s.prediction.top();
+            let uncertain = if s.prediction.uncertain {
+                " (uncertain)"
+            } else {
+                ""
+            };
             rows.push(vec![
                 r.file.clone(),
                 format_time(s.start_s),
                 format_time(s.end_s),
-                best.label.clone(),
+                format!("{}{uncertain}", best.label),
                 format!("{:.1}%", 100.0 * best.prob),
             ]);
         }
@@ -256,6 +305,7 @@ fn write_csv(results: &[FileResult], args: &Args) -> anyhow::Result<()> {
             "top",
             "true_emotion",
             "error",
+            "status",
         ])?;
         for r in results {
             out.write_record([
@@ -265,6 +315,7 @@ fn write_csv(results: &[FileResult], args: &Args) -> anyhow::Result<()> {
                 ranked_text(&r.top),
                 r.true_emotion.clone().unwrap_or_default(),
                 r.error.clone().unwrap_or_default(),
+                r.status().to_string(),
             ])?;
         }
     }

@@ -207,12 +207,32 @@ fn bundle_figures(report: &EvalReport, source: &Path) -> serde_json::Value {
         summary.macro_f1.percent(),
         source.display()
     );
-    serde_json::json!({
+    let ece =
+        |s: &ser_train::metrics::FoldSummary| s.pooled.probability.as_ref().and_then(|p| p.ece);
+    let per_corpus: serde_json::Map<String, serde_json::Value> = report
+        .by_group
+        .iter()
+        .map(|(group, s)| {
+            println!("  {group}: WA {}  UA {}", s.wa.percent(), s.ua.percent());
+            let figures = serde_json::json!({
+                "wa": s.wa, "ua": s.ua, "macro_f1": s.macro_f1, "ece": ece(s),
+                "clips": s.pooled.n_samples,
+            });
+            (group.clone(), figures)
+        })
+        .collect();
+    let mut figures = serde_json::json!({
         "wa": summary.wa,
         "ua": summary.ua,
         "macro_f1": summary.macro_f1,
+        "ece": ece(summary),
         "folds": report.folds.len(),
         "members_alone": report.provenance.get(pipeline::MEMBERS_ALONE),
         "description": report.protocol.description,
-    })
+        "labels": report.labels,
+    });
+    if !per_corpus.is_empty() {
+        figures["per_corpus"] = serde_json::Value::Object(per_corpus);
+    }
+    figures
 }

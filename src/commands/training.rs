@@ -211,25 +211,23 @@ impl DataArgs {
     }
 }
 
-/// Keeps only the emotions every corpus has when `protocol` is cross-corpus (each side is
-/// scored over the same classes), saying what was left out.
-pub fn for_protocol(dataset: Dataset, protocol: &ser_corpus::Protocol) -> Dataset {
+/// Says which emotions a cross-corpus protocol scores (those every corpus has).
+pub fn note_protocol(dataset: &Dataset, protocol: &ser_corpus::Protocol) {
     if !protocol.is_corpus_out() {
-        return dataset;
+        return;
     }
     let shared = dataset.shared_labels();
-    let kept = dataset.only_labels(&shared);
-    let dropped = dataset.len() - kept.len();
-    if dropped > 0 {
-        eprintln!(
-            "corpus-out: scoring the emotions every corpus has ({}); {dropped} clips of other \
-             emotions left out",
-            shared.join(", ")
-        );
-    }
-    kept
+    let other = dataset
+        .clips
+        .iter()
+        .filter(|c| !shared.contains(&c.emotion))
+        .count();
+    eprintln!(
+        "corpus-out: training and scoring the emotions every corpus has ({}); {other} clips of \
+         other emotions take no part",
+        shared.join(", ")
+    );
 }
-
 /// Decodes and featurises every clip (through the cache) with a progress bar; prints the
 /// clips that failed.
 pub fn featurise(

@@ -40,10 +40,17 @@ pub struct Scored {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClipPrediction {
     pub ranked: Vec<Scored>,
+    /// The top probability is below the classifier's threshold: no emotion stands out.
+    #[serde(default)]
+    pub uncertain: bool,
 }
 
+/// Below this top probability an answer is marked uncertain, for bundles that do not set
+/// their own threshold (`uncertain_below`).
+pub const DEFAULT_UNCERTAIN_BELOW: f32 = 0.4;
+
 impl ClipPrediction {
-    fn new(labels: &[String], probs: &[f32]) -> Self {
+    fn new(labels: &[String], probs: &[f32], uncertain_below: f32) -> Self {
         let mut ranked: Vec<Scored> = labels
             .iter()
             .zip(probs)
@@ -53,7 +60,8 @@ impl ClipPrediction {
             })
             .collect();
         ranked.sort_by(|a, b| b.prob.total_cmp(&a.prob));
-        Self { ranked }
+        let uncertain = ranked.first().is_some_and(|top| top.prob < uncertain_below);
+        Self { ranked, uncertain }
     }
 
     /// The most likely label.
@@ -98,6 +106,7 @@ pub struct Classifier {
     predictor: Predictor,
     features: FeatureConfig,
     extractors: Mutex<Vec<Extractor>>,
+    uncertain_below: f32,
 }
 
 impl Classifier {
@@ -121,7 +130,18 @@ impl Classifier {
             predictor,
             features,
             extractors: Mutex::new(vec![extractor]),
+            uncertain_below: bundle
+                .meta
+                .uncertain_below
+                .unwrap_or(DEFAULT_UNCERTAIN_BELOW),
         })
+    }
+
+    /// Marks answers whose top probability is below `threshold` as uncertain (instead of
+    /// the bundle's threshold).
+    pub fn with_uncertain_below(mut self, threshold: f32) -> Self {
+        self.uncertain_below = threshold;
+        self
     }
 
     /// Loads and checks a `.ser` bundle.
@@ -156,8 +176,24 @@ impl Classifier {
         self.classify_samples(&audio.samples, &path.display().to_string())
     }
 
-    /// Classifies mono samples at [`Classifier::sample_rate`]; `name` labels errors.
+    /// Classifies mono samples at [`Classifier::sample_rate`]; `name` labels errors. A clip
+    /// in which the voice-activity detector finds nothing (silence) is
+    /// [`InferenceError::NoSpeech`], not an emotion.
     pub fn classify_samples(
+        &self,
+        samples: &[f32],
+        name: &str,
+    ) -> Result<ClipPrediction, InferenceError> {
+        if vad::detect_speech(samples, self.sample_rate(), &VadConfig::default()).is_empty() {
+            return Err(InferenceError::NoSpeech {
+                name: name.to_string(),
+            });
+        }
+        self.classify_speech(samples, name)
+    }
+
+    /// Classifies samples already known to hold speech.
+    fn classify_speech(
         &self,
         samples: &[f32],
         name: &str,
@@ -169,7 +205,11 @@ impl Classifier {
                 name: name.to_string(),
                 message: e.to_string(),
             })?;
-        Ok(ClipPrediction::new(self.labels(), &probs))
+        Ok(ClipPrediction::new(
+            self.labels(),
+            &probs,
+            self.uncertain_below,
+        ))
     }
 
     /// Classifies the speech of a long recording segment by segment.
@@ -196,7 +236,7 @@ impl Classifier {
                 Ok(TimedPrediction {
                     start_s: segment.start_s,
                     end_s: segment.end_s,
-                    prediction: self.classify_samples(segment.slice(samples, rate), &label)?,
+                    prediction: self.classify_speech(segment.slice(samples, rate), &label)?,
                 })
             })
             .collect()

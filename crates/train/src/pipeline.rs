@@ -229,7 +229,7 @@ pub fn cross_validate(
     plan: &FoldPlan,
     mut progress: impl FnMut(FoldEvent),
 ) -> Result<CrossValidation, PipelineError> {
-    let labels = dataset_labels(dataset)?;
+    let labels = protocol_labels(dataset, &experiment.protocol)?;
     let splits = ser_corpus::make_splits(dataset, &experiment.protocol, &experiment.split)?;
     if let Some(unknown) = plan.only.iter().flatten().find(|&&k| k >= splits.len()) {
         return Err(PipelineError::Setup(format!(
@@ -601,6 +601,34 @@ pub fn training_settings(fit: &FitConfig, featurised: &Featurised) -> String {
     parts.join(", ")
 }
 
+/// Provenance key of a bundle's training corpora, e.g. "ravdess: 1440 clips, 24 speakers".
+pub const CORPORA: &str = "corpora";
+
+/// "ravdess: 1440 clips, 24 speakers; ased: 2474 clips, 65 speakers".
+pub fn describe_corpora(dataset: &Dataset) -> String {
+    let single = [ser_corpus::corpus_name_of(&dataset.root)];
+    let names = dataset.corpus_names();
+    let names: Vec<String> = if names.is_empty() {
+        single.to_vec()
+    } else {
+        names
+    };
+    names
+        .iter()
+        .map(|name| {
+            let clips: Vec<&ser_corpus::Clip> = dataset
+                .clips
+                .iter()
+                .filter(|c| c.corpus_name().is_none_or(|n| n == name))
+                .collect();
+            let speakers: std::collections::BTreeSet<&str> =
+                clips.iter().map(|c| c.speaker.as_str()).collect();
+            format!("{name}: {} clips, {} speakers", clips.len(), speakers.len())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Provenance key of an ensemble report: how its members scored alone.
 pub const MEMBERS_ALONE: &str = "members alone";
 
@@ -681,6 +709,7 @@ pub fn train(
     let provenance = &mut bundle.meta.provenance;
     provenance.insert("data".into(), dataset_info(dataset).description);
     provenance.insert("dataset".into(), dataset.root.display().to_string());
+    provenance.insert(CORPORA.into(), describe_corpora(dataset));
     provenance.insert("protocol".into(), split.protocol.clone());
     provenance.insert("features".into(), run.features.name.clone());
     provenance.insert("epochs".into(), run.fit.epochs.to_string());
@@ -798,6 +827,19 @@ pub fn evaluate_bundle(
         );
     }
     Ok(report)
+}
+
+/// The classes a protocol's models learn: the emotions every corpus has under corpus-out,
+/// else all of the dataset's.
+fn protocol_labels(
+    dataset: &Dataset,
+    protocol: &ser_corpus::Protocol,
+) -> Result<Vec<String>, PipelineError> {
+    if protocol.is_corpus_out() {
+        Ok(dataset.shared_labels())
+    } else {
+        dataset_labels(dataset)
+    }
 }
 
 /// The dataset's label names, in the order models number their classes.
