@@ -231,7 +231,7 @@ fn corpus_out_over_two_corpora_reports_each_corpus() {
     assert!(out.status.success(), "stderr: {stderr}");
     assert!(stderr.contains("phone/1"), "namespaced speakers: {stderr}");
     assert!(
-        stderr.contains("1 clips of other emotions left out"),
+        stderr.contains("1 clips of other emotions take no part"),
         "{stderr}"
     );
     let text = std::fs::read_to_string(report_dir.join("report.json")).unwrap();

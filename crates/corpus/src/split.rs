@@ -847,8 +847,11 @@ mod tests {
                 !split.val.is_empty(),
                 "validation speakers from the training corpora"
             );
-            let all = split.train.len() + split.val.len() + split.test.len();
-            assert_eq!(all, shared.len());
+            let parts = [&split.train, &split.val, &split.test];
+            let used: Vec<usize> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+            // Every clip of a shared emotion is in one part; calm (one corpus only) in none.
+            assert_eq!(used.len(), shared.len() - 12);
+            assert!(used.iter().all(|&i| shared.clips[i].emotion != "calm"));
         }
         let one = synthetic(4, &["angry"], 1);
         let err = make_splits(&one, &protocol, &SplitOptions::default()).unwrap_err();
