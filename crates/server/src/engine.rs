@@ -30,6 +30,9 @@ pub struct DefaultModel {
     /// A [`ModelKind::id`].
     pub kind: String,
     pub labels: Vec<String>,
+    /// What it was trained on and how it scored, within and across corpora: shown next to
+    /// the model so that a user knows when not to trust it.
+    pub about: String,
 }
 
 /// One class probability.

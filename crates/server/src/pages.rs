@@ -510,6 +510,15 @@ async fn training(State(state): State<AppState>, PageUser(user): PageUser) -> Ht
     )
 }
 
+/// What the shipped model was trained on (escaped), for the hint under the model choice.
+fn default_model_about(state: &AppState) -> String {
+    state
+        .engine
+        .default_model()
+        .map(|m| esc(&format!("Built-in model: {}", m.about)))
+        .unwrap_or_default()
+}
+
 /// `<option>`s for the caller's models, the shipped one first and selected.
 async fn model_options(state: &AppState, user_id: &str) -> Result<String, AppError> {
     let models = crate::api::all_models(state, user_id).await?;
@@ -536,6 +545,7 @@ async fn testing(
                 "model_options",
                 &model_options(&state, &user.user.id).await?,
             ),
+            ("default_model_about", &default_model_about(&state)),
             ("max_zip", &human_bytes(state.config.max_zip_bytes)),
             ("max_zip_bytes", &state.config.max_zip_bytes.to_string()),
         ],
@@ -563,6 +573,7 @@ async fn prediction(
                 "model_options",
                 &model_options(&state, &user.user.id).await?,
             ),
+            ("default_model_about", &default_model_about(&state)),
             ("max_audio", &human_bytes(state.config.max_audio_bytes)),
             ("max_audio_bytes", &state.config.max_audio_bytes.to_string()),
             ("max_files", &state.config.max_predict_files.to_string()),

@@ -57,6 +57,14 @@ async fn every_page_renders_with_navigation_and_contact() {
     assert!(
         prediction.contains("<option value=\"default\" selected>Fake default (built-in)</option>")
     );
+    // What the built-in model was trained on stands next to the choice of model.
+    for uri in ["/prediction", "/testing"] {
+        let html = body_text(app.send(page(uri, Some(&ann))).await).await;
+        assert!(
+            html.contains("Built-in model: Trained on generated tones"),
+            "{uri}"
+        );
+    }
 }
 
 #[tokio::test]

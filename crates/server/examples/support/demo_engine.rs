@@ -99,6 +99,7 @@ impl Engine for DemoEngine {
         Some(DefaultModel {
             name: "Ser RAVDESS (demo)".into(),
             kind: "cnn1d-pooled".into(),
+            about: "Trained on generated tones (a test engine).".into(),
             labels: LABELS.iter().map(|s| s.to_string()).collect(),
         })
     }

@@ -29,6 +29,7 @@ pub(crate) fn default_model_json(state: &AppState) -> Option<Value> {
             "name": m.name,
             "kind": m.kind,
             "metrics": { "labels": m.labels },
+            "about": m.about,
             "builtin": true,
             "created_at": null,
         })

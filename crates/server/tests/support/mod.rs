@@ -74,6 +74,7 @@ impl Engine for FakeEngine {
         Some(DefaultModel {
             name: "Fake default".into(),
             kind: "fake-cnn".into(),
+            about: "Trained on generated tones (a test engine).".into(),
             labels: LABELS.iter().map(|s| s.to_string()).collect(),
         })
     }
