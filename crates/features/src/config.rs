@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chroma::ChromaConfig;
 use crate::error::{FeatureError, Result};
+use crate::matrix::FeatureMatrix;
 use crate::mel::{DbConfig, MelConfig};
 use crate::pitch::YinConfig;
 use crate::spectral::SpectralConfig;
@@ -80,9 +81,14 @@ impl FeatureConfig {
     }
 
     /// A built-in feature set by name; a frame set may end in `+cmn` or `+cmvn` for
-    /// per-utterance normalisation (e.g. `logmel64-frames+cmn`).
+    /// per-utterance normalisation (e.g. `logmel64-frames+cmn`), or `+spk` for per-speaker
+    /// mean normalisation.
     pub fn named(name: &str) -> Result<FeatureConfig> {
-        let norms = [UtteranceNorm::Mean, UtteranceNorm::MeanVar];
+        let norms = [
+            UtteranceNorm::Mean,
+            UtteranceNorm::MeanVar,
+            UtteranceNorm::Speaker,
+        ];
         if let Some((base, norm)) = norms
             .iter()
             .find_map(|n| name.strip_suffix(n.suffix()).map(|base| (base, *n)))
@@ -225,6 +231,25 @@ impl FeatureConfig {
                     .chain(stds)
                     .chain(F0_STATS.iter().map(|s| s.to_string()))
                     .collect()
+            }
+        }
+    }
+
+    /// Each frame's mean level in dB for a frame matrix of this set: the mean of the log-mel
+    /// bands (for MFCC frames, from c0: the orthonormal DCT makes it their sum / sqrt(n_mels)).
+    /// Per-utterance and per-speaker normalisation pick their active frames by it.
+    pub fn frame_levels(&self, m: &FeatureMatrix) -> Vec<f32> {
+        match self.kind {
+            FeatureKind::MfccFrames => {
+                let scale = 1.0 / (self.mel.n_mels as f32).sqrt();
+                m.row(0).iter().map(|c0| c0 * scale).collect()
+            }
+            _ => {
+                let mut sums = vec![0f32; m.cols];
+                for row in m.data.chunks_exact(m.cols.max(1)) {
+                    sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+                }
+                sums.iter().map(|s| s / m.rows.max(1) as f32).collect()
             }
         }
     }

@@ -13,6 +13,7 @@ use crate::pitch::{Yin, YinFrame};
 use crate::spectral;
 use crate::stft::{SpectrumFloat, Stft, fft_frequencies, spectral_power};
 use crate::temporal::{Rms, ZeroCrossingRate};
+use crate::utterance::UtteranceNorm;
 use realfft::num_complex::Complex;
 
 /// Computes a feature set for mono signals at `config.sample_rate`.
@@ -132,12 +133,7 @@ impl Extractor {
                 )?;
                 self.mfcc_frames(n_frames);
                 let mut m = FeatureMatrix::from_frame_major(&self.buf.mfcc, self.cfg.n_mfcc);
-                if !self.cfg.utterance_norm.is_none() {
-                    // Orthonormal DCT: c0 = sum of the log-mel bands / sqrt(n_mels).
-                    let scale = 1.0 / (self.cfg.mel.n_mels as f32).sqrt();
-                    let level: Vec<f32> = m.row(0).iter().map(|c0| c0 * scale).collect();
-                    self.cfg.utterance_norm.apply(&mut m, &level);
-                }
+                self.normalise_utterance(&mut m);
                 Ok(m)
             }
             FeatureKind::LogMelFrames => {
@@ -150,14 +146,20 @@ impl Extractor {
                 )?;
                 power_to_db(&mut self.buf.mel, &self.cfg.db);
                 let mut m = FeatureMatrix::from_frame_major(&self.buf.mel, self.cfg.mel.n_mels);
-                if !self.cfg.utterance_norm.is_none() {
-                    let level = frame_levels(&self.buf.mel, self.cfg.mel.n_mels);
-                    self.cfg.utterance_norm.apply(&mut m, &level);
-                }
+                self.normalise_utterance(&mut m);
                 Ok(m)
             }
             FeatureKind::PooledMeans => self.pooled_means(samples),
             FeatureKind::PooledRich => self.pooled_rich(samples),
+        }
+    }
+
+    /// The feature set's per-utterance normalisation (none for `+spk`: see
+    /// [`crate::UtteranceNorm::Speaker`]).
+    fn normalise_utterance(&self, m: &mut FeatureMatrix) {
+        let norm = self.cfg.utterance_norm;
+        if matches!(norm, UtteranceNorm::Mean | UtteranceNorm::MeanVar) {
+            norm.apply(m, &self.cfg.frame_levels(m));
         }
     }
 
@@ -504,12 +506,4 @@ fn f0_stats(pitch: &[YinFrame]) -> [f64; 5] {
     let min = voiced.clone().fold(f64::INFINITY, f64::min);
     let max = voiced.fold(f64::NEG_INFINITY, f64::max);
     [mean, std, min, max, n_voiced as f64 / pitch.len() as f64]
-}
-
-/// Each frame's mean over its bands, from a frame-major store.
-fn frame_levels(frame_major: &[f32], width: usize) -> Vec<f32> {
-    frame_major
-        .chunks_exact(width.max(1))
-        .map(|frame| frame.iter().sum::<f32>() / width.max(1) as f32)
-        .collect()
 }

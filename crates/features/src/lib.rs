@@ -47,7 +47,7 @@ pub use stft::{
     SpectrumFloat, Stft, StftConfig, fft_frequencies, hann_periodic, stft_magnitude, stft_power,
 };
 pub use temporal::{ZCR_THRESHOLD, rms, zero_crossing_rate};
-pub use utterance::{ACTIVE_RANGE_DB, UtteranceNorm};
+pub use utterance::{ACTIVE_RANGE_DB, SpeakerMeans, UtteranceNorm};
 
 /// Re-export of the complex type [`Stft::for_each_frame`] hands out.
 pub use realfft::num_complex::Complex;

@@ -30,6 +30,11 @@ pub enum UtteranceNorm {
     Mean,
     /// Subtract each band's mean and divide by its standard deviation (`+cmvn`).
     MeanVar,
+    /// Subtract each band's mean over all of the speaker's clips (`+spk`), where several
+    /// clips of one speaker are known (training and evaluation, see [`SpeakerMeans`]); a
+    /// clip on its own is its speaker's only clip, so prediction subtracts its own mean. The
+    /// extractor leaves such features as computed: whoever knows the speakers normalises.
+    Speaker,
 }
 
 impl UtteranceNorm {
@@ -43,13 +48,24 @@ impl UtteranceNorm {
             UtteranceNorm::None => "",
             UtteranceNorm::Mean => "+cmn",
             UtteranceNorm::MeanVar => "+cmvn",
+            UtteranceNorm::Speaker => "+spk",
+        }
+    }
+
+    /// What a single clip gets when nothing else is known of its speaker: per-speaker mean
+    /// normalisation falls back to the clip's own mean.
+    pub fn for_single_clip(self) -> UtteranceNorm {
+        match self {
+            UtteranceNorm::Speaker => UtteranceNorm::Mean,
+            other => other,
         }
     }
 
     /// Normalises `m` (bands × frames) in place. `level_db` gives each frame's mean level in
-    /// dB, used to pick the active frames.
+    /// dB, used to pick the active frames. [`UtteranceNorm::Speaker`] is left to
+    /// [`SpeakerMeans`] (and [`UtteranceNorm::for_single_clip`]).
     pub fn apply(self, m: &mut FeatureMatrix, level_db: &[f32]) {
-        if self.is_none() || m.cols == 0 {
+        if matches!(self, UtteranceNorm::None | UtteranceNorm::Speaker) || m.cols == 0 {
             return;
         }
         let loudest = level_db.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -78,6 +94,49 @@ impl UtteranceNorm {
             for v in row.iter_mut() {
                 *v = (*v - mean as f32) * scale;
             }
+        }
+    }
+}
+
+/// The frames within [`ACTIVE_RANGE_DB`] of the loudest.
+fn active_frames(cols: usize, level_db: &[f32]) -> Vec<usize> {
+    let loudest = level_db.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    (0..cols)
+        .filter(|&t| {
+            level_db
+                .get(t)
+                .is_none_or(|&l| l >= loudest - ACTIVE_RANGE_DB)
+        })
+        .collect()
+}
+
+/// Per-band means over the active frames of several clips of one speaker.
+#[derive(Debug, Clone, Default)]
+pub struct SpeakerMeans {
+    sums: Vec<f64>,
+    frames: usize,
+}
+
+impl SpeakerMeans {
+    /// Adds one clip (`level_db` per frame picks its active frames).
+    pub fn add(&mut self, m: &FeatureMatrix, level_db: &[f32]) {
+        let active = active_frames(m.cols, level_db);
+        self.sums.resize(m.rows, 0.0);
+        for (sum, row) in self.sums.iter_mut().zip(m.data.chunks_exact(m.cols.max(1))) {
+            *sum += active.iter().map(|&t| f64::from(row[t])).sum::<f64>();
+        }
+        self.frames += active.len();
+    }
+
+    /// Subtracts the speaker's band means from `m` (nothing when no clip was added).
+    pub fn subtract(&self, m: &mut FeatureMatrix) {
+        if self.frames == 0 || self.sums.len() != m.rows {
+            return;
+        }
+        let cols = m.cols.max(1);
+        for (sum, row) in self.sums.iter().zip(m.data.chunks_exact_mut(cols)) {
+            let mean = (sum / self.frames as f64) as f32;
+            row.iter_mut().for_each(|v| *v -= mean);
         }
     }
 }
@@ -124,6 +183,30 @@ mod tests {
         UtteranceNorm::Mean.apply(&mut b, &long);
         assert_eq!(&a.data[..2], &b.data[..2]);
         assert_eq!(a.data[0], 1.0);
+    }
+
+    #[test]
+    fn speaker_means_keep_the_differences_between_a_speakers_clips() {
+        // Two clips of one speaker, the second 6 dB louder: after the speaker's mean is
+        // removed they still differ by 6 dB (per-utterance normalisation would erase it).
+        let quiet = matrix(&[&[-20.0, -22.0]]);
+        let loud = matrix(&[&[-14.0, -16.0]]);
+        let mut speaker = SpeakerMeans::default();
+        speaker.add(&quiet, &[-20.0, -22.0]);
+        speaker.add(&loud, &[-14.0, -16.0]);
+        let (mut a, mut b) = (quiet.clone(), loud.clone());
+        speaker.subtract(&mut a);
+        speaker.subtract(&mut b);
+        assert_eq!(a.data, [-2.0, -4.0]);
+        assert_eq!(b.data, [4.0, 2.0]);
+        assert_eq!(
+            UtteranceNorm::Speaker.for_single_clip(),
+            UtteranceNorm::Mean
+        );
+        // The extractor's own step leaves speaker-normalised sets alone.
+        let mut raw = quiet.clone();
+        UtteranceNorm::Speaker.apply(&mut raw, &[0.0, 0.0]);
+        assert_eq!(raw, quiet);
     }
 
     #[test]

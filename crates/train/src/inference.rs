@@ -254,7 +254,15 @@ impl Classifier {
                 Extractor::new(&self.features).expect("validated when the classifier was built")
             }
         };
-        let result = extractor.extract(samples);
+        // A clip alone is all that is known of its speaker (see UtteranceNorm::Speaker).
+        let norm = self.features.utterance_norm;
+        let result = extractor.extract(samples).map(|mut m| {
+            if norm == ser_features::UtteranceNorm::Speaker {
+                let levels = self.features.frame_levels(&m);
+                norm.for_single_clip().apply(&mut m, &levels);
+            }
+            m
+        });
         if let Ok(mut pool) = self.extractors.lock() {
             pool.push(extractor);
         }

@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use ser_corpus::{CacheKey, Dataset, FeatureCache, Split, SplitOptions};
-use ser_features::{Extractor, FeatureConfig, FeatureMatrix};
+use ser_features::{Extractor, FeatureConfig, FeatureMatrix, SpeakerMeans, UtteranceNorm};
 use ser_model::Predictor;
 use ser_model::bundle::ModelSpec;
 use ser_model::input::FeatureView;
@@ -126,7 +126,42 @@ pub fn featurise(
             failures: featurised.failures.len(),
         });
     }
+    if config.utterance_norm == UtteranceNorm::Speaker {
+        normalise_by_speaker(dataset, config, &mut featurised);
+    }
     Ok(featurised)
+}
+
+/// Subtracts from every clip (and its augmented copies) the band means of all of its
+/// speaker's clips: what a speaker and a recording set-up add to every clip goes, the
+/// differences between one speaker's clips stay. Unlabelled audio of each test speaker is
+/// used (no labels), as speaker normalisation in the literature does. Clips of an unknown
+/// speaker get their own mean removed, as prediction of a single clip does.
+fn normalise_by_speaker(dataset: &Dataset, config: &FeatureConfig, featurised: &mut Featurised) {
+    let mut speakers: std::collections::HashMap<&str, SpeakerMeans> = Default::default();
+    for (clip, matrix) in dataset.clips.iter().zip(&featurised.matrices) {
+        if let Some(m) = matrix
+            && clip.speaker != ser_corpus::UNKNOWN_SPEAKER
+        {
+            speakers
+                .entry(clip.speaker.as_str())
+                .or_default()
+                .add(m, &config.frame_levels(m));
+        }
+    }
+    let single = UtteranceNorm::Speaker.for_single_clip();
+    for (k, clip) in dataset.clips.iter().enumerate() {
+        let copies = featurised.augmented[k].iter_mut();
+        for m in featurised.matrices[k].iter_mut().chain(copies) {
+            match speakers.get(clip.speaker.as_str()) {
+                Some(means) => means.subtract(m),
+                None => {
+                    let levels = config.frame_levels(m);
+                    single.apply(m, &levels);
+                }
+            }
+        }
+    }
 }
 
 /// Features of `augmentation.copies` augmented versions of one clip (none without augmentation).
@@ -1135,6 +1170,33 @@ mod tests {
             cols: 1,
             data: vec![value; 2],
         }
+    }
+
+    #[test]
+    fn speaker_normalisation_removes_each_speakers_mean_from_originals_and_copies() {
+        let mut clips = vec![clip("a", "happy"), clip("b", "sad"), clip("c", "sad")];
+        clips[1].speaker = "a".into();
+        clips[2].speaker = ser_corpus::UNKNOWN_SPEAKER.into();
+        let dataset = Dataset::new("d", clips);
+        let config = FeatureConfig::named("logmel64-frames+spk").unwrap();
+        let m = |v: &[f32]| FeatureMatrix::new(1, v.len(), v.to_vec()).unwrap();
+        let mut featurised = Featurised {
+            matrices: vec![
+                Some(m(&[-10.0, -12.0])),
+                Some(m(&[-20.0, -22.0])),
+                Some(m(&[-5.0, -7.0])),
+            ],
+            augmented: vec![vec![m(&[-11.0, -13.0])], Vec::new(), Vec::new()],
+            failures: Vec::new(),
+            channel_simulation: false,
+        };
+        normalise_by_speaker(&dataset, &config, &mut featurised);
+        // Speaker "a": mean -16 over four frames; the copy gets the same shift.
+        assert_eq!(featurised.matrices[0].as_ref().unwrap().data, [6.0, 4.0]);
+        assert_eq!(featurised.matrices[1].as_ref().unwrap().data, [-4.0, -6.0]);
+        assert_eq!(featurised.augmented[0][0].data, [5.0, 3.0]);
+        // Unknown speaker: its own mean.
+        assert_eq!(featurised.matrices[2].as_ref().unwrap().data, [1.0, -1.0]);
     }
 
     #[test]
