@@ -105,6 +105,14 @@ pub struct ProbabilityMetrics {
     pub reliability: Vec<ReliabilityBin>,
 }
 
+/// The count-weighted mean gap between accuracy and confidence over reliability bins.
+pub(crate) fn expected_calibration_error(bins: &[ReliabilityBin]) -> f64 {
+    let total: usize = bins.iter().map(|b| b.count).sum();
+    bins.iter()
+        .map(|b| b.count as f64 / total.max(1) as f64 * (b.accuracy - b.confidence).abs())
+        .sum()
+}
+
 /// Confidence bins of the expected calibration error (as in Guo et al. 2017).
 pub const CALIBRATION_BINS: usize = 15;
 
@@ -356,10 +364,7 @@ fn probability_metrics(
             accuracy: ratio(hits, count),
         })
         .collect();
-    let ece = reliability
-        .iter()
-        .map(|b| b.count as f64 / n * (b.accuracy - b.confidence).abs())
-        .sum();
+    let ece = expected_calibration_error(&reliability);
     Ok(ProbabilityMetrics {
         log_loss: log_loss / n,
         top2_accuracy: ratio(top2_hits, y_true.len()),

@@ -145,12 +145,7 @@ fn pooled_probability(folds: &[Metrics]) -> Option<ProbabilityMetrics> {
     let has_bins = folds
         .iter()
         .all(|f| f.probability.as_ref().is_some_and(|p| p.ece.is_some()));
-    let ece = has_bins.then(|| {
-        reliability
-            .iter()
-            .map(|b| b.count as f64 / n * (b.accuracy - b.confidence).abs())
-            .sum()
-    });
+    let ece = has_bins.then(|| super::expected_calibration_error(&reliability));
     Some(ProbabilityMetrics {
         log_loss: log_loss / n,
         top2_accuracy: top2 / n,
