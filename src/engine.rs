@@ -241,6 +241,7 @@ impl Engine for MlEngine {
                 .map(|(emotion, _)| emotion.name().to_owned()),
             waveform: waveform(&decoded.samples, WAVEFORM_BUCKETS),
             duration_s: decoded.duration_s() as f32,
+            uncertain: prediction.uncertain,
         })
     }
 

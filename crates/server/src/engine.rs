@@ -55,6 +55,9 @@ pub struct Prediction {
     /// Waveform summary for display: (min, max) per bucket, about 1000 buckets, in -1..=1.
     pub waveform: Vec<[f32; 2]>,
     pub duration_s: f32,
+    /// The confidence is below the model's threshold: no emotion stands out.
+    #[serde(default)]
+    pub uncertain: bool,
 }
 
 /// What to train.

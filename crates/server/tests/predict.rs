@@ -27,6 +27,7 @@ async fn predicts_many_files_reporting_errors_per_file() {
     let results = body["results"].as_array().unwrap();
     assert_eq!(results.len(), 4);
     assert_eq!(results[0]["ok"], true);
+    assert_eq!(results[0]["uncertain"], false, "the fake engine is sure");
     assert_eq!(results[0]["prediction"]["label"], "happy");
     assert_eq!(results[0]["prediction"]["true_label"], "happy");
     assert_eq!(

@@ -140,6 +140,7 @@ impl Engine for DemoEngine {
             true_label,
             waveform,
             duration_s,
+            uncertain: false,
         })
     }
 

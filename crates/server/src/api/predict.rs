@@ -133,7 +133,8 @@ pub async fn predict(
     })))
 }
 
-/// One file's outcome: `{file_name, ok: true, prediction}` or `{file_name, ok: false, error}`.
+/// One file's outcome: `{file_name, ok: true, prediction, uncertain}` or `{file_name, ok:
+/// false, error}`.
 async fn predict_one(
     state: &AppState,
     user_id: &str,
@@ -162,9 +163,10 @@ async fn predict_one(
             return failed(format!("{name}: the engine crashed unexpectedly"));
         }
     };
+    let uncertain = prediction.uncertain;
     let record = record_from(prediction, model, source, &name);
     state.db.insert_prediction(user_id, &record).await?;
-    Ok(json!({ "file_name": name, "ok": true, "prediction": record }))
+    Ok(json!({ "file_name": name, "ok": true, "prediction": record, "uncertain": uncertain }))
 }
 
 fn record_from(

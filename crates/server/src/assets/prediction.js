@@ -66,7 +66,7 @@ document.addEventListener('DOMContentLoaded', () => {
     const rows = results.map((r) => r.ok
       ? h('tr', {},
         h('td', { class: 'file', title: r.file_name }, r.file_name),
-        h('td', {}, pill(r.prediction.label)),
+        h('td', {}, pill(r.prediction.label), r.uncertain ? h('span', { class: 'muted', title: 'No emotion stands out: the confidence is below the model\'s threshold' }, ' uncertain') : null),
         h('td', {}, confidence(r.prediction.confidence)),
         h('td', {}, trueCell(r.prediction)),
         h('td', { class: 'right' }, waveButton(r.prediction)))
