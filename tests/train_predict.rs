@@ -404,3 +404,41 @@ fn compare_refuses_an_unknown_model_before_any_work() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
 }
+
+/// A model trained on per-speaker normalised features (`+spk`) tells the tones apart in a
+/// recording holding both (the recording's windows share their means, as a speaker's clips
+/// did in training), while a steady tone alone, minus its own mean, says nothing.
+#[test]
+fn speaker_normalised_model_uses_the_whole_recording_in_a_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = ["--features", "logmel64-frames+spk", "--epochs", "3"];
+    let (_, model) = train(dir.path(), "svm-linear", &extra);
+    let long = dir.path().join("both.wav");
+    // 2 s of the low ("sad") tone, 1 s silence, 2 s of the high ("happy") one.
+    support::write_wav(&long, 16_000, 5.0, |t| {
+        let freq = if t < 2.0 { 150.0 } else { 900.0 };
+        let on = !(2.0..3.0).contains(&t);
+        if on {
+            0.4 * (2.0 * std::f32::consts::PI * freq * t).sin()
+        } else {
+            0.0
+        }
+    });
+    let out = ok(&ser(
+        dir.path(),
+        &[
+            "predict",
+            "--model",
+            s(&model),
+            "--timeline",
+            "--json",
+            s(&long),
+        ],
+    ));
+    let results: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let segments = results[0]["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 2, "{out}");
+    let emotion = |i: usize| segments[i]["prediction"]["ranked"][0]["label"].clone();
+    assert_eq!(emotion(0), "sad", "{out}");
+    assert_eq!(emotion(1), "happy", "{out}");
+}

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use ser_audio::vad::{self, Segment, VadConfig};
 use ser_audio::{AudioError, LoadOptions};
-use ser_features::{Extractor, FeatureConfig};
+use ser_features::{Extractor, FeatureConfig, SpeakerMeans, UtteranceNorm};
 use ser_model::input::FeatureView;
 use ser_model::{Bundle, BundleError, Predictor};
 
@@ -97,6 +97,14 @@ impl Default for TimelineOptions {
             overlap_s: 1.0,
             min_segment_s: 0.5,
         }
+    }
+}
+
+fn timed(segment: &Segment, prediction: ClipPrediction) -> TimedPrediction {
+    TimedPrediction {
+        start_s: segment.start_s,
+        end_s: segment.end_s,
+        prediction,
     }
 }
 
@@ -198,7 +206,22 @@ impl Classifier {
         samples: &[f32],
         name: &str,
     ) -> Result<ClipPrediction, InferenceError> {
-        let features = self.extract(samples, name)?;
+        let mut features = self.extract(samples, name)?;
+        if self.features.utterance_norm == UtteranceNorm::Speaker {
+            // A clip alone is all that is known of its speaker.
+            let levels = self.features.frame_levels(&features);
+            UtteranceNorm::Speaker
+                .for_single_clip()
+                .apply(&mut features, &levels);
+        }
+        self.classify_features(&features, name)
+    }
+
+    fn classify_features(
+        &self,
+        features: &ser_features::FeatureMatrix,
+        name: &str,
+    ) -> Result<ClipPrediction, InferenceError> {
         let probs = FeatureView::new(features.rows, features.cols, &features.data)
             .and_then(|view| self.predictor.predict(view))
             .map_err(|e| InferenceError::Features {
@@ -229,19 +252,40 @@ impl Classifier {
                 name: name.to_string(),
             });
         }
-        vad::split_long_segments(&speech, options.window_s, options.overlap_s)
-            .iter()
-            .map(|segment| {
-                let label = format!("{name} at {:.2} s", segment.start_s);
-                Ok(TimedPrediction {
-                    start_s: segment.start_s,
-                    end_s: segment.end_s,
-                    prediction: self.classify_speech(segment.slice(samples, rate), &label)?,
+        let windows = vad::split_long_segments(&speech, options.window_s, options.overlap_s);
+        if self.features.utterance_norm != UtteranceNorm::Speaker {
+            return windows
+                .iter()
+                .map(|segment| {
+                    let label = format!("{name} at {:.2} s", segment.start_s);
+                    let samples = segment.slice(samples, rate);
+                    Ok(timed(segment, self.classify_speech(samples, &label)?))
                 })
+                .collect();
+        }
+        // Per-speaker normalisation: the recording's windows share their band means, as one
+        // speaker's clips do in training.
+        let mut features = windows
+            .iter()
+            .map(|segment| self.extract(segment.slice(samples, rate), name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut recording = SpeakerMeans::default();
+        for m in &features {
+            recording.add(m, &self.features.frame_levels(m));
+        }
+        windows
+            .iter()
+            .zip(&mut features)
+            .map(|(segment, m)| {
+                recording.subtract(m);
+                let label = format!("{name} at {:.2} s", segment.start_s);
+                Ok(timed(segment, self.classify_features(m, &label)?))
             })
             .collect()
     }
 
+    /// The bundle's features of `samples` (for `+spk` sets, before the speaker's means are
+    /// removed).
     fn extract(
         &self,
         samples: &[f32],
@@ -254,15 +298,7 @@ impl Classifier {
                 Extractor::new(&self.features).expect("validated when the classifier was built")
             }
         };
-        // A clip alone is all that is known of its speaker (see UtteranceNorm::Speaker).
-        let norm = self.features.utterance_norm;
-        let result = extractor.extract(samples).map(|mut m| {
-            if norm == ser_features::UtteranceNorm::Speaker {
-                let levels = self.features.frame_levels(&m);
-                norm.for_single_clip().apply(&mut m, &levels);
-            }
-            m
-        });
+        let result = extractor.extract(samples);
         if let Ok(mut pool) = self.extractors.lock() {
             pool.push(extractor);
         }
