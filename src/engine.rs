@@ -112,11 +112,22 @@ pub struct MlEngine {
 /// "Trained on ravdess: 1440 clips, 24 speakers. Speaker-independent UA 65.9 % (speaker-mod:5)
 /// ...": what a bundle says of its training data and figures, in a sentence or two.
 pub fn about_model(meta: &ser_model::BundleMeta) -> String {
-    let trained_on = meta
-        .provenance
-        .get(pipeline::CORPORA)
-        .or_else(|| meta.provenance.get("data"))
-        .map_or("unknown data".to_string(), String::clone);
+    let trained_on = match (
+        meta.provenance.get(pipeline::CORPORA),
+        meta.provenance.get("dataset"),
+    ) {
+        (Some(corpora), _) => corpora.clone(),
+        // Bundles made before corpora were recorded: "ravdess: 1440 clips".
+        (None, Some(dataset)) => {
+            let data = meta.provenance.get("data").map_or("", String::as_str);
+            let clips = data.split_whitespace().next().unwrap_or("?");
+            format!(
+                "{}: {clips} clips",
+                ser_corpus::corpus_name_of(Path::new(dataset))
+            )
+        }
+        (None, None) => "unknown data".to_string(),
+    };
     let mut about = format!(
         "trained on {trained_on} ({} emotions: {}).",
         meta.labels.len(),
@@ -568,6 +579,15 @@ fn with_cancel_bridge<T>(cancel: &AtomicBool, stop: &AtomicBool, work: impl FnOn
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn the_built_in_model_says_what_it_was_trained_on_and_how_it_scored() {
+        let engine = MlEngine::new().unwrap();
+        let about = engine.default_model().unwrap().about;
+        assert!(about.contains("trained on ravdess: 1440 clips"), "{about}");
+        assert!(about.contains("(speaker-mod:5)"), "{about}");
+        assert!(about.contains("less accurate"), "{about}");
+    }
 
     /// 16-bit mono WAV bytes of a sine at `freq` Hz.
     fn tone(freq: f32, seconds: f32) -> Vec<u8> {
