@@ -112,22 +112,7 @@ pub struct MlEngine {
 /// "Trained on ravdess: 1440 clips, 24 speakers. Speaker-independent UA 65.9 % (speaker-mod:5)
 /// ...": what a bundle says of its training data and figures, in a sentence or two.
 pub fn about_model(meta: &ser_model::BundleMeta) -> String {
-    let trained_on = match (
-        meta.provenance.get(pipeline::CORPORA),
-        meta.provenance.get("dataset"),
-    ) {
-        (Some(corpora), _) => corpora.clone(),
-        // Bundles made before corpora were recorded: "ravdess: 1440 clips".
-        (None, Some(dataset)) => {
-            let data = meta.provenance.get("data").map_or("", String::as_str);
-            let clips = data.split_whitespace().next().unwrap_or("?");
-            format!(
-                "{}: {clips} clips",
-                ser_corpus::corpus_name_of(Path::new(dataset))
-            )
-        }
-        (None, None) => "unknown data".to_string(),
-    };
+    let trained_on = pipeline::trained_on(meta);
     let mut about = format!(
         "trained on {trained_on} ({} emotions: {}).",
         meta.labels.len(),

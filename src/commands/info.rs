@@ -98,15 +98,7 @@ fn describe_model(name: &str, json: bool) -> anyhow::Result<ExitCode> {
         meta.model.label(meta.members)
     );
     println!("emotions     {}", meta.labels.join(", "));
-    let corpora = meta.provenance.get(ser_train::pipeline::CORPORA);
-    match corpora {
-        Some(corpora) => println!("trained on   {corpora}"),
-        None => println!(
-            "trained on   {} ({})",
-            provenance("data"),
-            provenance("dataset")
-        ),
-    }
+    println!("trained on   {}", ser_train::pipeline::trained_on(meta));
     println!("training     {}", provenance(ser_train::pipeline::TRAINING));
     match meta.temperature {
         Some(t) => println!("calibration  temperature {t:.2}, fitted on validation speakers"),

@@ -164,21 +164,6 @@ impl Dataset {
         shared.sort_by_key(|l| crate::labels::label_order(l));
         shared
     }
-
-    /// Only the clips whose emotion is in `labels`; the others move to `skipped`.
-    pub fn only_labels(&self, labels: &[String]) -> Dataset {
-        let mut out = self.clone();
-        let (kept, dropped): (Vec<Clip>, Vec<Clip>) = std::mem::take(&mut out.clips)
-            .into_iter()
-            .partition(|c| labels.contains(&c.emotion));
-        out.clips = kept;
-        out.skipped
-            .extend(dropped.into_iter().map(|c| crate::dataset::Skipped {
-                reason: format!("emotion '{}' is not shared by every corpus", c.emotion),
-                path: c.path,
-            }));
-        out
-    }
 }
 
 #[cfg(test)]
@@ -242,9 +227,6 @@ mod tests {
         let counts = merged.corpus_counts();
         assert_eq!(counts["ravdess"]["calm"], 1);
         assert!(!counts["ased"].contains_key("calm"));
-        let shared = merged.only_labels(&merged.shared_labels());
-        assert_eq!(shared.len(), 4);
-        assert_eq!(shared.skipped.len(), 2);
     }
 
     #[test]

@@ -664,6 +664,22 @@ pub fn describe_corpora(dataset: &Dataset) -> String {
         .join("; ")
 }
 
+/// What a bundle says it was trained on: its corpora, or for bundles made before corpora
+/// were recorded, its dataset's name and clip count ("ravdess: 1440 clips").
+pub fn trained_on(meta: &ser_model::BundleMeta) -> String {
+    let provenance = &meta.provenance;
+    match (provenance.get(CORPORA), provenance.get("dataset")) {
+        (Some(corpora), _) => corpora.clone(),
+        (None, Some(dataset)) => {
+            let data = provenance.get("data").map_or("", String::as_str);
+            let clips = data.split_whitespace().next().unwrap_or("?");
+            let name = ser_corpus::corpus_name_of(std::path::Path::new(dataset));
+            format!("{name}: {clips} clips")
+        }
+        (None, None) => "unknown data".to_string(),
+    }
+}
+
 /// Provenance key of an ensemble report: how its members scored alone.
 pub const MEMBERS_ALONE: &str = "members alone";
 
