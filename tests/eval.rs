@@ -185,48 +185,7 @@ fn bad_training_options_are_refused_before_any_work() {
 #[test]
 fn corpus_out_over_two_corpora_reports_each_corpus() {
     let dir = tempfile::tempdir().unwrap();
-    let (first, second) = (dir.path().join("studio"), dir.path().join("phone"));
-    support::tone_dataset(&first);
-    support::tone_dataset(&second);
-    let angry = first.join("Actor_01").join("angry");
-    std::fs::create_dir_all(&angry).unwrap();
-    support::write_wav(
-        &angry.join("a.wav"),
-        16_000,
-        0.75,
-        support::sine(3000.0, 0.4),
-    );
-    for entry in walk(&second) {
-        let samples: Vec<i16> = hound::WavReader::open(&entry)
-            .unwrap()
-            .samples::<i16>()
-            .map(|s| s.unwrap() / 10)
-            .collect();
-        let spec = hound::WavReader::open(&entry).unwrap().spec();
-        let mut writer = hound::WavWriter::create(&entry, spec).unwrap();
-        samples
-            .iter()
-            .for_each(|s| writer.write_sample(*s).unwrap());
-        writer.finalize().unwrap();
-    }
-    let report_dir = dir.path().join("report");
-    let out = Command::new(env!("CARGO_BIN_EXE_ser"))
-        .env("SER_CACHE_DIR", dir.path().join("cache"))
-        .args([
-            "eval",
-            "--arch",
-            "svm-linear",
-            "--features",
-            "mfcc40-frames",
-        ])
-        .args(["--protocol", "corpus-out", "--data"])
-        .arg(&first)
-        .arg("--data")
-        .arg(&second)
-        .arg("--report")
-        .arg(&report_dir)
-        .output()
-        .unwrap();
+    let (out, report_dir) = corpus_out_of_two(dir.path(), "mfcc40-frames");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stderr: {stderr}");
     assert!(stderr.contains("phone/1"), "namespaced speakers: {stderr}");
@@ -258,6 +217,78 @@ fn corpus_out_over_two_corpora_reports_each_corpus() {
             .unwrap()
             .contains("Per corpus")
     );
+}
+
+/// `ser eval --protocol corpus-out` of an SVM on `features` over two tone corpora under
+/// `dir`: "studio" and "phone" (20 dB quieter, without the angry clip studio has).
+fn corpus_out_of_two(
+    dir: &std::path::Path,
+    features: &str,
+) -> (std::process::Output, std::path::PathBuf) {
+    let (first, second) = (dir.join("studio"), dir.join("phone"));
+    support::tone_dataset(&first);
+    support::tone_dataset(&second);
+    let angry = first.join("Actor_01").join("angry");
+    std::fs::create_dir_all(&angry).unwrap();
+    support::write_wav(
+        &angry.join("a.wav"),
+        16_000,
+        0.75,
+        support::sine(3000.0, 0.4),
+    );
+    for entry in walk(&second) {
+        let samples: Vec<i16> = hound::WavReader::open(&entry)
+            .unwrap()
+            .samples::<i16>()
+            .map(|s| s.unwrap() / 10)
+            .collect();
+        let spec = hound::WavReader::open(&entry).unwrap().spec();
+        let mut writer = hound::WavWriter::create(&entry, spec).unwrap();
+        samples
+            .iter()
+            .for_each(|s| writer.write_sample(*s).unwrap());
+        writer.finalize().unwrap();
+    }
+    let report_dir = dir.join("report");
+    let out = Command::new(env!("CARGO_BIN_EXE_ser"))
+        .env("SER_CACHE_DIR", dir.join("cache"))
+        .args(["eval", "--arch", "svm-linear", "--features", features])
+        .args(["--protocol", "corpus-out", "--data"])
+        .arg(&first)
+        .arg("--data")
+        .arg(&second)
+        .arg("--report")
+        .arg(&report_dir)
+        .output()
+        .unwrap();
+    (out, report_dir)
+}
+
+/// With per-speaker normalisation, reports also score each test clip normalised by its own
+/// mean, as `ser predict` of one file does; steady tones lose what told them apart there.
+#[test]
+fn per_speaker_features_are_also_scored_clip_by_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, report_dir) = corpus_out_of_two(dir.path(), "mfcc40-frames+spk");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(report_dir.join("report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for corpus in ["studio", "phone"] {
+        let by_speaker = report["by_group"][corpus]["ua"]["mean"].as_f64().unwrap();
+        let alone = &report["by_group"][format!("{corpus}, each clip alone")];
+        let alone = alone["ua"]["mean"].as_f64().unwrap();
+        assert!(by_speaker > 0.9, "{corpus}: UA {by_speaker}");
+        assert!(
+            alone < by_speaker,
+            "{corpus}: alone {alone} vs {by_speaker}"
+        );
+    }
+    let html = std::fs::read_to_string(report_dir.join("report.html")).unwrap();
+    assert!(html.contains("as a prediction of one file does"));
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

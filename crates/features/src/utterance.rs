@@ -128,6 +128,32 @@ impl SpeakerMeans {
         self.frames += active.len();
     }
 
+    /// The means of one clip alone.
+    pub fn of_clip(m: &FeatureMatrix, level_db: &[f32]) -> SpeakerMeans {
+        let mut means = SpeakerMeans::default();
+        means.add(m, level_db);
+        means
+    }
+
+    /// The speaker's means as heard through another channel: moved by as much as `through`
+    /// (one clip through that room or device) differs from `clean` (the same clip as
+    /// recorded). A training copy normalised by these loses its channel as a test speaker
+    /// recorded in that room would, instead of keeping it as an offset no test clip has.
+    pub fn through_channel(&self, clean: &SpeakerMeans, through: &SpeakerMeans) -> SpeakerMeans {
+        let usable = |m: &SpeakerMeans| m.frames > 0 && m.sums.len() == self.sums.len();
+        if !(usable(self) && usable(clean) && usable(through)) {
+            return self.clone();
+        }
+        let mean = |m: &SpeakerMeans, band: usize| m.sums[band] / m.frames as f64;
+        let sums = (0..self.sums.len())
+            .map(|b| (mean(self, b) + mean(through, b) - mean(clean, b)) * self.frames as f64)
+            .collect();
+        SpeakerMeans {
+            sums,
+            frames: self.frames,
+        }
+    }
+
     /// Subtracts the speaker's band means from `m` (nothing when no clip was added).
     pub fn subtract(&self, m: &mut FeatureMatrix) {
         if self.frames == 0 || self.sums.len() != m.rows {
@@ -207,6 +233,33 @@ mod tests {
         let mut raw = quiet.clone();
         UtteranceNorm::Speaker.apply(&mut raw, &[0.0, 0.0]);
         assert_eq!(raw, quiet);
+    }
+
+    #[test]
+    fn a_copy_through_another_channel_loses_the_channel_as_its_speaker_would() {
+        // A speaker's two clips; the first also through a channel that adds +9 dB to the
+        // band. Normalised by the speaker's means moved through that channel, the copy
+        // equals the clean clip normalised by the clean means.
+        let clips = [matrix(&[&[-20.0, -22.0]]), matrix(&[&[-14.0, -16.0]])];
+        let copy = matrix(&[&[-11.0, -13.0]]);
+        let levels = |m: &FeatureMatrix| m.data.clone();
+        let mut speaker = SpeakerMeans::default();
+        clips.iter().for_each(|c| speaker.add(c, &levels(c)));
+        let moved = speaker.through_channel(
+            &SpeakerMeans::of_clip(&clips[0], &levels(&clips[0])),
+            &SpeakerMeans::of_clip(&copy, &levels(&copy)),
+        );
+        let (mut clean, mut through) = (clips[0].clone(), copy.clone());
+        speaker.subtract(&mut clean);
+        moved.subtract(&mut through);
+        assert_eq!(clean.data, [-2.0, -4.0]);
+        assert_eq!(through.data, clean.data);
+        // Unusable means (an empty clip) leave the speaker's means as they are.
+        let empty = SpeakerMeans::default();
+        let same = speaker.through_channel(&empty, &empty);
+        let mut again = copy.clone();
+        same.subtract(&mut again);
+        assert_eq!(again.data, [7.0, 5.0]);
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub struct Featurised {
     pub failures: Vec<(PathBuf, String)>,
     /// The augmented copies went through simulated rooms and devices.
     pub channel_simulation: bool,
+    /// Per-speaker normalised sets only: each clip as it is normalised when it comes alone
+    /// (`ser predict` on one file), so that reports can score that case too.
+    pub alone: Vec<Option<FeatureMatrix>>,
 }
 
 impl Featurised {
@@ -107,6 +110,7 @@ pub fn featurise(
         failures: Vec::new(),
         channel_simulation: augmentation
             .is_some_and(|a| a.copies > 0 && a.spec.simulates_channels()),
+        alone: Vec::new(),
     };
     for (clip, result) in dataset.clips.iter().zip(results) {
         match result {
@@ -136,7 +140,8 @@ pub fn featurise(
 /// speaker's clips: what a speaker and a recording set-up add to every clip goes, the
 /// differences between one speaker's clips stay. Unlabelled audio of each test speaker is
 /// used (no labels), as speaker normalisation in the literature does. Clips of an unknown
-/// speaker get their own mean removed, as prediction of a single clip does.
+/// speaker get their own mean removed, as prediction of a single clip does. Augmented copies
+/// keep their original's offset from the speaker's means but lose the simulated channel.
 fn normalise_by_speaker(dataset: &Dataset, config: &FeatureConfig, featurised: &mut Featurised) {
     let mut speakers: std::collections::HashMap<&str, SpeakerMeans> = Default::default();
     for (clip, matrix) in dataset.clips.iter().zip(&featurised.matrices) {
@@ -150,17 +155,37 @@ fn normalise_by_speaker(dataset: &Dataset, config: &FeatureConfig, featurised: &
         }
     }
     let single = UtteranceNorm::Speaker.for_single_clip();
+    featurised.alone = featurised
+        .matrices
+        .iter()
+        .map(|m| {
+            m.clone().map(|mut m| {
+                let levels = config.frame_levels(&m);
+                single.apply(&mut m, &levels);
+                m
+            })
+        })
+        .collect();
     for (k, clip) in dataset.clips.iter().enumerate() {
-        let copies = featurised.augmented[k].iter_mut();
-        for m in featurised.matrices[k].iter_mut().chain(copies) {
-            match speakers.get(clip.speaker.as_str()) {
-                Some(means) => means.subtract(m),
-                None => {
-                    let levels = config.frame_levels(m);
-                    single.apply(m, &levels);
-                }
+        let Some(original) = featurised.matrices[k].as_mut() else {
+            continue;
+        };
+        let Some(means) = speakers.get(clip.speaker.as_str()) else {
+            let copies = featurised.augmented[k].iter_mut();
+            for m in std::iter::once(original).chain(copies) {
+                let levels = config.frame_levels(m);
+                single.apply(m, &levels);
             }
+            continue;
+        };
+        // Each augmented copy went through its own room or device: its speaker's means are
+        // moved through that channel, as a test speaker's would be recorded there.
+        let clean = SpeakerMeans::of_clip(original, &config.frame_levels(original));
+        for copy in featurised.augmented[k].iter_mut() {
+            let through = SpeakerMeans::of_clip(copy, &config.frame_levels(copy));
+            means.through_channel(&clean, &through).subtract(copy);
         }
+        means.subtract(original);
     }
 }
 
@@ -917,9 +942,16 @@ impl Samples<'_> {
         &'b self,
         indices: &'b [usize],
     ) -> impl Iterator<Item = (usize, &'b FeatureMatrix)> + 'b {
+        Self::usable_in(&self.featurised.matrices, indices)
+    }
+
+    fn usable_in<'b>(
+        matrices: &'b [Option<FeatureMatrix>],
+        indices: &'b [usize],
+    ) -> impl Iterator<Item = (usize, &'b FeatureMatrix)> + 'b {
         indices
             .iter()
-            .filter_map(|&i| self.featurised.matrices[i].as_ref().map(|m| (i, m)))
+            .filter_map(|&i| matrices[i].as_ref().map(|m| (i, m)))
     }
 
     fn label_index(&self, clip: usize) -> usize {
@@ -964,10 +996,11 @@ impl Samples<'_> {
     ) -> Result<Scored, PipelineError> {
         let (indices, raw) = self.predict(predictor, &split.test, fold)?;
         let temperature = predictor.meta().temperature;
-        let probabilities = match temperature {
-            Some(t) => crate::calibration::calibrated(&raw, t),
-            None => raw.clone(),
+        let scaled = |raw: &[Vec<f32>]| match temperature {
+            Some(t) => crate::calibration::calibrated(raw, t),
+            None => raw.to_vec(),
         };
+        let probabilities = scaled(&raw);
         let truth: Vec<usize> = indices.iter().map(|&i| self.label_index(i)).collect();
         let evaluate = |members: &[usize], probabilities: &[Vec<f32>]| {
             let y_true: Vec<usize> = members.iter().map(|&k| truth[k]).collect();
@@ -995,6 +1028,16 @@ impl Samples<'_> {
         for (group, members) in self.groups(&indices) {
             by_group.insert(group, evaluate(&members, &probabilities)?);
         }
+        if !self.featurised.alone.is_empty() {
+            let (_, raw) = self.predict_in(&self.featurised.alone, predictor, &split.test, fold)?;
+            let alone = scaled(&raw);
+            for (group, members) in self.corpus_groups(&indices) {
+                by_group.insert(
+                    format!("{group}, {}", crate::report::ALONE),
+                    evaluate(&members, &alone)?,
+                );
+            }
+        }
         let mut test_speakers: Vec<String> = indices
             .iter()
             .map(|&i| self.dataset.clips[i].speaker.clone())
@@ -1017,10 +1060,21 @@ impl Samples<'_> {
         indices: &[usize],
         fold: usize,
     ) -> Result<(Vec<usize>, Vec<Vec<f32>>), PipelineError> {
+        self.predict_in(&self.featurised.matrices, predictor, indices, fold)
+    }
+
+    /// [`Samples::predict`] of `matrices` (the clips' features or another version of them).
+    fn predict_in(
+        &self,
+        matrices: &[Option<FeatureMatrix>],
+        predictor: &Predictor,
+        indices: &[usize],
+        fold: usize,
+    ) -> Result<(Vec<usize>, Vec<Vec<f32>>), PipelineError> {
         let predict_error = |message: String| PipelineError::Predict { fold, message };
         let mut used = Vec::new();
         let mut probabilities = Vec::new();
-        for (i, m) in self.usable(indices) {
+        for (i, m) in Self::usable_in(matrices, indices) {
             let view = FeatureView::new(m.rows, m.cols, &m.data)
                 .map_err(|e| predict_error(e.to_string()))?;
             let mut probs = predictor
@@ -1040,16 +1094,22 @@ impl Samples<'_> {
     /// Positions in `indices` per corpus and named subset, for a dataset of several corpora
     /// or with a subset (one corpus alone would only repeat the whole).
     fn groups(&self, indices: &[usize]) -> std::collections::BTreeMap<String, Vec<usize>> {
+        let mut groups = self.corpus_groups(indices);
+        let merged = self.dataset.clips.iter().any(|c| c.corpus_name().is_some());
+        if groups.len() == 1 && !merged {
+            groups.clear();
+        }
+        groups
+    }
+
+    /// Positions in `indices` per corpus and named subset, even for one corpus alone.
+    fn corpus_groups(&self, indices: &[usize]) -> std::collections::BTreeMap<String, Vec<usize>> {
         let corpus = ser_corpus::corpus_name_of(&self.dataset.root);
         let mut groups: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
         for (k, &i) in indices.iter().enumerate() {
             for group in ser_corpus::evaluation_groups(&self.dataset.clips[i], &corpus) {
                 groups.entry(group).or_default().push(k);
             }
-        }
-        let merged = self.dataset.clips.iter().any(|c| c.corpus_name().is_some());
-        if groups.len() == 1 && !merged {
-            groups.clear();
         }
         groups
     }
@@ -1205,14 +1265,23 @@ mod tests {
             augmented: vec![vec![m(&[-11.0, -13.0])], Vec::new(), Vec::new()],
             failures: Vec::new(),
             channel_simulation: false,
+            alone: Vec::new(),
         };
         normalise_by_speaker(&dataset, &config, &mut featurised);
-        // Speaker "a": mean -16 over four frames; the copy gets the same shift.
+        // Speaker "a": mean -16 over four frames. The copy, 1 dB down through its channel,
+        // loses that dB as a speaker recorded through that channel would.
         assert_eq!(featurised.matrices[0].as_ref().unwrap().data, [6.0, 4.0]);
         assert_eq!(featurised.matrices[1].as_ref().unwrap().data, [-4.0, -6.0]);
-        assert_eq!(featurised.augmented[0][0].data, [5.0, 3.0]);
+        assert_eq!(featurised.augmented[0][0].data, [6.0, 4.0]);
         // Unknown speaker: its own mean.
         assert_eq!(featurised.matrices[2].as_ref().unwrap().data, [1.0, -1.0]);
+        // Each clip as it would come alone: its own mean, whatever its speaker.
+        let alone: Vec<Vec<f32>> = featurised
+            .alone
+            .iter()
+            .map(|m| m.as_ref().unwrap().data.clone())
+            .collect();
+        assert_eq!(alone, [[1.0, -1.0]; 3]);
     }
 
     #[test]
@@ -1226,6 +1295,7 @@ mod tests {
             ],
             failures: Vec::new(),
             channel_simulation: false,
+            alone: Vec::new(),
         };
         let labels = vec!["happy".to_string(), "sad".to_string()];
         let samples = Samples {

@@ -288,7 +288,17 @@ fn groups_section(report: &EvalReport) -> String {
     let lede = "The test predictions of each corpus (and of ASED's common sentences, spoken in \
                 every emotion) scored on their own, mean ± std over the folds that tested them. \
                 Under corpus-out each row is a corpus the model never heard.";
-    section("Per corpus", lede, &table(&headers, &rows))
+    let alone = report.by_group.keys().any(|g| g.ends_with(super::ALONE));
+    let lede = match alone {
+        true => format!(
+            "{lede} These features remove each speaker's mean over their clips (no labels); \
+             rows marked “{}” normalise each clip by its own mean instead, as a prediction \
+             of one file does.",
+            super::ALONE
+        ),
+        false => lede.to_string(),
+    };
+    section("Per corpus", &lede, &table(&headers, &rows))
 }
 
 /// ECE, Brier score, the fitted temperatures and the reliability diagram.

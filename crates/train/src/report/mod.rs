@@ -111,6 +111,10 @@ pub struct FoldReport {
     pub history: Option<TrainingHistory>,
 }
 
+/// Suffix of the [`FoldReport::by_group`] rows that score clips normalised as if each came
+/// alone (per-speaker normalised sets: what `ser predict` of one file does).
+pub const ALONE: &str = "each clip alone";
+
 /// What temperature scaling did on one fold.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
