@@ -169,6 +169,10 @@ fn bad_training_options_are_refused_before_any_work() {
             "mlp: widths=3: unknown field `widths`",
         ),
         (["--set", "dropout"], "--set dropout: expected KEY=VALUE"),
+        (
+            ["--train-alone", "--spec-augment"],
+            "--train-alone needs per-speaker normalised features (a +spk set), not pooled-rich",
+        ),
     ] {
         let out = eval_mlp(dir.path(), &dir.path().join("r"), &flags);
         assert!(!out.status.success());
@@ -212,11 +216,48 @@ fn corpus_out_over_two_corpora_reports_each_corpus() {
         let ua = report["by_group"][corpus]["ua"]["mean"].as_f64().unwrap();
         assert!(ua > 0.9, "{corpus}: UA {ua}");
     }
+    let html = std::fs::read_to_string(report_dir.join("report.html")).unwrap();
+    assert!(html.contains("Per corpus"));
+    // Each fold is calibrated by the other fold's test corpus, never its own.
+    let unseen = report["unseen_corpus_temperature"].as_f64().unwrap();
+    for fold in folds {
+        assert!(fold["unseen_corpus"]["ece"].is_number(), "{fold}");
+    }
+    assert!(html.contains("For a corpus nobody has seen"));
+
+    // A model trained on both takes that temperature, meant for corpora it never heard.
+    let model = dir.path().join("both.ser");
+    let out = Command::new(env!("CARGO_BIN_EXE_ser"))
+        .env("SER_CACHE_DIR", dir.path().join("cache"))
+        .args([
+            "train",
+            "--arch",
+            "svm-linear",
+            "--features",
+            "mfcc40-frames",
+        ])
+        .arg("--data")
+        .arg(dir.path().join("studio"))
+        .arg("--data")
+        .arg(dir.path().join("phone"))
+        .arg("--evaluated")
+        .arg(&report_dir)
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
     assert!(
-        std::fs::read_to_string(report_dir.join("report.html"))
-            .unwrap()
-            .contains("Per corpus")
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let bundle = ser_model::Bundle::load(&model).unwrap();
+    let temperature = f64::from(bundle.meta.temperature.unwrap());
+    assert!(
+        (temperature - unseen).abs() < 1e-6,
+        "{temperature} vs {unseen}"
+    );
+    assert!(bundle.meta.provenance["temperature"].contains("corpus-out test corpora"));
 }
 
 /// `ser eval --protocol corpus-out` of an SVM on `features` over two tone corpora under

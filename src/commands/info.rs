@@ -101,7 +101,10 @@ fn describe_model(name: &str, json: bool) -> anyhow::Result<ExitCode> {
     println!("trained on   {}", ser_train::pipeline::trained_on(meta));
     println!("training     {}", provenance(ser_train::pipeline::TRAINING));
     match meta.temperature {
-        Some(t) => println!("calibration  temperature {t:.2}, fitted on validation speakers"),
+        Some(t) => match meta.provenance.get("temperature") {
+            Some(how) => println!("calibration  temperature {how}"),
+            None => println!("calibration  temperature {t:.2}, fitted on validation speakers"),
+        },
         None => println!("calibration  none (probabilities as the network gives them)"),
     }
     if let Some(threshold) = meta.uncertain_below {

@@ -93,6 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })?;
     bar.finish_and_clear();
     let mut bundle = trained.bundle;
+    use_unseen_corpus_temperature(&mut bundle, &evaluations);
     if !evaluations.is_empty() {
         bundle.meta.metrics["speaker_independent"] = serde_json::Value::Object(evaluations);
     }
@@ -113,6 +114,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("model: {}", args.out.display());
     Ok(ExitCode::SUCCESS)
 }
+
+/// A model evaluated under corpus-out takes the temperature fitted on corpora its folds never
+/// heard instead of the one from its own validation speakers: it is meant for voices and rooms
+/// it never heard, and in-corpus validation makes it surer than it should be there.
+fn use_unseen_corpus_temperature(
+    bundle: &mut ser_model::Bundle,
+    evaluations: &serde_json::Map<String, serde_json::Value>,
+) {
+    let Some(t) = evaluations
+        .values()
+        .find_map(|figures| figures[UNSEEN_CORPUS_TEMPERATURE].as_f64())
+    else {
+        return;
+    };
+    let validation = bundle
+        .meta
+        .temperature
+        .map_or("none".to_string(), |v| format!("{v:.2}"));
+    bundle.meta.temperature = Some(t as f32);
+    let note = format!(
+        "{t:.2}, fitted on the corpus-out test corpora (for corpora not in training; the \
+         validation speakers gave {validation})"
+    );
+    println!("temperature: {note}");
+    bundle.meta.provenance.insert("temperature".into(), note);
+}
+
+/// The key of the figures that holds a corpus-out report's unseen-corpus temperature.
+const UNSEEN_CORPUS_TEMPERATURE: &str = "unseen_corpus_temperature";
 
 /// Cross-validates the training settings under each `--evaluate` protocol, writes the
 /// reports, and adds per protocol the figures to keep in the bundle to `figures` (which
@@ -233,6 +263,15 @@ fn bundle_figures(report: &EvalReport, source: &Path) -> serde_json::Value {
     });
     if !per_corpus.is_empty() {
         figures["per_corpus"] = serde_json::Value::Object(per_corpus);
+    }
+    if let Some(t) = report.unseen_corpus_temperature {
+        figures[UNSEEN_CORPUS_TEMPERATURE] = serde_json::json!(t);
+        let ece: Vec<f64> = report
+            .folds
+            .iter()
+            .filter_map(|f| f.unseen_corpus.map(|u| u.ece))
+            .collect();
+        figures["unseen_corpus_ece"] = serde_json::json!(ece);
     }
     figures
 }

@@ -67,6 +67,10 @@ pub struct FitArgs {
     /// microphone responses, telephone lines, clipping and coarse converters (with --augment).
     #[arg(long, requires = "augment")]
     pub channel_augment: bool,
+    /// With per-speaker normalised features (`+spk`): training also sees each clip normalised
+    /// by its own mean, as a prediction of one file is, so the model learns that case too.
+    #[arg(long)]
+    pub train_alone: bool,
     /// Change one of the model's hyper-parameters, KEY=VALUE (repeatable), e.g.
     /// `--set kernel=5 --set channels=[96,96,192,192] --set pooling=mean-std`. The keys are
     /// the fields of the model's configuration as bundles and reports record it.
@@ -235,8 +239,14 @@ pub fn featurise(
     features: &FeatureConfig,
     args: &FitArgs,
 ) -> anyhow::Result<Featurised> {
+    if args.train_alone && features.utterance_norm != ser_features::UtteranceNorm::Speaker {
+        anyhow::bail!(
+            "--train-alone needs per-speaker normalised features (a +spk set), not {}",
+            features.name
+        );
+    }
     let bar = output::progress_bar(dataset.clips.len() as u64, "featurising");
-    let featurised = pipeline::featurise(
+    let mut featurised = pipeline::featurise(
         dataset,
         features,
         &args.cache(),
@@ -244,6 +254,7 @@ pub fn featurise(
         &|| bar.inc(1),
     )?;
     bar.finish_and_clear();
+    featurised.train_alone = args.train_alone;
     for (path, why) in &featurised.failures {
         eprintln!("skipped {}: {why}", path.display());
     }

@@ -52,6 +52,24 @@ pub fn fit_temperature(probabilities: &[Vec<f32>], truth: &[usize]) -> f32 {
     (1.0 / ((lo + hi) / 2.0).exp()) as f32
 }
 
+/// Temperatures for data nobody calibrated on, from parts (probabilities, truth) such as the
+/// test sets of corpus-out folds: for each part the temperature fitted on all the other parts
+/// (never its own), and the one fitted on every part.
+pub fn leave_one_out(parts: &[(&[Vec<f32>], &[usize])]) -> (Vec<f32>, f32) {
+    let fitted = |skip: Option<usize>| {
+        let (mut probabilities, mut truth) = (Vec::new(), Vec::new());
+        for (k, (p, t)) in parts.iter().enumerate() {
+            if Some(k) != skip {
+                probabilities.extend_from_slice(p);
+                truth.extend_from_slice(t);
+            }
+        }
+        fit_temperature(&probabilities, &truth)
+    };
+    let each = (0..parts.len()).map(|k| fitted(Some(k))).collect();
+    (each, fitted(None))
+}
+
 /// `probabilities` rescaled by `temperature` (see [`apply_temperature`]), for scoring.
 pub fn calibrated(probabilities: &[Vec<f32>], temperature: f32) -> Vec<Vec<f32>> {
     probabilities
@@ -80,15 +98,17 @@ mod tests {
         e.iter().map(|v| (v / sum) as f32).collect()
     }
 
-    /// Labels drawn from softmax(z / 2) while the model reports softmax(z): the model is
-    /// overconfident by a temperature of exactly 2, and the fit must find it.
-    #[test]
-    fn known_logits_in_known_temperature_out() {
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
+    /// `n` clips whose labels are drawn from softmax(z / `overconfidence`) while the model
+    /// reports softmax(z).
+    fn overconfident(
+        rng: &mut ChaCha8Rng,
+        n: usize,
+        overconfidence: f64,
+    ) -> (Vec<Vec<f32>>, Vec<usize>) {
         let (mut reported, mut truth) = (Vec::new(), Vec::new());
-        for _ in 0..20_000 {
+        for _ in 0..n {
             let z: Vec<f64> = (0..5).map(|_| rng.random_range(-4.0..4.0)).collect();
-            let true_p = softmax(&z, 2.0);
+            let true_p = softmax(&z, overconfidence);
             let u: f32 = rng.random();
             let mut acc = 0.0;
             let label = true_p
@@ -101,6 +121,15 @@ mod tests {
             reported.push(softmax(&z, 1.0));
             truth.push(label);
         }
+        (reported, truth)
+    }
+
+    /// Labels drawn from softmax(z / 2) while the model reports softmax(z): the model is
+    /// overconfident by a temperature of exactly 2, and the fit must find it.
+    #[test]
+    fn known_logits_in_known_temperature_out() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let (reported, truth) = overconfident(&mut rng, 20_000, 2.0);
         let t = fit_temperature(&reported, &truth);
         assert!((t - 2.0).abs() < 0.1, "fitted {t}");
         // Already calibrated probabilities keep T = 1.
@@ -113,6 +142,25 @@ mod tests {
             .collect();
         let t = fit_temperature(&honest, &truth);
         assert!((t - 1.0).abs() < 0.06, "fitted {t}");
+    }
+
+    /// Three parts overconfident by 1.5, 2 and 3: each part's temperature comes from the
+    /// other two alone, so it lands between theirs, never on its own.
+    #[test]
+    fn each_part_is_calibrated_by_the_others_only() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let parts: Vec<_> = [1.5, 2.0, 3.0]
+            .iter()
+            .map(|&t| overconfident(&mut rng, 8_000, t))
+            .collect();
+        let views: Vec<(&[Vec<f32>], &[usize])> =
+            parts.iter().map(|(p, t)| (&p[..], &t[..])).collect();
+        let (each, all) = leave_one_out(&views);
+        assert!(each[0] > 2.0 && each[0] < 3.0, "{each:?}");
+        assert!(each[1] > 1.5 && each[1] < 3.0, "{each:?}");
+        assert!(each[2] > 1.5 && each[2] < 2.0, "{each:?}");
+        assert!(all > 1.5 && all < 3.0, "{all}");
+        assert_eq!(leave_one_out(&[]), (Vec::new(), 1.0));
     }
 
     #[test]

@@ -67,6 +67,7 @@ pub fn ravdess_evaluation(
             metrics,
             by_group: Default::default(),
             calibration: None,
+            unseen_corpus: None,
             history,
         });
     }

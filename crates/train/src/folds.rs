@@ -29,6 +29,18 @@ pub struct FoldResult {
     pub train_seconds: f64,
     pub inference_seconds: f64,
     pub scored_clips: usize,
+    /// The test clips' probabilities before temperature scaling, for calibration across
+    /// folds (absent in folds stored before they were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestPredictions>,
+}
+
+/// What a fold's model said of its test clips, before temperature scaling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestPredictions {
+    pub probabilities: Vec<Vec<f32>>,
+    /// The true class of each clip.
+    pub truth: Vec<usize>,
 }
 
 /// The folder of one evaluation's finished folds.
@@ -256,12 +268,14 @@ mod tests {
                 metrics,
                 by_group: Default::default(),
                 calibration: None,
+                unseen_corpus: None,
                 history: None,
             },
             member_ua: vec![0.5],
             train_seconds: 2.0,
             inference_seconds: 0.1,
             scored_clips: 2,
+            test: None,
         }
     }
 

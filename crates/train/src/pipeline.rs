@@ -17,9 +17,11 @@ use ser_model::bundle::ModelSpec;
 use ser_model::input::FeatureView;
 
 use crate::fit::{EpochReport, FitConfig, FitError, TrainData, argmax, fit};
-use crate::folds::{FoldResult, FoldStore};
+use crate::folds::{FoldResult, FoldStore, TestPredictions};
 use crate::metrics::{EvalInput, MetricsError};
-use crate::report::{DatasetInfo, EvalReport, FoldReport, ModelInfo, Protocol, ReportError};
+use crate::report::{
+    DatasetInfo, EvalReport, FoldReport, ModelInfo, Protocol, ReportError, UnseenCorpusCalibration,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -53,9 +55,17 @@ pub struct Featurised {
     /// Per-speaker normalised sets only: each clip as it is normalised when it comes alone
     /// (`ser predict` on one file), so that reports can score that case too.
     pub alone: Vec<Option<FeatureMatrix>>,
+    /// Training parts also hold each clip normalised alone (per-speaker sets), so that the
+    /// model learns the single-file case too.
+    pub train_alone: bool,
 }
 
 impl Featurised {
+    /// Whether training parts hold clips normalised alone (see [`Featurised::train_alone`]).
+    pub fn trains_alone(&self) -> bool {
+        self.train_alone && !self.alone.is_empty()
+    }
+
     /// Augmented copies per clip (0 without waveform augmentation).
     pub fn augmented_copies(&self) -> usize {
         self.augmented.iter().map(Vec::len).max().unwrap_or(0)
@@ -111,6 +121,7 @@ pub fn featurise(
         channel_simulation: augmentation
             .is_some_and(|a| a.copies > 0 && a.spec.simulates_channels()),
         alone: Vec::new(),
+        train_alone: false,
     };
     for (clip, result) in dataset.clips.iter().zip(results) {
         match result {
@@ -442,11 +453,13 @@ fn run_fold(
             metrics: scored.metrics,
             by_group: scored.by_group,
             calibration,
+            unseen_corpus: None,
             history,
         },
         member_ua,
         train_seconds,
         inference_seconds,
+        test: Some(scored.raw),
     })
 }
 
@@ -461,6 +474,10 @@ fn assemble_report(
     let train_seconds: f64 = results.iter().map(|r| r.train_seconds).sum();
     let inference_seconds: f64 = results.iter().map(|r| r.inference_seconds).sum();
     let scored_clips: usize = results.iter().map(|r| r.scored_clips).sum();
+    let (unseen_corpus, unseen_corpus_temperature) = match experiment.protocol {
+        ser_corpus::Protocol::CorpusOut => unseen_corpus_calibration(&results, n_classes)?,
+        _ => (vec![None; results.len()], None),
+    };
     // UA of each ensemble member alone, per fold: what the ensemble adds over one model.
     let mut member_ua: Vec<Vec<f64>> = Vec::new();
     for result in &results {
@@ -469,7 +486,14 @@ fn assemble_report(
             member_ua[member].push(ua);
         }
     }
-    let folds = results.into_iter().map(|r| r.report).collect();
+    let folds = results
+        .into_iter()
+        .zip(unseen_corpus)
+        .map(|(r, unseen_corpus)| FoldReport {
+            unseen_corpus,
+            ..r.report
+        })
+        .collect();
     let mut report = EvalReport::new(
         model_info(experiment, featurised, n_classes),
         dataset_info(dataset),
@@ -479,6 +503,7 @@ fn assemble_report(
         },
         folds,
     )?;
+    report.unseen_corpus_temperature = unseen_corpus_temperature;
     report.timing.train_seconds = Some(train_seconds);
     report.timing.inference_ms_per_clip =
         Some(1000.0 * inference_seconds / scored_clips.max(1) as f64);
@@ -504,6 +529,38 @@ fn assemble_report(
         provenance.insert("failures".into(), note);
     }
     Ok(report)
+}
+
+/// Calibration for corpora nobody has seen, from corpus-out folds (each tests a corpus its
+/// model never heard): each fold's test ECE under the temperature fitted on the other folds'
+/// test predictions, and the temperature fitted on all of them (for a model trained on every
+/// corpus). Nothing without two folds that kept their predictions.
+fn unseen_corpus_calibration(
+    results: &[FoldResult],
+    n_classes: usize,
+) -> Result<(Vec<Option<UnseenCorpusCalibration>>, Option<f32>), PipelineError> {
+    let tests: Option<Vec<&TestPredictions>> = results.iter().map(|r| r.test.as_ref()).collect();
+    let Some(tests) = tests.filter(|t| t.len() >= 2) else {
+        return Ok((vec![None; results.len()], None));
+    };
+    let parts: Vec<(&[Vec<f32>], &[usize])> = tests
+        .iter()
+        .map(|t| (&t.probabilities[..], &t.truth[..]))
+        .collect();
+    let (each, all) = crate::calibration::leave_one_out(&parts);
+    let labels: Vec<String> = (0..n_classes).map(|c| c.to_string()).collect();
+    let mut folds = Vec::new();
+    for (test, temperature) in tests.iter().zip(each) {
+        let scaled = crate::calibration::calibrated(&test.probabilities, temperature);
+        let predicted: Vec<usize> = scaled.iter().map(|p| argmax(p)).collect();
+        let flat: Vec<f32> = scaled.concat();
+        let metrics = EvalInput::new(&test.truth, &predicted, &labels)
+            .with_probabilities(&flat)
+            .evaluate()?;
+        let ece = metrics.probability.and_then(|p| p.ece);
+        folds.push(ece.map(|ece| UnseenCorpusCalibration { temperature, ece }));
+    }
+    Ok((folds, Some(all)))
 }
 
 /// What a fold store checks before mixing folds: everything that shapes the figures (the
@@ -533,6 +590,9 @@ pub fn evaluation_settings(
     // Only when on, so that stores of earlier runs still match.
     if featurised.channel_simulation {
         settings.insert("channel_simulation".into(), true.into());
+    }
+    if featurised.trains_alone() {
+        settings.insert("train_alone".into(), true.into());
     }
     serde_json::Value::Object(settings)
 }
@@ -657,6 +717,9 @@ pub fn training_settings(fit: &FitConfig, featurised: &Featurised) -> String {
         if featurised.channel_simulation {
             parts.push("room and device simulation".into());
         }
+    }
+    if featurised.trains_alone() {
+        parts.push("clips also normalised alone".into());
     }
     parts.join(", ")
 }
@@ -886,6 +949,7 @@ pub fn evaluate_bundle(
             metrics: scored.metrics,
             by_group: scored.by_group,
             calibration: None,
+            unseen_corpus: None,
             history: None,
         }],
     )?;
@@ -973,12 +1037,15 @@ impl Samples<'_> {
         let (mut x, mut y) = (Vec::new(), Vec::new());
         for (i, m) in self.usable(indices) {
             rows = m.rows;
-            let copies = if with_augmented {
-                &self.featurised.augmented[i][..]
-            } else {
-                &[]
+            let (copies, alone) = match with_augmented {
+                true => (
+                    &self.featurised.augmented[i][..],
+                    self.featurised.alone.get(i).and_then(Option::as_ref),
+                ),
+                false => (&[][..], None),
             };
-            for matrix in std::iter::once(m).chain(copies) {
+            let alone = alone.filter(|_| self.featurised.train_alone);
+            for matrix in std::iter::once(m).chain(copies).chain(alone) {
                 x.push(matrix.data.clone());
                 y.push(self.label_index(i));
             }
@@ -1049,6 +1116,10 @@ impl Samples<'_> {
             by_group,
             test_speakers,
             ece_before,
+            raw: TestPredictions {
+                probabilities: raw,
+                truth,
+            },
         })
     }
 
@@ -1143,6 +1214,8 @@ struct Scored {
     test_speakers: Vec<String>,
     /// ECE before temperature scaling, when the predictor has a temperature.
     ece_before: Option<f64>,
+    /// The probabilities before temperature scaling.
+    raw: TestPredictions,
 }
 
 /// What a report says was evaluated: the model, its ensemble size and its features.
@@ -1266,6 +1339,7 @@ mod tests {
             failures: Vec::new(),
             channel_simulation: false,
             alone: Vec::new(),
+            train_alone: false,
         };
         normalise_by_speaker(&dataset, &config, &mut featurised);
         // Speaker "a": mean -16 over four frames. The copy, 1 dB down through its channel,
@@ -1296,6 +1370,7 @@ mod tests {
             failures: Vec::new(),
             channel_simulation: false,
             alone: Vec::new(),
+            train_alone: false,
         };
         let labels = vec!["happy".to_string(), "sad".to_string()];
         let samples = Samples {
@@ -1313,5 +1388,39 @@ mod tests {
         let val = samples.train_data(&[0, 1], false).unwrap();
         assert_eq!(val.y, vec![0, 1]);
         assert_eq!(val.x, vec![vec![1.0; 2], vec![2.0; 2]]);
+    }
+
+    #[test]
+    fn clips_normalised_alone_join_the_training_part_only_when_asked() {
+        let dataset = Dataset::new("d", vec![clip("a", "happy"), clip("b", "sad")]);
+        let mut featurised = Featurised {
+            matrices: vec![Some(matrix(1.0)), Some(matrix(2.0))],
+            augmented: vec![Vec::new(), Vec::new()],
+            failures: Vec::new(),
+            channel_simulation: false,
+            alone: vec![Some(matrix(0.0)), None],
+            train_alone: false,
+        };
+        let labels = vec!["happy".to_string(), "sad".to_string()];
+        let train = |featurised: &Featurised, with_augmented| {
+            let samples = Samples {
+                dataset: &dataset,
+                featurised,
+                labels: &labels,
+                merged_answers: Vec::new(),
+            };
+            samples.train_data(&[0, 1], with_augmented).unwrap().x
+        };
+        assert_eq!(train(&featurised, true).len(), 2);
+        featurised.train_alone = true;
+        assert_eq!(
+            train(&featurised, true),
+            vec![vec![1.0; 2], vec![0.0; 2], vec![2.0; 2]]
+        );
+        assert_eq!(
+            train(&featurised, false).len(),
+            2,
+            "validation: originals only"
+        );
     }
 }

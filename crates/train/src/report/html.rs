@@ -327,6 +327,24 @@ fn calibration_section(report: &EvalReport) -> Result<String, ReportError> {
             escape_html(&temperatures.join(", "))
         );
     }
+    let unseen: Vec<String> = report
+        .folds
+        .iter()
+        .filter_map(|f| f.unseen_corpus.map(|u| (f, u)))
+        .map(|(f, u)| format!("fold {} {:.3} (T {:.2})", f.fold, u.ece, u.temperature))
+        .collect();
+    if !unseen.is_empty() {
+        let _ = write!(
+            facts,
+            " For a corpus nobody has seen, a temperature fitted on the other folds' test \
+             corpora gives ECE {}",
+            escape_html(&unseen.join(", "))
+        );
+        if let Some(t) = report.unseen_corpus_temperature {
+            let _ = write!(facts, "; fitted on all of them, T = {t:.2}");
+        }
+        facts.push('.');
+    }
     facts.push_str("</p>");
     let chart = match optional_chart(plots::reliability_svg(&probability.reliability))? {
         Some(svg) => format!(

@@ -107,8 +107,21 @@ pub struct FoldReport {
     /// before scaling (`metrics.probability` is after).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
+    /// Under corpus-out: the temperature fitted on the other folds' test corpora (never this
+    /// fold's) and this fold's test ECE with it, which says what calibration for a corpus
+    /// nobody has seen can do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unseen_corpus: Option<UnseenCorpusCalibration>,
     #[serde(default)]
     pub history: Option<TrainingHistory>,
+}
+
+/// Temperature scaling for a corpus nobody trained or calibrated on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct UnseenCorpusCalibration {
+    pub temperature: f32,
+    /// Test ECE with that temperature.
+    pub ece: f64,
 }
 
 /// Suffix of the [`FoldReport::by_group`] rows that score clips normalised as if each came
@@ -137,6 +150,10 @@ pub struct EvalReport {
     /// Per corpus (and named subset): mean ± std over the folds that tested it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_group: BTreeMap<String, FoldSummary>,
+    /// Under corpus-out: the temperature fitted on every fold's test corpus, for a model
+    /// trained on all of them to meet a corpus none of them is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unseen_corpus_temperature: Option<f32>,
     #[serde(default)]
     pub timing: Timing,
     /// Free-form facts about how the numbers were made (git commit, seed, features, host...).
@@ -173,6 +190,7 @@ impl EvalReport {
             folds,
             aggregate,
             by_group,
+            unseen_corpus_temperature: None,
             timing: Timing::default(),
             provenance: BTreeMap::new(),
         })

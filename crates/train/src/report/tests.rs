@@ -36,6 +36,7 @@ fn hostile_report() -> EvalReport {
         metrics,
         by_group: Default::default(),
         calibration: None,
+        unseen_corpus: None,
         history: None,
     };
     let dataset = DatasetInfo {
