@@ -42,6 +42,9 @@ enum Command {
 fn main() -> std::process::ExitCode {
     ser_model::keep_large_buffers_in_heap();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        quit_quietly_on_a_closed_pipe();
+    }
     let result = match cli.command {
         Command::Predict(args) => commands::predict::run(args),
         Command::Train(args) => commands::train::run(args),
@@ -58,5 +61,16 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// `ser ... | head` ends as other Unix tools do when the reader goes away (quietly, by
+/// SIGPIPE) instead of panicking on the next print. Rust ignores SIGPIPE so that sockets
+/// report EPIPE as an error; the server keeps that.
+fn quit_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition before any other thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

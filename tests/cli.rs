@@ -105,3 +105,27 @@ fn unknown_feature_set_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
 }
+
+/// `ser features ... --json | head -c 100`: the reader goes away after 100 bytes; ser ends
+/// quietly, as Unix tools do, instead of panicking with a backtrace.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = write_tone(dir.path(), "long.wav", 16_000, 20.0);
+    let mut child = ser()
+        .args(["features", "--set", "mfcc40-frames", "--json"])
+        .arg(&wav)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{stderr}");
+}

@@ -103,7 +103,23 @@ pub fn validate_signup(
             "Password must be at most 1024 bytes.",
         ));
     }
+    if is_common_password(password) {
+        return Err(AppError::validation(
+            "password",
+            "This password is one of the most common ones, the first an attacker tries. \
+             Please choose another.",
+        ));
+    }
     Ok((name.to_owned(), email))
+}
+
+/// Whether `password` is on the embedded list of the most common passwords (any case).
+fn is_common_password(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    include_str!("assets/common_passwords.txt")
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .any(|common| common == lower)
 }
 
 /// local@domain.tld, no spaces, one `@`: a shape check, not a deliverability check.

@@ -447,14 +447,17 @@ async fn signout_form(
     MaybeUser(user): MaybeUser,
     Form(form): Form<SignoutForm>,
 ) -> Result<Response, AppError> {
-    if let Some(user) = user {
-        let expected = user.csrf_token.as_deref().unwrap_or("");
-        if !auth::constant_time_eq(&form.csrf_token, expected) {
-            return Err(AppError::Forbidden("missing or invalid CSRF token"));
-        }
-        if let Some(hash) = &user.session_hash {
-            state.db.delete_session(hash).await?;
-        }
+    // Without a live session there is nothing to end, and the cookie is left alone: a form
+    // on another site (which the SameSite cookie does not follow) must not sign anyone out.
+    let Some(user) = user else {
+        return Ok(Redirect::to("/").into_response());
+    };
+    let expected = user.csrf_token.as_deref().unwrap_or("");
+    if !auth::constant_time_eq(&form.csrf_token, expected) {
+        return Err(AppError::Forbidden("missing or invalid CSRF token"));
+    }
+    if let Some(hash) = &user.session_hash {
+        state.db.delete_session(hash).await?;
     }
     let cookie = auth::clear_session_cookie(state.config.secure_cookies);
     let cookie = HeaderValue::from_str(&cookie).map_err(AppError::internal)?;

@@ -35,6 +35,11 @@ async fn signup_validates_each_field_with_a_clear_message() {
             "password",
             "at least 8 characters",
         ),
+        (
+            signup_body("Ann", "a@example.com", "Password1"),
+            "password",
+            "one of the most common",
+        ),
     ];
     for (body, field, message) in cases {
         let response = app
@@ -61,7 +66,7 @@ async fn duplicate_email_is_rejected_case_insensitively() {
         .send(json_request(
             "POST",
             "/api/auth/signup",
-            &signup_body("Ann", "Ann@Example.com", "password1"),
+            &signup_body("Ann", "Ann@Example.com", "vivid-otter-42"),
             None,
         ))
         .await;
@@ -90,7 +95,7 @@ async fn session_cookie_is_httponly_samesite_and_secure_only_when_configured() {
         .send(json_request(
             "POST",
             "/api/auth/signup",
-            &signup_body("Ann", "ann@example.com", "password1"),
+            &signup_body("Ann", "ann@example.com", "vivid-otter-42"),
             None,
         ))
         .await;
@@ -112,7 +117,7 @@ async fn session_cookie_is_httponly_samesite_and_secure_only_when_configured() {
         .send(json_request(
             "POST",
             "/api/auth/signup",
-            &signup_body("Ann", "ann@example.com", "password1"),
+            &signup_body("Ann", "ann@example.com", "vivid-otter-42"),
             None,
         ))
         .await;
@@ -392,7 +397,7 @@ async fn html_forms_sign_up_in_and_out() {
     let bad = app
         .send(form(
             "/signup",
-            "name=Ann&email=nope&password=password1",
+            "name=Ann&email=nope&password=vivid-otter-42",
             None,
         ))
         .await;
@@ -404,7 +409,7 @@ async fn html_forms_sign_up_in_and_out() {
     let ok = app
         .send(form(
             "/signup",
-            "name=Ann&email=ann%40example.com&password=password1",
+            "name=Ann&email=ann%40example.com&password=vivid-otter-42",
             None,
         ))
         .await;
@@ -423,7 +428,7 @@ async fn html_forms_sign_up_in_and_out() {
     let signed_in = app
         .send(form(
             "/signin",
-            "email=ann%40example.com&password=password1&next=/training",
+            "email=ann%40example.com&password=vivid-otter-42&next=/training",
             None,
         ))
         .await;
@@ -432,7 +437,7 @@ async fn html_forms_sign_up_in_and_out() {
     let evil = app
         .send(form(
             "/signin",
-            "email=ann%40example.com&password=password1&next=//evil.example",
+            "email=ann%40example.com&password=vivid-otter-42&next=//evil.example",
             None,
         ))
         .await;
@@ -441,6 +446,11 @@ async fn html_forms_sign_up_in_and_out() {
     // Sign-out form without the hidden CSRF field is refused; with it, it works.
     let refused = app.send(form("/signout", "", Some(&cookie))).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // A form posted from another site arrives without the (SameSite) cookie: it must not
+    // clear the browser's cookie either.
+    let cross_site = app.send(form("/signout", "", None)).await;
+    assert_eq!(cross_site.status(), StatusCode::SEE_OTHER);
+    assert!(cross_site.headers().get(header::SET_COOKIE).is_none());
     let page = body_text(
         app.send(
             Request::builder()

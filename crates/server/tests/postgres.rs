@@ -57,7 +57,7 @@ async fn full_flow_on_postgres() {
         StatusCode::NOT_FOUND
     );
     let dup = app
-        .send(json_request("POST", "/api/auth/signup", &serde_json::json!({"name": "x", "email": format!("ANN{}@example.com", std::process::id()), "password": "password1"}), None))
+        .send(json_request("POST", "/api/auth/signup", &serde_json::json!({"name": "x", "email": format!("ANN{}@example.com", std::process::id()), "password": "vivid-otter-42"}), None))
         .await;
     assert_eq!(dup.status(), StatusCode::CONFLICT);
 }
