@@ -70,6 +70,7 @@ pub mod channel;
 mod decode;
 mod error;
 mod info;
+mod magic;
 mod resample;
 mod source;
 pub mod vad;

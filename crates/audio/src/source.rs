@@ -1,5 +1,5 @@
 //! Opening a file or an in-memory buffer as a symphonia media source, after the cheap checks
-//! that need no decoder (empty input, WAV header sanity).
+//! that need no decoder (empty input, a known container at the start, WAV header sanity).
 
 use std::fs::File;
 use std::io::Cursor;
@@ -8,6 +8,7 @@ use std::path::Path;
 use symphonia::core::io::{MediaSource, ReadOnlySource};
 
 use crate::AudioError;
+use crate::magic::check_start;
 use crate::wav_header::{WavFacts, check_wav};
 
 /// Where the bytes come from.
@@ -34,6 +35,9 @@ impl<'a> Input<'a> {
             });
         }
         let wav = check_wav(&mut file, len, path)?;
+        if wav.is_none() {
+            check_start(&mut file, len, path)?;
+        }
         Ok(Self {
             name: path,
             len,
@@ -50,6 +54,9 @@ impl<'a> Input<'a> {
         }
         let len = bytes.len() as u64;
         let wav = check_wav(&mut Cursor::new(bytes), len, name)?;
+        if wav.is_none() {
+            check_start(&mut Cursor::new(bytes), len, name)?;
+        }
         Ok(Self {
             name,
             len,

@@ -121,6 +121,38 @@ fn mp3_without_tag_and_without_extension_decodes() {
     );
 }
 
+/// A stored (uncompressed) ZIP entry holding `data`: the local header, then the bytes.
+fn stored_zip_entry(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = b"PK\x03\x04".to_vec();
+    out.extend([20, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // version, flags, method 0, time, date
+    out.extend([0; 4]); // CRC (not checked by anyone here)
+    out.extend((data.len() as u32).to_le_bytes());
+    out.extend((data.len() as u32).to_le_bytes());
+    out.extend((name.len() as u16).to_le_bytes());
+    out.extend([0, 0]);
+    out.extend(name.as_bytes());
+    out.extend(data);
+    out
+}
+
+/// Audio inside another file (an MP3 stored in a ZIP, renamed .wav) is not audio: the
+/// decoder must not scan forward into it. An ID3 tag before MP3 frames is fine.
+#[test]
+fn audio_inside_a_zip_is_not_audio_but_an_id3_tag_is_fine() {
+    let mp3 = mp3_bytes(&[speech_like(22050, 1.0)], 22050, false);
+    let zip = stored_zip_entry("clip.mp3", &mp3);
+    for name in ["x.wav", "x.mp3", "upload"] {
+        let err = load_bytes(&zip, name, &LoadOptions::default()).unwrap_err();
+        assert!(matches!(err, AudioError::NotAudio { .. }), "{name}: {err}");
+        assert!(probe_bytes(&zip, name).is_err());
+    }
+    let mut tagged = b"ID3\x03\0\0\0\0\0\x0a".to_vec();
+    tagged.extend([0u8; 10]);
+    tagged.extend(&mp3);
+    let audio = load_bytes(&tagged, "tagged.mp3", &LoadOptions::default()).unwrap();
+    assert_eq!(audio.sample_rate, 22050);
+}
+
 #[test]
 fn stereo_mp3_is_mixed_down() {
     let left = speech_like(16000, 1.0);
