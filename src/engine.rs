@@ -503,8 +503,12 @@ fn open_zip(zip: &Path, work_dir: &Path) -> Result<Dataset, EngineError> {
         let message = e.to_string().replace(&zip.display().to_string(), "the ZIP");
         EngineError::Input(without_server_paths(&message, work_dir))
     };
-    ser_corpus::extract_zip(zip, &data, &ZipLimits::default()).map_err(user_error)?;
-    ser_corpus::open_dataset(&data, &OpenOptions::default()).map_err(user_error)
+    let options = OpenOptions {
+        extract_to: Some(data),
+        zip_limits: ZipLimits::default(),
+        ..OpenOptions::default()
+    };
+    ser_corpus::open_dataset(zip, &options).map_err(user_error)
 }
 
 /// Featurises every clip (cached in the job folder, so a resumed job skips the work) while
@@ -867,5 +871,47 @@ mod tests {
             engine.train(&zip, &bad_kind, &work, &mut |_| {}, &never),
             Err(EngineError::Input(_))
         ));
+    }
+
+    /// Each says what is wrong with the upload: one emotion only, or no audio among files.
+    #[test]
+    fn a_zip_of_one_emotion_or_no_audio_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = MlEngine::new().unwrap();
+        let write_zip = |name: &str, entries: &[(&str, Vec<u8>)]| {
+            let path = dir.path().join(name);
+            let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+            for (entry, bytes) in entries {
+                zip.start_file(*entry, zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                zip.write_all(bytes).unwrap();
+            }
+            zip.finish().unwrap();
+            path
+        };
+        let happy: Vec<(String, Vec<u8>)> = (1..=3)
+            .map(|a| (format!("Actor_0{a}/happy/a.wav"), tone(440.0, 0.5)))
+            .collect();
+        let happy: Vec<(&str, Vec<u8>)> =
+            happy.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+        let cases = [
+            (
+                write_zip("happy.zip", &happy),
+                "the dataset holds one emotion only (happy); training needs at least two",
+            ),
+            (
+                write_zip("readme.zip", &[("readme.txt", b"hello".to_vec())]),
+                "0 skipped, 1 non-audio files",
+            ),
+        ];
+        let never = AtomicBool::new(false);
+        for (zip, says) in cases {
+            let work = dir.path().join("job");
+            let spec = TrainSpec::new("svm-linear", 1);
+            match engine.train(&zip, &spec, &work, &mut |_| {}, &never) {
+                Err(EngineError::Input(message)) => assert!(message.contains(says), "{message}"),
+                other => panic!("expected an input error, got {other:?}"),
+            }
+        }
     }
 }

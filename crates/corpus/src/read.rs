@@ -107,8 +107,10 @@ pub fn read_zip(zip_path: &Path, opts: &OpenOptions) -> Result<Dataset, CorpusEr
             (temp.path().to_path_buf(), Some(Arc::new(temp)))
         }
     };
-    extract_zip(zip_path, &dest, &opts.zip_limits)?;
+    let extracted = extract_zip(zip_path, &dest, &opts.zip_limits)?;
     let mut dataset = read_folder(&dest, opts)?;
+    // Extraction leaves non-audio entries out; they still count as found.
+    dataset.non_audio += extracted.skipped_non_audio;
     dataset.extracted.extend(temp);
     Ok(dataset)
 }

@@ -976,18 +976,43 @@ fn protocol_labels(
     protocol: &ser_corpus::Protocol,
 ) -> Result<Vec<String>, PipelineError> {
     if protocol.is_corpus_out() {
-        Ok(dataset.shared_labels())
+        at_least_two(
+            dataset.shared_labels(),
+            "the corpora share",
+            "corpus-out needs",
+        )
     } else {
         dataset_labels(dataset)
     }
 }
 
-/// The dataset's label names, in the order models number their classes.
+/// The dataset's label names, in the order models number their classes (at least two).
 fn dataset_labels(dataset: &Dataset) -> Result<Vec<String>, PipelineError> {
     let labels = dataset
         .label_set()
         .ok_or_else(|| PipelineError::Setup("the dataset has no usable labels".into()))?;
-    Ok(labels.names().to_vec())
+    at_least_two(
+        labels.names().to_vec(),
+        "the dataset holds",
+        "training needs",
+    )
+}
+
+/// `labels`, or an error a user can act on when there are fewer than two to tell apart.
+fn at_least_two(
+    labels: Vec<String>,
+    holds: &str,
+    needs: &str,
+) -> Result<Vec<String>, PipelineError> {
+    match labels.as_slice() {
+        [] => Err(PipelineError::Setup(format!(
+            "{holds} no emotion; {needs} at least two"
+        ))),
+        [only] => Err(PipelineError::Setup(format!(
+            "{holds} one emotion only ({only}); {needs} at least two"
+        ))),
+        _ => Ok(labels),
+    }
 }
 
 /// The featurised clips of one dataset, indexed like `dataset.clips`.
