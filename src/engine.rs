@@ -355,10 +355,7 @@ impl Engine for MlEngine {
             val_accuracy,
             labels: trained.bundle.meta.labels.clone(),
             history,
-            protocol: format!(
-                "speaker-independent: {} clips for training, {} from other speakers for validation",
-                trained.train_clips, trained.val_clips
-            ),
+            protocol: split_description(&dataset, trained.train_clips, trained.val_clips),
         })
     }
 
@@ -464,6 +461,28 @@ fn epoch_record(report: &EpochReport) -> EpochRecord {
         train_acc: report.train_acc as f32,
         val_loss: report.val_loss.map(|v| v as f32),
         val_acc: report.val_acc.map(|v| v as f32),
+    }
+}
+
+/// How a training job's clips were split, honest about data of a single speaker (whose
+/// validation clips are the training speaker's own, so their accuracy overstates).
+fn split_description(dataset: &Dataset, train_clips: usize, val_clips: usize) -> String {
+    let speakers = dataset
+        .speakers()
+        .into_iter()
+        .filter(|s| *s != ser_corpus::UNKNOWN_SPEAKER)
+        .count();
+    match speakers {
+        0 | 1 => format!(
+            "not speaker-independent: the data hold {} speaker, so the {val_clips} validation \
+             clips come from the same voice as the {train_clips} training clips and their \
+             accuracy overstates what other voices will get",
+            if speakers == 0 { "no known" } else { "one" }
+        ),
+        _ => format!(
+            "speaker-independent: {train_clips} clips for training, {val_clips} from other \
+             speakers for validation"
+        ),
     }
 }
 
@@ -871,6 +890,38 @@ mod tests {
             engine.train(&zip, &bad_kind, &work, &mut |_| {}, &never),
             Err(EngineError::Input(_))
         ));
+    }
+
+    /// One actor's clips: validation cannot be speaker-independent, and the job says so.
+    #[test]
+    fn training_on_one_speaker_is_not_called_speaker_independent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        for (emotion, freq) in [("sad", 150.0), ("happy", 900.0)] {
+            for take in 0..5 {
+                let name = format!("Actor_01/{emotion}/clip{take}.wav");
+                zip.start_file(name, zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                zip.write_all(&tone(freq * (1.0 + 0.01 * take as f32), 0.5))
+                    .unwrap();
+            }
+        }
+        zip.finish().unwrap();
+        let never = AtomicBool::new(false);
+        let spec = TrainSpec::new("svm-linear", 1);
+        let work = dir.path().join("job");
+        let outcome = MlEngine::new()
+            .unwrap()
+            .train(&path, &spec, &work, &mut |_| {}, &never)
+            .unwrap();
+        assert!(
+            outcome
+                .protocol
+                .starts_with("not speaker-independent: the data hold one speaker"),
+            "{}",
+            outcome.protocol
+        );
     }
 
     /// Each says what is wrong with the upload: one emotion only, or no audio among files.
