@@ -129,3 +129,31 @@ fn a_closed_pipe_ends_the_output_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{stderr}");
 }
+
+/// `ser predict MANIFEST.csv` predicts the clips it lists (paths relative to it), with the
+/// true emotion from its columns, instead of trying to decode the CSV.
+#[test]
+fn predict_reads_a_manifest_with_its_true_emotions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("clips")).unwrap();
+    write_tone(&dir.path().join("clips"), "a.wav", 16_000, 1.0);
+    write_tone(&dir.path().join("clips"), "b.wav", 16_000, 1.0);
+    let manifest = dir.path().join("list.csv");
+    std::fs::write(
+        &manifest,
+        "path,speaker,emotion\nclips/a.wav,1,sad\nclips/b.wav,2,angry\n",
+    )
+    .unwrap();
+    let out = ser()
+        .args(["predict", "--csv"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows[0].contains("a.wav") && rows[0].contains(",sad,"), "{csv}");
+    assert!(rows[1].contains("b.wav") && rows[1].contains(",angry,"), "{csv}");
+}

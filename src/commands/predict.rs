@@ -84,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let files = expand(&args.files)?;
     let results: Vec<FileResult> = files
         .par_iter()
-        .map(|path| predict_file(&classifier, path, &args))
+        .map(|(path, truth)| predict_file(&classifier, path, truth.as_deref(), &args))
         .collect();
     for failed in results.iter().filter_map(|r| r.error.as_ref()) {
         eprintln!("error: {failed}");
@@ -109,19 +109,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Files as given; folders replaced by the audio files inside them, sorted.
-fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+/// Files as given, each with its true emotion when known: folders are replaced by the audio
+/// files inside them (sorted), manifest CSVs by the clips they list (with their emotions).
+fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Option<String>)>> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let before = files.len();
-            collect_audio(path, &mut files)?;
-            files[before..].sort();
-            if files.len() == before {
+            let mut found = Vec::new();
+            collect_audio(path, &mut found)?;
+            found.sort();
+            if found.is_empty() {
                 anyhow::bail!("{}: no audio files in this folder", path.display());
             }
+            files.extend(found.into_iter().map(|f| (f, None)));
+        } else if ser_corpus::is_manifest_path(path) {
+            let manifest = ser_corpus::read_manifest(path, &Default::default())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let clips = manifest.clips.into_iter();
+            files.extend(clips.map(|c| (c.path, Some(c.emotion))));
         } else {
-            files.push(path.clone());
+            files.push((path.clone(), None));
         }
     }
     Ok(files)
@@ -141,7 +148,14 @@ fn collect_audio(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn predict_file(classifier: &Classifier, path: &Path, args: &Args) -> FileResult {
+/// Predicts one file; `truth` is its emotion from a manifest (else guessed from its name).
+fn predict_file(
+    classifier: &Classifier,
+    path: &Path,
+    truth: Option<&str>,
+    args: &Args,
+) -> FileResult {
+    let guessed = || ser_corpus::guess_emotion(path).map(|(e, _)| e.to_string());
     let mut result = FileResult {
         file: path.display().to_string(),
         emotion: None,
@@ -149,7 +163,7 @@ fn predict_file(classifier: &Classifier, path: &Path, args: &Args) -> FileResult
         uncertain: false,
         no_speech: false,
         top: Vec::new(),
-        true_emotion: ser_corpus::guess_emotion(path).map(|(e, _)| e.to_string()),
+        true_emotion: truth.map(str::to_string).or_else(guessed),
         segments: None,
         error: None,
     };
@@ -275,7 +289,7 @@ fn accuracy_summary(results: &[FileResult]) -> Option<String> {
     }
     let right = known.iter().filter(|r| r.true_emotion == r.emotion).count();
     Some(format!(
-        "{right} of the {} clips whose emotion the name tells were predicted right ({:.1}%)",
+        "{right} of the {} clips whose emotion is known were predicted right ({:.1}%)",
         known.len(),
         100.0 * right as f64 / known.len() as f64
     ))

@@ -25,6 +25,13 @@ pub fn is_audio_path(path: &Path) -> bool {
         .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
+/// True for a manifest: a `.csv` listing clips with their labels.
+pub fn is_manifest_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+}
+
 /// True for names an archive or a folder walk must ignore: dotfiles (incl. macOS `._x.wav`
 /// resource forks) and `__MACOSX`.
 pub fn is_junk_name(name: &str) -> bool {

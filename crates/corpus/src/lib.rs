@@ -18,6 +18,7 @@ pub use archive::{ExtractReport, ZipLimits, extract_zip};
 pub use cache::{CacheKey, CacheMode, FeatureCache, FeatureMatrix};
 pub use dataset::{
     AUDIO_EXTENSIONS, Clip, Corpus, Dataset, Skipped, UNKNOWN_SPEAKER, is_audio_path,
+    is_manifest_path,
 };
 pub use error::CorpusError;
 pub use labels::{Emotion, LabelMap, LabelSet, MapOptions, Unmapped, canonical_label};
