@@ -545,9 +545,17 @@ fn featurise(
     let total = dataset.clips.len();
     let result = std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
-            pipeline::featurise(dataset, features, &cache, augmentation, &|| {
+            let count = || {
                 done.fetch_add(1, Ordering::Relaxed);
-            })
+            };
+            pipeline::featurise(
+                dataset,
+                features,
+                &cache,
+                augmentation,
+                &count,
+                Some(cancel),
+            )
         });
         while !worker.is_finished() {
             progress(done.load(Ordering::Relaxed), total);

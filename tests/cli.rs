@@ -154,6 +154,12 @@ fn predict_reads_a_manifest_with_its_true_emotions() {
     let csv = String::from_utf8(out.stdout).unwrap();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert_eq!(rows.len(), 2, "{csv}");
-    assert!(rows[0].contains("a.wav") && rows[0].contains(",sad,"), "{csv}");
-    assert!(rows[1].contains("b.wav") && rows[1].contains(",angry,"), "{csv}");
+    assert!(
+        rows[0].contains("a.wav") && rows[0].contains(",sad,"),
+        "{csv}"
+    );
+    assert!(
+        rows[1].contains("b.wav") && rows[1].contains(",angry,"),
+        "{csv}"
+    );
 }

@@ -252,6 +252,7 @@ pub fn featurise(
         &args.cache(),
         args.augmentation().as_ref(),
         &|| bar.inc(1),
+        None,
     )?;
     bar.finish_and_clear();
     featurised.train_alone = args.train_alone;

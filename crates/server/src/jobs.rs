@@ -257,17 +257,25 @@ async fn run_job(state: &AppState, id: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// What a running job says once it was asked to stop (until it does).
+pub const CANCELLING: &str = "cancelling: stops at the next clip or batch";
+
 /// Forward engine progress to subscribers and (throttled) to the database until the
-/// engine's side of the channel closes.
+/// engine's side of the channel closes; once `cancel` is raised the job says it is
+/// cancelling whatever the engine reports.
 async fn pump<P>(
     state: &AppState,
     job: &mut JobRecord,
     mut rx: mpsc::UnboundedReceiver<P>,
+    cancel: &AtomicBool,
     mut apply: impl FnMut(&mut JobRecord, P),
 ) {
     let mut last_save = Instant::now();
     while let Some(p) = rx.recv().await {
         apply(job, p);
+        if cancel.load(Ordering::Relaxed) {
+            job.message = CANCELLING.to_owned();
+        }
         state.jobs.publish(job);
         if last_save.elapsed() >= SAVE_EVERY {
             last_save = Instant::now();
@@ -293,6 +301,7 @@ async fn run_train(
         paths.upload.clone(),
         paths.work_dir.clone(),
     );
+    let cancelled = cancel.clone();
     let task = tokio::task::spawn_blocking(move || {
         let mut progress = |p: TrainProgress| {
             let _ = tx.send(p);
@@ -301,7 +310,7 @@ async fn run_train(
     });
     // A job resumed after a restart keeps the curves of the epochs it already ran.
     let mut detail: TrainDetail = serde_json::from_value(job.detail.clone()).unwrap_or_default();
-    pump(state, job, rx, |job, p: TrainProgress| {
+    pump(state, job, rx, &cancelled, |job, p: TrainProgress| {
         job.progress = if p.epochs > 0 {
             (f64::from(p.epoch) / f64::from(p.epochs)).clamp(0.0, 0.99)
         } else {
@@ -404,16 +413,23 @@ async fn run_test(
         paths.upload.clone(),
         paths.work_dir.clone(),
     );
+    let cancelled = cancel.clone();
     let task = tokio::task::spawn_blocking(move || {
         let mut progress = |fraction: f32, phase: &str| {
             let _ = tx.send((fraction, phase.to_owned()));
         };
         engine.test(model_path.as_deref(), &zip, &work, &mut progress, &cancel)
     });
-    pump(state, job, rx, |job, (fraction, phase): (f32, String)| {
-        job.progress = f64::from(fraction).clamp(0.0, 0.99);
-        job.message = phase;
-    })
+    pump(
+        state,
+        job,
+        rx,
+        &cancelled,
+        |job, (fraction, phase): (f32, String)| {
+            job.progress = f64::from(fraction).clamp(0.0, 0.99);
+            job.message = phase;
+        },
+    )
     .await;
     let outcome = task
         .await

@@ -343,6 +343,18 @@ async fn running_job_can_be_cancelled() {
         ))
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
+    // Until the engine notices, the job says it is cancelling.
+    let answer = body_json(response).await;
+    match answer["status"].as_str() {
+        Some("running") => assert!(
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("cancelling"),
+            "{answer}"
+        ),
+        other => assert_eq!(other, Some("cancelled"), "{answer}"),
+    }
     let job = wait_for_status(&app, &ann, &id, &["cancelled", "done", "failed"]).await;
     assert_eq!(job["status"], "cancelled");
     let again = app

@@ -5,6 +5,7 @@
 //! so feature extraction for training and scoring is always the code that prediction uses.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -41,6 +42,9 @@ pub enum PipelineError {
     Report(#[from] ReportError),
     #[error("{path}: {why}")]
     Folds { path: PathBuf, why: String },
+    /// The caller's stop flag was raised.
+    #[error("stopped")]
+    Stopped,
 }
 
 /// Features of a dataset's clips, aligned with `dataset.clips` (`None` where a clip failed).
@@ -84,14 +88,16 @@ type ClipFeatures = (FeatureMatrix, Vec<FeatureMatrix>);
 
 /// Decodes and featurises every clip in parallel (one extractor per worker thread), reading
 /// and filling `cache`, plus augmented copies when asked. A clip that cannot be decoded is
-/// recorded in `failures`, not fatal.
+/// recorded in `failures`, not fatal. Raising `stop` ends the work at the next clip.
 pub fn featurise(
     dataset: &Dataset,
     config: &FeatureConfig,
     cache: &FeatureCache,
     augmentation: Option<&Augmentation>,
     progress: &(dyn Fn() + Sync),
+    stop: Option<&AtomicBool>,
 ) -> Result<Featurised, PipelineError> {
+    let stopped = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
     let config_key =
         serde_json::to_string(config).map_err(|e| PipelineError::Setup(e.to_string()))?;
     Extractor::new(config).map_err(|e| PipelineError::Setup(e.to_string()))?;
@@ -102,6 +108,9 @@ pub fn featurise(
         .map_init(
             || Extractor::new(config).expect("config validated above"),
             |extractor, (index, clip)| {
+                if stopped() {
+                    return Err(PipelineError::Stopped.to_string());
+                }
                 let result = featurise_clip(extractor, config, &config_key, cache, &clip.path)
                     .and_then(|m| {
                         let copies =
@@ -114,6 +123,9 @@ pub fn featurise(
         )
         .collect();
 
+    if stopped() {
+        return Err(PipelineError::Stopped);
+    }
     let mut featurised = Featurised {
         matrices: Vec::new(),
         augmented: Vec::new(),
@@ -1413,6 +1425,41 @@ mod tests {
         let val = samples.train_data(&[0, 1], false).unwrap();
         assert_eq!(val.y, vec![0, 1]);
         assert_eq!(val.x, vec![vec![1.0; 2], vec![2.0; 2]]);
+    }
+
+    /// Raising the stop flag ends feature extraction at the next clip, not after all of them.
+    #[test]
+    fn featurising_stops_at_the_next_clip_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let tone = ser_audio::Audio {
+            samples: (0..8000).map(|i| (i as f32 * 0.1).sin() * 0.3).collect(),
+            sample_rate: 16_000,
+        };
+        let clips: Vec<Clip> = (0..40)
+            .map(|k| {
+                let path = dir.path().join(format!("{k}.wav"));
+                std::fs::write(&path, ser_audio::encode_wav_pcm16(&tone)).unwrap();
+                let mut clip = clip(&k.to_string(), "happy");
+                clip.path = path;
+                clip
+            })
+            .collect();
+        let dataset = Dataset::new(dir.path(), clips);
+        let config = FeatureConfig::named("logmel64-frames").unwrap();
+        let cache = FeatureCache::new(dir.path().join("cache"), ser_corpus::CacheMode::Off);
+        let stop = AtomicBool::new(false);
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let progress = || {
+            done.fetch_add(1, Ordering::Relaxed);
+            stop.store(true, Ordering::Relaxed);
+        };
+        let result = featurise(&dataset, &config, &cache, None, &progress, Some(&stop));
+        assert!(matches!(result, Err(PipelineError::Stopped)));
+        let done = done.load(Ordering::Relaxed);
+        assert!(
+            done <= rayon::current_num_threads(),
+            "{done} clips featurised"
+        );
     }
 
     #[test]

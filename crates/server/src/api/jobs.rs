@@ -269,13 +269,20 @@ pub async fn cancel(
             ));
         }
     }
-    let job = state
+    let mut job = state
         .db
         .job(&caller.user.id, &id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if job.status == CANCELLED {
-        state.jobs.finish(&job);
+    match job.status.as_str() {
+        CANCELLED => state.jobs.finish(&job),
+        // Say so at once: the engine may not report again for a while (the job saves the
+        // word itself with its next progress).
+        RUNNING => {
+            job.message = crate::jobs::CANCELLING.to_owned();
+            state.jobs.publish(&job);
+        }
+        _ => {}
     }
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
