@@ -356,6 +356,7 @@ impl Engine for MlEngine {
             labels: trained.bundle.meta.labels.clone(),
             history,
             protocol: split_description(&dataset, trained.train_clips, trained.val_clips),
+            skipped: skipped_clips(&featurised, work_dir),
         })
     }
 
@@ -427,8 +428,42 @@ impl Engine for MlEngine {
                 .map(|row| row.iter().map(|&n| n as u32).collect())
                 .collect(),
             confusion_svg,
+            skipped: skipped_clips(&featurised, work_dir),
         })
     }
+}
+
+/// Fewer readable clips than this fail a job: nothing worth training or scoring is left.
+const MIN_USABLE_CLIPS: usize = 4;
+
+/// Each clip that could not be read, "name inside the ZIP: why".
+fn skipped_clips(featurised: &Featurised, work_dir: &Path) -> Vec<String> {
+    featurised
+        .failures
+        .iter()
+        .map(|(path, why)| {
+            let line = format!("{}: {why}", path.display());
+            without_server_paths(&line, work_dir)
+        })
+        .collect()
+}
+
+/// Refuses data with too few readable clips, naming the first that failed.
+fn enough_clips(featurised: &Featurised, work_dir: &Path) -> Result<(), EngineError> {
+    let usable = featurised.matrices.iter().flatten().count();
+    if usable >= MIN_USABLE_CLIPS {
+        return Ok(());
+    }
+    let total = featurised.matrices.len();
+    let found = match skipped_clips(featurised, work_dir).into_iter().next() {
+        Some(first) => {
+            format!("only {usable} of {total} clips could be read (first failure: {first})")
+        }
+        None => format!("the dataset holds only {usable} clips"),
+    };
+    Err(EngineError::Input(format!(
+        "{found}; at least {MIN_USABLE_CLIPS} are needed"
+    )))
 }
 
 /// `message` prefixed with the file name unless it names the file already.
@@ -568,6 +603,7 @@ fn featurise(
         .map_err(|_| EngineError::Internal("feature extraction panicked".into()))?
         .map_err(|e| pipeline_error(e, work_dir))?;
     progress(total, total);
+    enough_clips(&featurised, work_dir)?;
     Ok(featurised)
 }
 
@@ -900,6 +936,75 @@ mod tests {
         ));
     }
 
+    /// A ZIP of `entries` (name, bytes) at `path`.
+    fn zip_of(path: &Path, entries: &[(&str, Vec<u8>)]) {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        for (entry, bytes) in entries {
+            zip.start_file(*entry, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+
+    /// Clips that cannot be read (text named like a clip, an empty file, a cut WAV) are left
+    /// out and named, and add no class; with too few readable clips the job fails saying so.
+    #[test]
+    fn unreadable_clips_are_skipped_by_name_and_add_no_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+        for actor in 1..=4 {
+            for (emotion, freq) in [("sad", 150.0), ("happy", 900.0)] {
+                let name = format!("Actor_0{actor}/{emotion}/clip.wav");
+                entries.push((name, tone(freq * (1.0 + 0.02 * actor as f32), 0.5)));
+            }
+        }
+        let cut = tone(440.0, 0.5)[..30].to_vec();
+        entries.push((
+            "Actor_01/angry/notes.wav".into(),
+            b"just some text".to_vec(),
+        ));
+        entries.push(("Actor_02/angry/empty.wav".into(), Vec::new()));
+        entries.push(("Actor_03/angry/cut.wav".into(), cut));
+        let view: Vec<(&str, Vec<u8>)> = entries
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.clone()))
+            .collect();
+        let path = dir.path().join("mixed.zip");
+        zip_of(&path, &view);
+        let never = AtomicBool::new(false);
+        let engine = MlEngine::new().unwrap();
+        let spec = TrainSpec::new("svm-linear", 1);
+        let outcome = engine
+            .train(&path, &spec, &dir.path().join("job"), &mut |_| {}, &never)
+            .unwrap();
+        assert_eq!(outcome.labels, ["happy", "sad"]);
+        assert_eq!(outcome.skipped.len(), 3, "{:?}", outcome.skipped);
+        for name in ["notes.wav", "empty.wav", "cut.wav"] {
+            assert!(
+                outcome.skipped.iter().any(|s| s.contains(name)),
+                "{name}: {:?}",
+                outcome.skipped
+            );
+        }
+        assert!(
+            !outcome
+                .skipped
+                .concat()
+                .contains(&*dir.path().to_string_lossy())
+        );
+
+        let few = dir.path().join("few.zip");
+        zip_of(&few, &[&view[..2], &view[8..]].concat());
+        match engine.train(&few, &spec, &dir.path().join("job2"), &mut |_| {}, &never) {
+            Err(EngineError::Input(message)) => assert!(
+                message.contains("only 2 of 5 clips could be read"),
+                "{message}"
+            ),
+            other => panic!("expected an input error, got {other:?}"),
+        }
+    }
+
     /// One actor's clips: validation cannot be speaker-independent, and the job says so.
     #[test]
     fn training_on_one_speaker_is_not_called_speaker_independent() {
@@ -939,16 +1044,10 @@ mod tests {
         let engine = MlEngine::new().unwrap();
         let write_zip = |name: &str, entries: &[(&str, Vec<u8>)]| {
             let path = dir.path().join(name);
-            let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-            for (entry, bytes) in entries {
-                zip.start_file(*entry, zip::write::SimpleFileOptions::default())
-                    .unwrap();
-                zip.write_all(bytes).unwrap();
-            }
-            zip.finish().unwrap();
+            zip_of(&path, entries);
             path
         };
-        let happy: Vec<(String, Vec<u8>)> = (1..=3)
+        let happy: Vec<(String, Vec<u8>)> = (1..=4)
             .map(|a| (format!("Actor_0{a}/happy/a.wav"), tone(440.0, 0.5)))
             .collect();
         let happy: Vec<(&str, Vec<u8>)> =

@@ -129,6 +129,9 @@ pub struct TrainOutcome {
     pub history: Vec<EpochRecord>,
     /// How the data were split, e.g. "speaker-independent 80/20".
     pub protocol: String,
+    /// Clips left out because they could not be read, each "name: why".
+    #[serde(default)]
+    pub skipped: Vec<String>,
 }
 
 /// Per-class precision, recall and F1.
@@ -155,6 +158,9 @@ pub struct TestOutcome {
     pub confusion: Vec<Vec<u32>>,
     /// A picture of the confusion matrix (standalone SVG document), if the engine draws one.
     pub confusion_svg: Option<String>,
+    /// Clips left out because they could not be read, each "name: why".
+    #[serde(default)]
+    pub skipped: Vec<String>,
 }
 
 /// Why an engine call failed.

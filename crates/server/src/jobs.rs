@@ -332,6 +332,7 @@ async fn run_train(
         "labels": outcome.labels,
         "history": outcome.history,
         "protocol": outcome.protocol,
+        "skipped": outcome.skipped,
         "epochs": params.spec.epochs,
         "augment": params.spec.augment,
         "members": params.spec.members,

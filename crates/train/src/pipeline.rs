@@ -28,8 +28,8 @@ use crate::report::{
 pub enum PipelineError {
     #[error("{0}")]
     Setup(String),
-    #[error("no clip of the dataset could be featurised ({failures} failed)")]
-    NothingFeaturised { failures: usize },
+    #[error("no clip of the dataset could be featurised ({failures} failed; first: {first})")]
+    NothingFeaturised { failures: usize, first: String },
     #[error(transparent)]
     Corpus(#[from] ser_corpus::CorpusError),
     #[error("fold {fold}: {source}")]
@@ -149,8 +149,12 @@ pub fn featurise(
         }
     }
     if featurised.matrices.iter().all(Option::is_none) {
+        let first = featurised.failures.first();
         return Err(PipelineError::NothingFeaturised {
             failures: featurised.failures.len(),
+            first: first.map_or(String::new(), |(path, why)| {
+                format!("{}: {why}", path.display())
+            }),
         });
     }
     if config.utterance_norm == UtteranceNorm::Speaker {
@@ -312,7 +316,7 @@ pub fn cross_validate(
     plan: &FoldPlan,
     mut progress: impl FnMut(FoldEvent),
 ) -> Result<CrossValidation, PipelineError> {
-    let labels = protocol_labels(dataset, &experiment.protocol)?;
+    let labels = protocol_labels(dataset, featurised, &experiment.protocol)?;
     let splits = ser_corpus::make_splits(dataset, &experiment.protocol, &experiment.split)?;
     if let Some(unknown) = plan.only.iter().flatten().find(|&&k| k >= splits.len()) {
         return Err(PipelineError::Setup(format!(
@@ -828,7 +832,7 @@ pub fn train(
     run: &TrainRun,
     on_epoch: impl FnMut(&EpochReport),
 ) -> Result<Trained, PipelineError> {
-    let labels = dataset_labels(dataset)?;
+    let labels = dataset_labels(dataset, featurised)?;
     let split = ser_corpus::training_split(dataset, &run.split)?;
     let samples = Samples {
         dataset,
@@ -985,6 +989,7 @@ pub fn evaluate_bundle(
 /// else all of the dataset's.
 fn protocol_labels(
     dataset: &Dataset,
+    featurised: &Featurised,
     protocol: &ser_corpus::Protocol,
 ) -> Result<Vec<String>, PipelineError> {
     if protocol.is_corpus_out() {
@@ -994,15 +999,24 @@ fn protocol_labels(
             "corpus-out needs",
         )
     } else {
-        dataset_labels(dataset)
+        dataset_labels(dataset, featurised)
     }
 }
 
-/// The dataset's label names, in the order models number their classes (at least two).
-fn dataset_labels(dataset: &Dataset) -> Result<Vec<String>, PipelineError> {
-    let labels = dataset
-        .label_set()
-        .ok_or_else(|| PipelineError::Setup("the dataset has no usable labels".into()))?;
+/// The label names of the clips that could be read, in the order models number their
+/// classes (at least two): a clip that failed adds no class.
+fn dataset_labels(
+    dataset: &Dataset,
+    featurised: &Featurised,
+) -> Result<Vec<String>, PipelineError> {
+    let read = dataset
+        .clips
+        .iter()
+        .zip(&featurised.matrices)
+        .filter(|(_, m)| m.is_some())
+        .map(|(clip, _)| clip.emotion.as_str());
+    let labels = ser_corpus::LabelSet::from_labels(read)
+        .map_err(|_| PipelineError::Setup("the dataset has no usable labels".into()))?;
     at_least_two(
         labels.names().to_vec(),
         "the dataset holds",

@@ -188,6 +188,7 @@ impl Engine for DemoEngine {
         std::fs::write(&bundle, b"demo").map_err(|e| EngineError::Internal(e.to_string()))?;
         let last = history.last().cloned();
         Ok(TrainOutcome {
+            skipped: Vec::new(),
             bundle,
             train_accuracy: last.as_ref().map_or(0.0, |r| r.train_acc),
             val_accuracy: last.and_then(|r| r.val_acc),
@@ -246,6 +247,7 @@ impl Engine for DemoEngine {
         let total: u32 = confusion.iter().flatten().sum();
         let correct: u32 = (0..n).map(|i| confusion[i][i]).sum();
         Ok(TestOutcome {
+            skipped: Vec::new(),
             accuracy: correct as f32 / total as f32,
             unweighted_accuracy: per_class.iter().map(|c| c.recall).sum::<f32>() / n as f32,
             samples: total,

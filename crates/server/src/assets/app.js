@@ -280,5 +280,15 @@
     }));
   });
 
-  window.SER = { api, upload, h, svg, icon, toast, pct, num, bytes, when, pill, confidence, statusPill, dropzone, openModal, closeModal, drawWaveform, followJob, finished };
+  // "2 clips could not be read and were left out: a.wav: not audio; …" (or '').
+  function skippedNote(result) {
+    const skipped = (result && result.skipped) || [];
+    if (!skipped.length) return '';
+    const shown = skipped.slice(0, 5).join('; ');
+    const more = skipped.length > 5 ? `; and ${skipped.length - 5} more` : '';
+    const n = skipped.length === 1 ? '1 clip' : `${skipped.length} clips`;
+    return `${n} could not be read and ${skipped.length === 1 ? 'was' : 'were'} left out: ${shown}${more}.`;
+  }
+
+  window.SER = { api, upload, h, svg, icon, toast, pct, num, bytes, when, pill, confidence, statusPill, dropzone, openModal, closeModal, drawWaveform, followJob, finished, skippedNote };
 })();

@@ -1,7 +1,7 @@
 // Testing page: run a model over a labelled ZIP, follow progress, show results in a modal.
 document.addEventListener('DOMContentLoaded', () => {
   'use strict';
-  const { api, upload, h, toast, pct, when, statusPill, dropzone, openModal, followJob, finished } = window.SER;
+  const { api, upload, h, toast, pct, when, statusPill, dropzone, openModal, followJob, finished, skippedNote } = window.SER;
   const $ = (id) => document.getElementById(id);
   const form = $('test-form');
   const model = $('model');
@@ -73,6 +73,7 @@ document.addEventListener('DOMContentLoaded', () => {
     const done = job.status === 'done' && job.result;
     $('show-results').disabled = !done;
     $('final-tiles').hidden = !done;
+    $('final-skipped').textContent = done ? skippedNote(job.result) : '';
     if (done) {
       $('final-wa').textContent = pct(job.result.accuracy);
       $('final-ua').textContent = pct(job.result.unweighted_accuracy);

@@ -1,7 +1,7 @@
 // Training page: choose a dataset, model type and epochs; follow the job live; show curves.
 document.addEventListener('DOMContentLoaded', () => {
   'use strict';
-  const { api, upload, h, svg, icon, toast, pct, num, when, statusPill, dropzone, followJob, finished } = window.SER;
+  const { api, upload, h, svg, icon, toast, pct, num, when, statusPill, dropzone, followJob, finished, skippedNote } = window.SER;
   const $ = (id) => document.getElementById(id);
   const form = $('train-form');
   const kind = $('kind');
@@ -72,6 +72,7 @@ document.addEventListener('DOMContentLoaded', () => {
     $('final-tiles').hidden = true;
     $('use-model').hidden = true;
     $('final-protocol').textContent = '';
+    $('final-skipped').textContent = '';
     $('job-title').textContent = '';
     $('progress-phase').textContent = phase;
     $('progress-pct').textContent = '';
@@ -109,6 +110,7 @@ document.addEventListener('DOMContentLoaded', () => {
       $('final-train').textContent = pct(job.result.train_accuracy);
       $('final-val').textContent = pct(job.result.val_accuracy);
       $('final-protocol').textContent = job.result.protocol ? `Validation protocol: ${job.result.protocol}.` : '';
+      $('final-skipped').textContent = skippedNote(job.result);
       $('use-model').hidden = false;
       $('use-model').href = `/prediction?model=${encodeURIComponent(job.result.model_id)}`;
     }

@@ -163,6 +163,7 @@ impl Engine for FakeEngine {
         std::fs::write(&bundle, b"fake bundle")
             .map_err(|e| EngineError::Internal(e.to_string()))?;
         Ok(TrainOutcome {
+            skipped: Vec::new(),
             bundle,
             train_accuracy: 0.9,
             val_accuracy: Some(0.8),
@@ -191,6 +192,7 @@ impl Engine for FakeEngine {
             progress(i as f32 / 4.0, "classifying");
         }
         Ok(TestOutcome {
+            skipped: Vec::new(),
             accuracy: 0.75,
             unweighted_accuracy: 0.7,
             samples: 8,
