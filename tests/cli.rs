@@ -163,3 +163,63 @@ fn predict_reads_a_manifest_with_its_true_emotions() {
         "{csv}"
     );
 }
+
+/// SIGTERM stops `ser serve` within seconds even while a client holds a connection open
+/// (as a browser following a job's events does).
+#[cfg(unix)]
+#[test]
+fn serve_exits_soon_after_sigterm_with_a_connection_open() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = ser()
+        .args(["serve", "--addr", &addr, "--data-dir"])
+        .arg(dir.path().join("data"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut held = loop {
+        if let Ok(mut probe) = std::net::TcpStream::connect(&addr) {
+            probe
+                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut head = [0u8; 12];
+            probe.read_exact(&mut head).unwrap();
+            assert_eq!(&head, b"HTTP/1.1 200");
+            break std::net::TcpStream::connect(&addr).unwrap();
+        }
+        assert!(started.elapsed().as_secs() < 60, "the server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // A request that never finishes its headers keeps this connection busy.
+    held.write_all(b"GET /api/jobs HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let signalled = std::time::Instant::now();
+    // SAFETY: sending a signal to the child we spawned.
+    assert_eq!(unsafe { libc::kill(server.id() as i32, libc::SIGTERM) }, 0);
+    let exited = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        if signalled.elapsed().as_secs() >= 15 {
+            server.kill().unwrap();
+            panic!("ser serve still running 15 s after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(exited.success(), "{exited:?}");
+    assert!(
+        signalled.elapsed().as_secs() < 8,
+        "{:?}",
+        signalled.elapsed()
+    );
+    drop(held);
+}

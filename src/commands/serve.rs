@@ -88,7 +88,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(ser_server::serve(args.config(), engine))?;
+    let served = runtime.block_on(ser_server::serve(args.config(), engine));
+    // A paused job's engine thread stops at its next check (a batch, a clip); one inside a
+    // step it cannot leave (a large SVM fit) must not hold the exit: its job resumes later.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::engine::{EngineError, EpochRecord, TrainProgress, TrainSpec};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::jobs::RESUMING;
 use crate::store::jobs::{CANCELLED, DONE, FAILED, JobRecord, QUEUED, RUNNING};
 use crate::store::models::ModelRecord;
 use crate::store::{new_id, now_ms};
@@ -75,6 +76,9 @@ pub struct Jobs {
     queue: mpsc::UnboundedSender<String>,
     receiver: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>>,
     live: Mutex<HashMap<String, Live>>,
+    /// The server is shutting down: running jobs stop where they are and stay unfinished
+    /// (resumed from their checkpoints by the next server), queued ones wait for it.
+    pausing: AtomicBool,
 }
 
 impl Default for Jobs {
@@ -90,7 +94,21 @@ impl Jobs {
             queue,
             receiver: Arc::new(tokio::sync::Mutex::new(receiver)),
             live: Mutex::new(HashMap::new()),
+            pausing: AtomicBool::new(false),
         }
+    }
+
+    /// Stops every running job at its next check without finishing it, and starts no more:
+    /// for a server that is shutting down.
+    pub fn pause_all(&self) {
+        self.pausing.store(true, Ordering::Relaxed);
+        for live in self.live().values() {
+            live.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn pausing(&self) -> bool {
+        self.pausing.load(Ordering::Relaxed)
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
@@ -172,6 +190,10 @@ async fn worker_loop(state: AppState) {
     loop {
         let next = state.jobs.receiver.lock().await.recv().await;
         let Some(id) = next else { return };
+        if state.jobs.pausing() {
+            // Left queued in the database for the next server.
+            continue;
+        }
         if let Err(e) = run_job(&state, &id).await {
             tracing::error!(job = %id, error = %e, "job bookkeeping failed");
         }
@@ -218,24 +240,32 @@ async fn run_job(state: &AppState, id: &str) -> Result<(), AppError> {
         return Ok(());
     };
     let paths = JobPaths::new(state, &job.user_id, &job.id);
+    let resumed = job.message == RESUMING;
+    let starting = if resumed { RESUMED } else { "starting" };
     // A job cancelled while queued is skipped.
     if !state
         .db
-        .transition_job(id, QUEUED, RUNNING, "starting")
+        .transition_job(id, QUEUED, RUNNING, starting)
         .await?
     {
         paths.remove().await;
         return Ok(());
     }
     job.status = RUNNING.to_owned();
-    job.message = "starting".to_owned();
+    job.message = starting.to_owned();
     state.jobs.publish(&job);
     let cancel = state.jobs.cancel_flag(id);
     let outcome = match tokio::fs::create_dir_all(&paths.work_dir).await {
         Err(e) => Err(Failure::from(AppError::internal(e))),
-        Ok(()) if job.kind == "train" => run_train(state, &mut job, &paths, cancel).await,
-        Ok(()) => run_test(state, &mut job, &paths, cancel).await,
+        Ok(()) if job.kind == "train" => run_train(state, &mut job, &paths, cancel, resumed).await,
+        Ok(()) => run_test(state, &mut job, &paths, cancel, resumed).await,
     };
+    if matches!(outcome, Err(Failure::Cancelled)) && state.jobs.pausing() {
+        // Paused for a shutdown: the job stays running in the database, with its upload and
+        // checkpoints, and the next server resumes it.
+        state.db.save_job_progress(&job).await?;
+        return Ok(());
+    }
     match outcome {
         Ok(()) => {
             job.status = DONE.to_owned();
@@ -257,17 +287,21 @@ async fn run_job(state: &AppState, id: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// What a job resumed from its checkpoints after a server restart adds to its messages.
+pub const RESUMED: &str = "resumed after a restart";
+
 /// What a running job says once it was asked to stop (until it does).
 pub const CANCELLING: &str = "cancelling: stops at the next clip or batch";
 
 /// Forward engine progress to subscribers and (throttled) to the database until the
 /// engine's side of the channel closes; once `cancel` is raised the job says it is
-/// cancelling whatever the engine reports.
+/// cancelling whatever the engine reports, and a job resumed after a restart says so.
 async fn pump<P>(
     state: &AppState,
     job: &mut JobRecord,
     mut rx: mpsc::UnboundedReceiver<P>,
     cancel: &AtomicBool,
+    resumed: bool,
     mut apply: impl FnMut(&mut JobRecord, P),
 ) {
     let mut last_save = Instant::now();
@@ -275,6 +309,8 @@ async fn pump<P>(
         apply(job, p);
         if cancel.load(Ordering::Relaxed) {
             job.message = CANCELLING.to_owned();
+        } else if resumed {
+            job.message = format!("{} ({RESUMED})", job.message);
         }
         state.jobs.publish(job);
         if last_save.elapsed() >= SAVE_EVERY {
@@ -291,6 +327,7 @@ async fn run_train(
     job: &mut JobRecord,
     paths: &JobPaths,
     cancel: Arc<AtomicBool>,
+    resumed: bool,
 ) -> Result<(), Failure> {
     let params: TrainParams = serde_json::from_value(job.params.clone())
         .map_err(|e| Failure::from(AppError::internal(e)))?;
@@ -310,16 +347,23 @@ async fn run_train(
     });
     // A job resumed after a restart keeps the curves of the epochs it already ran.
     let mut detail: TrainDetail = serde_json::from_value(job.detail.clone()).unwrap_or_default();
-    pump(state, job, rx, &cancelled, |job, p: TrainProgress| {
-        job.progress = if p.epochs > 0 {
-            (f64::from(p.epoch) / f64::from(p.epochs)).clamp(0.0, 0.99)
-        } else {
-            0.0
-        };
-        job.message = p.phase.clone();
-        detail.update(p);
-        job.detail = serde_json::to_value(&detail).unwrap_or_default();
-    })
+    pump(
+        state,
+        job,
+        rx,
+        &cancelled,
+        resumed,
+        |job, p: TrainProgress| {
+            job.progress = if p.epochs > 0 {
+                (f64::from(p.epoch) / f64::from(p.epochs)).clamp(0.0, 0.99)
+            } else {
+                0.0
+            };
+            job.message = p.phase.clone();
+            detail.update(p);
+            job.detail = serde_json::to_value(&detail).unwrap_or_default();
+        },
+    )
     .await;
     let outcome = task
         .await
@@ -392,6 +436,7 @@ async fn run_test(
     job: &mut JobRecord,
     paths: &JobPaths,
     cancel: Arc<AtomicBool>,
+    resumed: bool,
 ) -> Result<(), Failure> {
     let params: TestParams = serde_json::from_value(job.params.clone())
         .map_err(|e| Failure::from(AppError::internal(e)))?;
@@ -426,6 +471,7 @@ async fn run_test(
         job,
         rx,
         &cancelled,
+        resumed,
         |job, (fraction, phase): (f32, String)| {
             job.progress = f64::from(fraction).clamp(0.0, 0.99);
             job.message = phase;

@@ -60,7 +60,12 @@ pub fn router(state: AppState) -> Router {
     app.layer(TraceLayer::new_for_http()).with_state(state)
 }
 
-/// Run the server until Ctrl-C (or SIGTERM).
+/// Open connections (event streams of running jobs) get this long to close after Ctrl-C or
+/// SIGTERM before the server stops anyway.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Run the server until Ctrl-C (or SIGTERM): then it takes no new work, pauses running jobs
+/// (the next start resumes them from their checkpoints) and exits within a few seconds.
 pub async fn serve(config: ServerConfig, engine: Arc<dyn Engine>) -> Result<(), ServerError> {
     let addr = config.addr;
     let state = AppState::new(config, engine).await?;
@@ -68,12 +73,26 @@ pub async fn serve(config: ServerConfig, engine: Arc<dyn Engine>) -> Result<(), 
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(
+    let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
+    let pausing = state.clone();
+    let server = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: pausing running jobs");
+        pausing.pause_jobs();
+        let _ = stopping.send(true);
+    });
+    let deadline = async move {
+        let _ = stop_seen.wait_for(|stop| *stop).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        () = deadline => tracing::info!("closing the connections still open"),
+    }
     Ok(())
 }
 

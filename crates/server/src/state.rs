@@ -63,6 +63,12 @@ impl AppState {
         Ok(state)
     }
 
+    /// For a shutdown: running jobs stop at their next check without finishing (the next
+    /// server resumes them from their checkpoints) and no queued job starts.
+    pub fn pause_jobs(&self) {
+        self.jobs.pause_all();
+    }
+
     /// `<data_dir>/users/<user id>`; user ids are server-generated hex, so this stays inside.
     pub(crate) fn user_dir(&self, user_id: &str) -> PathBuf {
         self.config.data_dir.join("users").join(user_id)

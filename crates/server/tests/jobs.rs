@@ -442,6 +442,45 @@ async fn restart_resumes_running_jobs() {
     gate.open();
 }
 
+/// A shutdown pauses a running job instead of cancelling it: it stays unfinished with its
+/// upload, and the next server resumes it and says so.
+#[tokio::test]
+async fn shutdown_pauses_running_jobs_and_the_next_server_resumes_them() {
+    let gate = Arc::new(Gate::default());
+    let app = TestApp::with(
+        |_| {},
+        FakeEngine {
+            gate: Some(gate.clone()),
+        },
+    )
+    .await;
+    let ann = app.user("ann").await;
+    let id = start_train(&app, &ann, "3").await;
+    wait_for_status(&app, &ann, &id, &["running"]).await;
+    app.state.pause_jobs();
+    // The engine sees the flag within its next check; the job is still unfinished after.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let job = body_json(
+        app.send(request("GET", &format!("/api/jobs/{id}"), Some(&ann)))
+            .await,
+    )
+    .await;
+    assert_eq!(job["status"], "running", "{job}");
+
+    let gate_again = Arc::new(Gate::default());
+    let engine = FakeEngine {
+        gate: Some(gate_again.clone()),
+    };
+    let restarted = TestApp::open(app.dir.clone(), app.config.clone(), engine).await;
+    // The restarted server picks the job up again and says it resumed.
+    let job = wait_for_status(&restarted, &ann, &id, &["running"]).await;
+    assert_eq!(job["message"], "resumed after a restart", "{job}");
+    gate_again.open();
+    let job = wait_for_status(&restarted, &ann, &id, &["done", "failed"]).await;
+    assert_eq!(job["status"], "done", "{job}");
+    gate.open();
+}
+
 #[tokio::test]
 async fn jobs_list_shows_own_jobs_newest_first() {
     let app = TestApp::new().await;
