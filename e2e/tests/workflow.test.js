@@ -114,6 +114,12 @@ test('train a small model and watch it finish', async () => {
   assert.equal(own[0].metrics.augment, true, 'the form asked for augmentation');
   state.modelId = own[0].id;
   state.modelName = own[0].name;
+  // The bundle downloads from the Models table; the finished run can be deleted.
+  const href = await page.locator('#models-table a', { hasText: 'Download' }).getAttribute('href');
+  assert.equal(href, `/api/models/${own[0].id}/download`);
+  const size = await page.evaluate(async (url) => (await (await fetch(url)).arrayBuffer()).byteLength, href);
+  assert.ok(size > 1000, `bundle of ${size} bytes`);
+  assert.equal(await page.locator('#jobs-table button[title="Delete this run"]').count(), 1);
 });
 
 test('test the trained model and open the results', async () => {

@@ -503,3 +503,53 @@ async fn jobs_list_shows_own_jobs_newest_first() {
         "Fake CNN · 1 epochs"
     );
 }
+
+/// A finished run can be deleted (not a running one, not another user's); the model it
+/// trained stays, and its bundle downloads as a .ser file for its owner only.
+#[tokio::test]
+async fn finished_runs_delete_and_trained_models_download() {
+    let gate = Arc::new(Gate::default());
+    let app = TestApp::with(
+        |_| {},
+        FakeEngine {
+            gate: Some(gate.clone()),
+        },
+    )
+    .await;
+    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    let id = start_train(&app, &ann, "2").await;
+    wait_for_status(&app, &ann, &id, &["running"]).await;
+    let uri = format!("/api/jobs/{id}");
+    let busy = app.send(request("DELETE", &uri, Some(&ann))).await;
+    assert_eq!(busy.status(), StatusCode::CONFLICT);
+    gate.open();
+    let job = wait_for_status(&app, &ann, &id, &["done", "failed"]).await;
+    let model = job["model_id"].as_str().unwrap().to_owned();
+
+    let download = format!("/api/models/{model}/download");
+    let theirs = app.send(request("GET", &download, Some(&bob))).await;
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+    let response = app.send(request("GET", &download, Some(&ann))).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let disposition = response.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"") && disposition.ends_with(".ser\""),
+        "{disposition}"
+    );
+    assert!(!body_bytes(response).await.is_empty());
+    let builtin = app
+        .send(request("GET", "/api/models/default/download", Some(&ann)))
+        .await;
+    assert_eq!(builtin.status(), StatusCode::BAD_REQUEST);
+
+    let not_theirs = app.send(request("DELETE", &uri, Some(&bob))).await;
+    assert_eq!(not_theirs.status(), StatusCode::NOT_FOUND);
+    let deleted = app.send(request("DELETE", &uri, Some(&ann))).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone = app.send(request("GET", &uri, Some(&ann))).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let kept = app
+        .send(request("GET", &format!("/api/models/{model}"), Some(&ann)))
+        .await;
+    assert_eq!(kept.status(), StatusCode::OK);
+}

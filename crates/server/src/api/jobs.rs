@@ -240,6 +240,29 @@ pub async fn get_one(
         .ok_or(AppError::NotFound)
 }
 
+/// Deletes a finished run from the list (a model it trained stays in Models).
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    let job = state
+        .db
+        .job(&caller.user.id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !state
+        .db
+        .delete_finished_job(&caller.user.id, &job.id)
+        .await?
+    {
+        return Err(AppError::Conflict(
+            "the job has not finished: cancel it first".to_owned(),
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn cancel(
     State(state): State<AppState>,
     caller: CurrentUser,

@@ -35,6 +35,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/model-kinds", get(models::kinds))
         .route("/models", get(models::list))
         .route("/models/{id}", get(models::get_one).delete(models::remove))
+        .route("/models/{id}/download", get(models::download))
         .route(
             "/predict",
             post(predict::predict).layer(DefaultBodyLimit::max(config.max_predict_body())),
@@ -56,7 +57,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(jobs::test).layer(DefaultBodyLimit::max(config.max_dataset_body())),
         )
         .route("/jobs", get(jobs::list))
-        .route("/jobs/{id}", get(jobs::get_one))
+        .route("/jobs/{id}", get(jobs::get_one).delete(jobs::remove))
         .route("/jobs/{id}/events", get(jobs::events))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/openapi.json", get(openapi))

@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::DEFAULT_MODEL_ID;
@@ -67,6 +68,54 @@ pub async fn get_one(
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(Json(model_json(&model)))
+}
+
+/// The model bundle (`.ser`) as a download, for `ser predict --model` or another server.
+pub async fn download(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    if id == DEFAULT_MODEL_ID {
+        return Err(AppError::BadRequest(
+            "the built-in model ships with ser (models/default.ser) and is not downloaded here"
+                .to_owned(),
+        ));
+    }
+    let model = state
+        .db
+        .model(&caller.user.id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let bytes = tokio::fs::read(&model.path)
+        .await
+        .map_err(AppError::internal)?;
+    let file = download_name(&model.name);
+    let disposition = format!("attachment; filename=\"{file}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// A safe file name for a model called `name`: letters, digits, `-` and `_`, then `.ser`.
+fn download_name(name: &str) -> String {
+    let stem: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let stem = stem.trim_matches('-');
+    format!("{}.ser", if stem.is_empty() { "model" } else { stem })
 }
 
 pub async fn remove(

@@ -290,5 +290,19 @@
     return `${n} could not be read and ${skipped.length === 1 ? 'was' : 'were'} left out: ${shown}${more}.`;
   }
 
-  window.SER = { api, upload, h, svg, icon, toast, pct, num, bytes, when, pill, confidence, statusPill, dropzone, openModal, closeModal, drawWaveform, followJob, finished, skippedNote };
+  // A trash button that deletes a finished run (after asking), then calls `onDeleted`;
+  // nothing for a run still queued or running.
+  function deleteRunButton(job, onDeleted) {
+    if (!finished(job.status)) return null;
+    const name = (job.params && (job.params.model_name || job.params.dataset_name)) || 'this run';
+    return h('button', {
+      class: 'icon-btn danger', type: 'button', 'aria-label': `Delete the run ${name}`, title: 'Delete this run',
+      onclick: async () => {
+        if (!confirm(`Delete the run “${name}” from the list? A model it trained stays in Models.`)) return;
+        try { await api('DELETE', `/api/jobs/${job.id}`); toast('Run deleted.'); onDeleted(); } catch (err) { toast(err.message, 'error'); }
+      },
+    }, icon('trash'));
+  }
+
+  window.SER = { api, upload, h, svg, icon, toast, pct, num, bytes, when, pill, confidence, statusPill, dropzone, openModal, closeModal, drawWaveform, followJob, finished, skippedNote, deleteRunButton };
 })();

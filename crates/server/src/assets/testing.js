@@ -1,7 +1,7 @@
 // Testing page: run a model over a labelled ZIP, follow progress, show results in a modal.
 document.addEventListener('DOMContentLoaded', () => {
   'use strict';
-  const { api, upload, h, toast, pct, when, statusPill, dropzone, openModal, followJob, finished, skippedNote } = window.SER;
+  const { api, upload, h, toast, pct, when, statusPill, dropzone, openModal, followJob, finished, skippedNote, deleteRunButton } = window.SER;
   const $ = (id) => document.getElementById(id);
   const form = $('test-form');
   const model = $('model');
@@ -132,9 +132,10 @@ document.addEventListener('DOMContentLoaded', () => {
         h('td', { class: 'file' }, j.params.dataset_name || '–'),
         h('td', {}, h('span', { class: `status-pill status-${j.status}` }, j.status), j.status === 'failed' ? h('div', { class: 'error-text' }, j.message) : null),
         h('td', {}, j.result ? pct(j.result.accuracy) : '–'),
-        h('td', { class: 'right' }, j.status === 'done'
+        h('td', { class: 'right' }, h('div', { class: 'row-actions' }, j.status === 'done'
           ? h('button', { class: 'btn btn-ghost btn-sm', type: 'button', onclick: () => { attach(j); showResults(j); } }, 'Show Results')
-          : h('button', { class: 'btn btn-ghost btn-sm', type: 'button', onclick: () => attach(j) }, 'View')))));
+          : h('button', { class: 'btn btn-ghost btn-sm', type: 'button', onclick: () => attach(j) }, 'View'),
+          deleteRunButton(j, () => loadJobs(false)))))));
       if (reattach) {
         const live = tests.find((j) => !finished(j.status));
         const last = tests.find((j) => j.id === sessionStorage.getItem('ser.testJob'));

@@ -1,7 +1,7 @@
 // Training page: choose a dataset, model type and epochs; follow the job live; show curves.
 document.addEventListener('DOMContentLoaded', () => {
   'use strict';
-  const { api, upload, h, svg, icon, toast, pct, num, when, statusPill, dropzone, followJob, finished, skippedNote } = window.SER;
+  const { api, upload, h, svg, icon, toast, pct, num, when, statusPill, dropzone, followJob, finished, skippedNote, deleteRunButton } = window.SER;
   const $ = (id) => document.getElementById(id);
   const form = $('train-form');
   const kind = $('kind');
@@ -175,7 +175,9 @@ document.addEventListener('DOMContentLoaded', () => {
           h('td', { class: 'file' }, j.params.dataset_name || '–'),
           h('td', {}, status, j.status === 'failed' ? h('div', { class: 'error-text' }, j.message) : null),
           h('td', {}, val),
-          h('td', { class: 'right' }, h('button', { class: 'btn btn-ghost btn-sm', type: 'button', onclick: () => attach(j) }, 'View')));
+          h('td', { class: 'right' }, h('div', { class: 'row-actions' },
+            h('button', { class: 'btn btn-ghost btn-sm', type: 'button', onclick: () => attach(j) }, 'View'),
+            deleteRunButton(j, () => loadJobs(false)))));
       }));
       highlightRow();
       if (reattach) {
@@ -202,6 +204,7 @@ document.addEventListener('DOMContentLoaded', () => {
         h('td', {}, when(m.created_at)),
         h('td', { class: 'right' }, h('div', { class: 'row-actions' },
           h('a', { class: 'btn btn-ghost btn-sm', href: `/prediction?model=${encodeURIComponent(m.id)}` }, 'Predict'),
+          h('a', { class: 'btn btn-ghost btn-sm', href: `/api/models/${encodeURIComponent(m.id)}/download`, download: '' }, 'Download'),
           h('button', { class: 'icon-btn danger', type: 'button', 'aria-label': `Delete ${m.name}`, title: 'Delete model', onclick: () => removeModel(m) }, icon('trash')))))));
     } catch (err) {
       toast(err.message, 'error');

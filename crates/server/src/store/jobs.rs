@@ -193,6 +193,21 @@ impl Db {
 
     /// At start-up no job can still be running: queue those left over again. Their files
     /// are still there, so training resumes from its last epoch checkpoint.
+    /// Deletes a finished job of `user_id` (one still queued or running is left alone);
+    /// whether one was deleted.
+    pub async fn delete_finished_job(&self, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "DELETE FROM jobs WHERE id = $1 AND user_id = $2 AND status NOT IN ($3, $4)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(QUEUED)
+        .bind(RUNNING)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn requeue_interrupted_jobs(&self) -> Result<u64, sqlx::Error> {
         let done = sqlx::query(
             "UPDATE jobs SET status = $1, message = $2, updated_at = $3 WHERE status = $4",
