@@ -304,6 +304,10 @@ impl Engine for MlEngine {
         let trained = with_cancel_bridge(cancel, &stop, || {
             pipeline::train(&dataset, &featurised, &run, |report: &EpochReport| {
                 let record = epoch_record(report);
+                let network = match report.members {
+                    0 | 1 => String::new(),
+                    n => format!("network {} of {n} · ", report.member + 1),
+                };
                 progress(TrainProgress {
                     epoch: record.epoch,
                     epochs: report.epochs as u32,
@@ -311,7 +315,9 @@ impl Engine for MlEngine {
                     train_acc: Some(record.train_acc),
                     val_loss: record.val_loss,
                     val_acc: record.val_acc,
-                    phase: format!("epoch {} of {}", report.epoch, report.epochs),
+                    phase: format!("{network}epoch {} of {}", report.epoch, report.epochs),
+                    member: report.member as u32,
+                    members: report.members as u32,
                 });
             })
         });
@@ -330,6 +336,8 @@ impl Engine for MlEngine {
             val_loss: last.and_then(|r| r.val_loss),
             val_acc: last.and_then(|r| r.val_acc),
             phase: "saving the model".to_owned(),
+            member: trained.reports.last().map_or(0, |r| r.member as u32),
+            members: trained.reports.last().map_or(1, |r| r.members as u32),
         });
         let bundle_path = work_dir.join("model.ser");
         trained
@@ -349,6 +357,10 @@ impl Engine for MlEngine {
             .as_ref()
             .map(|m| m.wa as f32)
             .or_else(|| best.and_then(|r| r.val_acc.map(|v| v as f32)));
+        let kept_epoch = best
+            .filter(|r| r.members <= 1 && history.len() > 1)
+            .map(|r| r.epoch as u32);
+        let epochs_run = last.map_or(0, |r| r.epoch);
         Ok(TrainOutcome {
             bundle: bundle_path,
             train_accuracy,
@@ -357,6 +369,8 @@ impl Engine for MlEngine {
             history,
             protocol: split_description(&dataset, trained.train_clips, trained.val_clips),
             skipped: skipped_clips(&featurised, work_dir),
+            kept_epoch,
+            epochs_run,
         })
     }
 
@@ -733,6 +747,12 @@ mod tests {
         assert_eq!(outcome.labels, ["happy", "sad"]);
         assert_eq!(outcome.history.len(), 2);
         assert!(outcome.val_accuracy.is_some());
+        assert_eq!(outcome.epochs_run, 2);
+        assert!(
+            matches!(outcome.kept_epoch, Some(1 | 2)),
+            "{:?}",
+            outcome.kept_epoch
+        );
         assert!(
             phases
                 .iter()

@@ -104,6 +104,7 @@ test('train a small model and watch it finish', async () => {
   assert.match(status, /done/i, `job finished: ${status} (${await page.locator('#progress-phase').innerText()})`);
   assert.equal(await page.locator('#progress-bar').evaluate((el) => el.style.width), '100%');
   assert.equal(await page.locator('#stat-epoch').innerText(), '2 / 2');
+  assert.match(await page.locator('#final-kept').innerText(), /keeps the weights of epoch [12], the one with the best validation accuracy/);
   assert.match(await page.locator('#final-val').innerText(), /%/);
   await until(async () => (await page.locator('#models-table tbody tr').count()) === 1, { what: 'model row' });
   await until(async () => (await page.locator('#chart polyline').count()) >= 2, { what: 'training curves' });

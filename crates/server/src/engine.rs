@@ -106,6 +106,24 @@ pub struct TrainProgress {
     pub val_acc: Option<f32>,
     /// Human-readable phase, e.g. "extracting features" or "epoch 3 of 40".
     pub phase: String,
+    /// Which network of an ensemble is training (0-based) and how many there are (0 or 1
+    /// for a single model): the epochs count again for each.
+    #[serde(default)]
+    pub member: u32,
+    #[serde(default)]
+    pub members: u32,
+}
+
+impl TrainProgress {
+    /// The share of the whole run done, ensemble members included (0..=1).
+    pub fn fraction(&self) -> f64 {
+        if self.epochs == 0 {
+            return 0.0;
+        }
+        let members = f64::from(self.members.max(1));
+        let within = f64::from(self.epoch) / f64::from(self.epochs);
+        ((f64::from(self.member) + within) / members).clamp(0.0, 1.0)
+    }
 }
 
 /// Metrics of one finished epoch.
@@ -132,6 +150,13 @@ pub struct TrainOutcome {
     /// Clips left out because they could not be read, each "name: why".
     #[serde(default)]
     pub skipped: Vec<String>,
+    /// The epoch whose weights were kept (best validation accuracy); `None` for an ensemble
+    /// (each network keeps its own) or a model without epochs.
+    #[serde(default)]
+    pub kept_epoch: Option<u32>,
+    /// Epochs trained (of the last network): fewer than asked when training stopped early.
+    #[serde(default)]
+    pub epochs_run: u32,
 }
 
 /// Per-class precision, recall and F1.
@@ -217,4 +242,31 @@ pub trait Engine: Send + Sync + 'static {
         progress: &mut dyn FnMut(f32, &str),
         cancel: &AtomicBool,
     ) -> Result<TestOutcome, EngineError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An ensemble's progress runs once from 0 to 1 over all its networks, not once each.
+    #[test]
+    fn ensemble_progress_counts_every_network() {
+        let at = |member, epoch| TrainProgress {
+            epoch,
+            epochs: 10,
+            member,
+            members: 4,
+            ..TrainProgress::default()
+        };
+        assert_eq!(at(0, 5).fraction(), 0.125);
+        assert_eq!(at(1, 0).fraction(), 0.25);
+        assert_eq!(at(3, 10).fraction(), 1.0);
+        let single = TrainProgress {
+            epoch: 3,
+            epochs: 4,
+            ..TrainProgress::default()
+        };
+        assert_eq!(single.fraction(), 0.75);
+        assert_eq!(TrainProgress::default().fraction(), 0.0);
+    }
 }

@@ -354,11 +354,7 @@ async fn run_train(
         &cancelled,
         resumed,
         |job, p: TrainProgress| {
-            job.progress = if p.epochs > 0 {
-                (f64::from(p.epoch) / f64::from(p.epochs)).clamp(0.0, 0.99)
-            } else {
-                0.0
-            };
+            job.progress = p.fraction().min(0.99);
             job.message = p.phase.clone();
             detail.update(p);
             job.detail = serde_json::to_value(&detail).unwrap_or_default();
@@ -377,6 +373,8 @@ async fn run_train(
         "history": outcome.history,
         "protocol": outcome.protocol,
         "skipped": outcome.skipped,
+        "kept_epoch": outcome.kept_epoch,
+        "epochs_run": outcome.epochs_run,
         "epochs": params.spec.epochs,
         "augment": params.spec.augment,
         "members": params.spec.members,

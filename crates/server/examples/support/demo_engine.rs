@@ -181,6 +181,7 @@ impl Engine for DemoEngine {
                 val_loss: record.val_loss,
                 val_acc: record.val_acc,
                 phase: format!("epoch {epoch} of {}", spec.epochs),
+                ..Default::default()
             });
             history.push(record);
         }
@@ -189,6 +190,8 @@ impl Engine for DemoEngine {
         let last = history.last().cloned();
         Ok(TrainOutcome {
             skipped: Vec::new(),
+            kept_epoch: None,
+            epochs_run: spec.epochs,
             bundle,
             train_accuracy: last.as_ref().map_or(0.0, |r| r.train_acc),
             val_accuracy: last.and_then(|r| r.val_acc),

@@ -73,6 +73,7 @@ document.addEventListener('DOMContentLoaded', () => {
     $('use-model').hidden = true;
     $('final-protocol').textContent = '';
     $('final-skipped').textContent = '';
+    $('final-kept').textContent = '';
     $('job-title').textContent = '';
     $('progress-phase').textContent = phase;
     $('progress-pct').textContent = '';
@@ -99,7 +100,7 @@ document.addEventListener('DOMContentLoaded', () => {
     $('progress-pct').textContent = `${Math.round(job.progress * 100)}%`;
     $('progress-phase').textContent = job.status === 'queued' ? 'Waiting for a free worker…' : job.message;
     const d = job.detail || {};
-    if (d.epochs) $('stat-epoch').textContent = `${d.epoch} / ${d.epochs}`;
+    if (d.epochs) $('stat-epoch').textContent = epochText(job, d);
     if (d.train_loss !== undefined && d.train_loss !== null) $('stat-loss').textContent = num(d.train_loss);
     if (d.val_acc !== undefined && d.val_acc !== null) $('stat-val').textContent = pct(d.val_acc);
     const history = (job.result && job.result.history) || d.history || [];
@@ -111,9 +112,30 @@ document.addEventListener('DOMContentLoaded', () => {
       $('final-val').textContent = pct(job.result.val_accuracy);
       $('final-protocol').textContent = job.result.protocol ? `Validation protocol: ${job.result.protocol}.` : '';
       $('final-skipped').textContent = skippedNote(job.result);
+      $('final-kept').textContent = keptNote(job.result, p);
       $('use-model').hidden = false;
       $('use-model').href = `/prediction?model=${encodeURIComponent(job.result.model_id)}`;
     }
+  }
+
+  // "3 / 40", "3 / 40 · network 2 of 5", or for a run that stopped early "13 / 60 (stopped early)".
+  function epochText(job, d) {
+    const r = job.status === 'done' && job.result;
+    if (r && r.epochs_run && d.epochs && r.epochs_run < d.epochs) return `${r.epochs_run} / ${d.epochs} (stopped early)`;
+    const network = d.members > 1 ? ` · network ${d.member + 1} of ${d.members}` : '';
+    return `${d.epoch} / ${d.epochs}${network}`;
+  }
+
+  // Which weights the model keeps, and why training ended when it did.
+  function keptNote(r, p) {
+    const asked = p.epochs || 0;
+    if ((p.members || 1) > 1) return `Each of the ${p.members} networks keeps the weights of its epoch with the best validation accuracy.`;
+    if (!r.kept_epoch) return '';
+    let note = `The model keeps the weights of epoch ${r.kept_epoch}, the one with the best validation accuracy (the tiles above).`;
+    if (r.epochs_run && asked && r.epochs_run < asked) {
+      note += ` Training stopped early after epoch ${r.epochs_run} of ${asked}: validation accuracy had not improved for several epochs.`;
+    }
+    return note;
   }
 
   $('cancel-btn').addEventListener('click', async () => {

@@ -155,6 +155,7 @@ impl Engine for FakeEngine {
                 val_loss: record.val_loss,
                 val_acc: record.val_acc,
                 phase: format!("epoch {epoch} of {}", spec.epochs),
+                ..Default::default()
             });
             history.push(record);
             std::thread::sleep(Duration::from_millis(5));
@@ -164,6 +165,8 @@ impl Engine for FakeEngine {
             .map_err(|e| EngineError::Internal(e.to_string()))?;
         Ok(TrainOutcome {
             skipped: Vec::new(),
+            kept_epoch: None,
+            epochs_run: spec.epochs,
             bundle,
             train_accuracy: 0.9,
             val_accuracy: Some(0.8),
