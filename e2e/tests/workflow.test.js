@@ -123,6 +123,21 @@ test('train a small model and watch it finish', async () => {
   assert.equal(await page.locator('#jobs-table button[title="Delete this run"]').count(), 1);
 });
 
+test('a rejected upload leaves nothing of the previous run on the progress card', async () => {
+  const page = state.page;
+  await page.goto(`${BASE}/training`);
+  await page.waitForSelector('#job-status.status-done');
+  await page.setInputFiles('#dataset', { name: 'broken.zip', mimeType: 'application/zip', buffer: Buffer.from('this is not a zip archive') });
+  await page.selectOption('#kind', 'mlp');
+  await page.fill('#epochs', '2');
+  await page.waitForSelector('#train-btn:not([disabled])');
+  await page.click('#train-btn');
+  await page.waitForSelector('#job-status.status-rejected');
+  assert.equal(await page.locator('#progress-bar').evaluate((el) => el.style.width), '0%');
+  assert.ok(await page.locator('#final-tiles').isHidden(), 'no accuracy tiles of the earlier run');
+  assert.notEqual(await page.locator('#progress-phase').innerText(), '');
+});
+
 test('test the trained model and open the results', async () => {
   const page = state.page;
   assert.ok(state.modelId, 'a model was trained');

@@ -37,13 +37,22 @@ document.addEventListener('DOMContentLoaded', () => {
       loadJobs();
     } catch (err) {
       toast(err.message, 'error');
+      statusPill($('job-status'), 'rejected');
       $('progress-phase').textContent = err.message;
+      $('progress-bar').style.width = '0%';
     } finally {
       update();
     }
   });
 
+  // A fresh progress card: nothing of the test shown before stays on it.
   function shell(phase) {
+    if (stopFollowing) { stopFollowing(); stopFollowing = null; }
+    current = null;
+    statusPill($('job-status'), 'uploading');
+    $('cancel-btn').hidden = true;
+    $('job-title').textContent = '';
+    $('final-skipped').textContent = '';
     $('progress-empty').hidden = true;
     $('progress-body').hidden = false;
     $('final-tiles').hidden = true;

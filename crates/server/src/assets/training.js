@@ -60,13 +60,20 @@ document.addEventListener('DOMContentLoaded', () => {
       loadJobs();
     } catch (err) {
       toast(err.message, 'error');
+      statusPill($('job-status'), 'rejected');
       $('progress-phase').textContent = err.message;
+      $('progress-bar').style.width = '0%';
     } finally {
       update();
     }
   });
 
+  // A fresh progress card: nothing of the run shown before stays on it.
   function showProgressShell(phase) {
+    if (stopFollowing) { stopFollowing(); stopFollowing = null; }
+    currentId = null;
+    statusPill($('job-status'), 'uploading');
+    $('cancel-btn').hidden = true;
     $('progress-empty').hidden = true;
     $('progress-body').hidden = false;
     $('final-tiles').hidden = true;
