@@ -86,6 +86,37 @@ test('record from the microphone and predict', async () => {
   await shot(page, 'prediction-microphone');
 });
 
+test('on a phone, past predictions show emotion and confidence; a deleted one leaves Results too', async () => {
+  const page = state.page;
+  await page.goto(`${BASE}/`);
+  assert.doesNotMatch(await page.locator('.cta-band').innerText(), /Create an account/, 'signed in: no sign-up call');
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    await page.goto(`${BASE}/prediction`);
+    await page.setInputFiles('#files', [sampleClips()[1]]);
+    await page.waitForSelector('#predict-btn:not([disabled])');
+    await page.click('#predict-btn');
+    const results = page.locator('#results-table tbody tr');
+    await until(async () => (await results.count()) === 1, { what: 'a result row' });
+    const id = await results.first().getAttribute('data-id');
+    const row = page.locator('#history-table tbody tr').first();
+    await until(async () => (await row.locator('button[aria-label^="Delete"]').count()) === 1, { what: 'history row' });
+    await shot(page, 'prediction-phone');
+    for (const cell of [3, 4]) {
+      const box = await row.locator(`td:nth-child(${cell})`).boundingBox();
+      assert.ok(box && box.x + box.width <= 390, `column ${cell} on screen: ${JSON.stringify(box)}`);
+    }
+    const before = await page.locator('#history-table tbody tr').count();
+    await row.locator('button[aria-label^="Delete"]').click();
+    await until(async () => (await results.count()) === 0, { what: 'the Results row gone' });
+    await until(async () => (await page.locator('#history-table tbody tr').count()) === before - 1, { what: 'one history row fewer' });
+    const left = await page.evaluate(async () => (await (await fetch('/api/predictions?limit=50')).json()).predictions.map((p) => p.id));
+    assert.ok(!left.includes(id), 'deleted on the server');
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 800 });
+  }
+});
+
 test('train a small model and watch it finish', async () => {
   const page = state.page;
   await page.goto(`${BASE}/training`);

@@ -282,6 +282,9 @@ pub fn safe_next(next: Option<&str>) -> String {
                 .filter(|c| c.is_ascii_alphanumeric() || "/-_".contains(*c))
                 .collect()
         }
-        _ => "/".to_owned(),
+        _ => LANDING.to_owned(),
     }
 }
+
+/// Where signing in or up lands when no page asked for it.
+pub const LANDING: &str = "/prediction";

@@ -171,14 +171,20 @@ fn render(state: &AppState, page: Page<'_>) -> Html<String> {
 }
 
 async fn home(State(state): State<AppState>, MaybeUser(user): MaybeUser) -> Html<String> {
-    let cta = if user.is_some() {
-        "<a class=\"btn btn-primary btn-lg\" href=\"/prediction\">Predict an emotion</a>\
-         <a class=\"btn btn-secondary btn-lg\" href=\"/training\">Train a model</a>"
+    let (cta, cta_text) = if user.is_some() {
+        (
+            "<a class=\"btn btn-primary btn-lg\" href=\"/prediction\">Predict an emotion</a>\
+             <a class=\"btn btn-secondary btn-lg\" href=\"/training\">Train a model</a>",
+            "Drop a clip on the Prediction page, or train a model on your own recordings.",
+        )
     } else {
-        "<a class=\"btn btn-primary btn-lg\" href=\"/signup\">Create a free account</a>\
-         <a class=\"btn btn-secondary btn-lg\" href=\"/signin\">Sign in</a>"
+        (
+            "<a class=\"btn btn-primary btn-lg\" href=\"/signup\">Create a free account</a>\
+             <a class=\"btn btn-secondary btn-lg\" href=\"/signin\">Sign in</a>",
+            "Create an account and run your first prediction in under a minute.",
+        )
     };
-    let body = fill(HOME, &[("cta", cta)]);
+    let body = fill(HOME, &[("cta", cta), ("cta_text", cta_text)]);
     render(
         &state,
         Page {
@@ -411,7 +417,7 @@ async fn signup_form(
     match sign_up(&state, &form.name, &form.email, &form.password).await {
         Ok(user) => {
             let session = start_session(&state, &user.id).await?;
-            Ok(signed_in_redirect(session.set_cookie, "/prediction"))
+            Ok(signed_in_redirect(session.set_cookie, auth::LANDING))
         }
         Err(err @ (AppError::Validation { .. } | AppError::Conflict(_))) => {
             let field = match &err {

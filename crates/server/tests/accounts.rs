@@ -441,7 +441,7 @@ async fn html_forms_sign_up_in_and_out() {
             None,
         ))
         .await;
-    assert_eq!(evil.headers()[header::LOCATION], "/");
+    assert_eq!(evil.headers()[header::LOCATION], "/prediction");
 
     // Sign-out form without the hidden CSRF field is refused; with it, it works.
     let refused = app.send(form("/signout", "", Some(&cookie))).await;

@@ -23,7 +23,7 @@ async fn every_page_renders_with_navigation_and_contact() {
         ("/", "Hear how people"),
         ("/training", "Choose ZIP File"),
         ("/testing", "Show Results"),
-        ("/prediction", "Re-upload Files"),
+        ("/prediction", "Clear and start over"),
         ("/account", "API tokens"),
     ] {
         let response = app.send(page(uri, Some(&ann))).await;

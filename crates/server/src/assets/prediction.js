@@ -64,7 +64,7 @@ document.addEventListener('DOMContentLoaded', () => {
   function showResults(results) {
     const body = $('results-table').querySelector('tbody');
     const rows = results.map((r) => r.ok
-      ? h('tr', {},
+      ? h('tr', { 'data-id': r.prediction.id },
         h('td', { class: 'file', title: r.file_name }, r.file_name),
         h('td', {}, pill(r.prediction.label), r.uncertain ? h('span', { class: 'muted', title: 'No emotion stands out: the confidence is below the model\'s threshold' }, ' uncertain') : null),
         h('td', {}, confidence(r.prediction.confidence)),
@@ -113,9 +113,15 @@ document.addEventListener('DOMContentLoaded', () => {
     }
   }
 
+  // Deletes a stored prediction everywhere it is shown (its Results row too).
   function deleteButton(p, after) {
     return h('button', { class: 'icon-btn danger', type: 'button', title: 'Delete', 'aria-label': `Delete ${p.file_name}`, onclick: async () => {
-      try { await api('DELETE', `/api/predictions/${p.id}`); after(); } catch (err) { toast(err.message, 'error'); }
+      try {
+        await api('DELETE', `/api/predictions/${p.id}`);
+        $('results-table').querySelectorAll(`tbody tr[data-id="${CSS.escape(String(p.id))}"]`).forEach((tr) => tr.remove());
+        $('results-empty').hidden = $('results-table').querySelector('tbody').children.length > 0;
+        after();
+      } catch (err) { toast(err.message, 'error'); }
     } }, icon('trash'));
   }
 
