@@ -2,7 +2,8 @@
 
 mod support;
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{StatusCode, header};
 use support::*;
 
 #[tokio::test]
@@ -192,4 +193,55 @@ async fn unknown_model_is_404() {
         ))
         .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+/// Every API error is the documented Error JSON, framework rejections included, and query
+/// values outside the documented range or enum are refused.
+#[tokio::test]
+async fn every_api_error_is_error_json() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let mut broken = request("POST", "/api/predict", Some(&ann));
+    broken.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "multipart/form-data; boundary=NOPE".parse().unwrap(),
+    );
+    *broken.body_mut() = Body::from("--WRONG\r\nnot a form\r\n");
+    let mut plain = request("POST", "/api/auth/signin", None);
+    plain
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+    *plain.body_mut() = Body::from("email=a");
+    let cases = [
+        (broken, StatusCode::BAD_REQUEST),
+        (plain, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (
+            request("GET", "/api/predictions?limit=1001", Some(&ann)),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            request("DELETE", "/api/predictions?source=AAA", Some(&ann)),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            request("GET", "/api/predictions?limit=ten", Some(&ann)),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (req, status) in cases {
+        let what = format!("{} {}", req.method(), req.uri());
+        let response = app.send(req).await;
+        assert_eq!(response.status(), status, "{what}");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/json",
+            "{what}"
+        );
+        let error = body_json(response).await;
+        assert!(
+            error["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}: {error}"
+        );
+        assert!(error["code"].is_string(), "{what}: {error}");
+    }
 }

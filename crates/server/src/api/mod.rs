@@ -62,6 +62,48 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { AppError::NotFound })
+        .layer(axum::middleware::map_response(json_errors))
+}
+
+/// Largest framework rejection text carried into an Error JSON.
+const MAX_REJECTION_BYTES: usize = 16 * 1024;
+
+/// Framework rejections (a malformed multipart body, a wrong Content-Type, a bad query or
+/// JSON body) come as plain text; the API answers every error with its Error JSON instead.
+async fn json_errors(response: axum::response::Response) -> axum::response::Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_REJECTION_BYTES)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = match text.is_empty() {
+        true => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        false => text,
+    };
+    let code = match status.as_u16() {
+        400 => "bad_request",
+        405 => "method_not_allowed",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "validation",
+        _ if status.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let body = serde_json::json!({ "error": message, "code": code });
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    axum::response::Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -196,12 +196,26 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
+/// The most predictions one list request returns.
+const MAX_LIST: i64 = 1000;
+
+/// Where a stored prediction came from.
+const SOURCES: [&str; 2] = ["upload", "microphone"];
+
 pub async fn list(
     State(state): State<AppState>,
     caller: CurrentUser,
     Query(query): Query<ListQuery>,
 ) -> AppResult<Json<Value>> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = match query.limit {
+        None => 100,
+        Some(n @ 1..=MAX_LIST) => n,
+        Some(n) => {
+            return Err(AppError::BadRequest(format!(
+                "limit must be from 1 to {MAX_LIST}, not {n}"
+            )));
+        }
+    };
     let predictions = state.db.list_predictions(&caller.user.id, limit).await?;
     Ok(Json(json!({ "predictions": predictions })))
 }
@@ -238,6 +252,14 @@ pub async fn remove_all(
     caller: CurrentUser,
     Query(query): Query<DeleteQuery>,
 ) -> AppResult<Json<Value>> {
+    if let Some(source) = query.source.as_deref()
+        && !SOURCES.contains(&source)
+    {
+        return Err(AppError::BadRequest(format!(
+            "source must be one of {}, not {source:?}",
+            SOURCES.join(", ")
+        )));
+    }
     let deleted = state
         .db
         .delete_predictions(&caller.user.id, query.source.as_deref())
