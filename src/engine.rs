@@ -443,8 +443,27 @@ impl Engine for MlEngine {
                 .collect(),
             confusion_svg,
             skipped: skipped_clips(&featurised, work_dir),
+            notes: own_corpus_note(&bundle, &dataset).into_iter().collect(),
         })
     }
+}
+
+/// A warning when the test clips come from a corpus the model was trained on: all of its
+/// speakers were in training (a train-all bundle), so the score overstates what the model
+/// does on voices it never heard.
+fn own_corpus_note(bundle: &Bundle, dataset: &Dataset) -> Option<String> {
+    let corpus = dataset.scheme?.as_str();
+    let trained_on = pipeline::trained_on(&bundle.meta);
+    let seen = trained_on
+        .split(';')
+        .any(|part| part.trim().starts_with(&format!("{corpus}:")));
+    seen.then(|| {
+        format!(
+            "This model was trained on {corpus} ({trained_on}), with all of its speakers: a \
+             score on {corpus} clips overstates what it does on voices it never heard, which \
+             its speaker-independent figures (shown with the model) describe."
+        )
+    })
 }
 
 /// Fewer readable clips than this fail a job: nothing worth training or scoring is left.
@@ -1023,6 +1042,33 @@ mod tests {
             ),
             other => panic!("expected an input error, got {other:?}"),
         }
+    }
+
+    /// Testing the shipped model on RAVDESS clips (its own training corpus) says so.
+    #[test]
+    fn testing_a_model_on_its_own_training_corpus_warns() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries: Vec<(String, Vec<u8>)> = (1..=4)
+            .flat_map(|actor| {
+                [("03", 300.0), ("05", 700.0)].map(|(code, freq)| {
+                    let name = format!("Actor_{actor:02}/03-01-{code}-01-01-01-{actor:02}.wav");
+                    (name, tone(freq, 0.8))
+                })
+            })
+            .collect();
+        let view: Vec<(&str, Vec<u8>)> = entries
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.clone()))
+            .collect();
+        let path = dir.path().join("ravdess-like.zip");
+        zip_of(&path, &view);
+        let never = AtomicBool::new(false);
+        let outcome = MlEngine::new()
+            .unwrap()
+            .test(None, &path, &dir.path().join("job"), &mut |_, _| {}, &never)
+            .unwrap();
+        assert_eq!(outcome.notes.len(), 1, "{:?}", outcome.notes);
+        assert!(outcome.notes[0].starts_with("This model was trained on ravdess"));
     }
 
     /// One actor's clips: validation cannot be speaker-independent, and the job says so.

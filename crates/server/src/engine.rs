@@ -186,6 +186,9 @@ pub struct TestOutcome {
     /// Clips left out because they could not be read, each "name: why".
     #[serde(default)]
     pub skipped: Vec<String>,
+    /// What to keep in mind reading the score, e.g. that the model was trained on this corpus.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// Why an engine call failed.

@@ -251,6 +251,7 @@ impl Engine for DemoEngine {
         let correct: u32 = (0..n).map(|i| confusion[i][i]).sum();
         Ok(TestOutcome {
             skipped: Vec::new(),
+            notes: Vec::new(),
             accuracy: correct as f32 / total as f32,
             unweighted_accuracy: per_class.iter().map(|c| c.recall).sum::<f32>() / n as f32,
             samples: total,

@@ -82,7 +82,7 @@ document.addEventListener('DOMContentLoaded', () => {
     const done = job.status === 'done' && job.result;
     $('show-results').disabled = !done;
     $('final-tiles').hidden = !done;
-    $('final-skipped').textContent = done ? skippedNote(job.result) : '';
+    $('final-skipped').textContent = done ? [skippedNote(job.result), ...(job.result.notes || [])].filter(Boolean).join(' ') : '';
     if (done) {
       $('final-wa').textContent = pct(job.result.accuracy);
       $('final-ua').textContent = pct(job.result.unweighted_accuracy);

@@ -196,6 +196,7 @@ impl Engine for FakeEngine {
         }
         Ok(TestOutcome {
             skipped: Vec::new(),
+            notes: Vec::new(),
             accuracy: 0.75,
             unweighted_accuracy: 0.7,
             samples: 8,
