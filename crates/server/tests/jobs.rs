@@ -324,14 +324,7 @@ async fn test_job_reports_metrics_and_engine_errors_without_paths() {
 
 #[tokio::test]
 async fn running_job_can_be_cancelled() {
-    let gate = Arc::new(Gate::default());
-    let app = TestApp::with(
-        |_| {},
-        FakeEngine {
-            gate: Some(gate.clone()),
-        },
-    )
-    .await;
+    let (app, gate) = gated_app().await;
     let ann = app.user("ann").await;
     let id = start_train(&app, &ann, "3").await;
     wait_for_status(&app, &ann, &id, &["running"]).await;
@@ -370,14 +363,7 @@ async fn running_job_can_be_cancelled() {
 
 #[tokio::test]
 async fn queued_job_can_be_cancelled_before_it_starts() {
-    let gate = Arc::new(Gate::default());
-    let app = TestApp::with(
-        |_| {},
-        FakeEngine {
-            gate: Some(gate.clone()),
-        },
-    )
-    .await;
+    let (app, gate) = gated_app().await;
     let ann = app.user("ann").await;
     let first = start_train(&app, &ann, "1").await;
     wait_for_status(&app, &ann, &first, &["running"]).await;
@@ -414,14 +400,7 @@ async fn queued_job_can_be_cancelled_before_it_starts() {
 
 #[tokio::test]
 async fn restart_resumes_running_jobs() {
-    let gate = Arc::new(Gate::default());
-    let app = TestApp::with(
-        |_| {},
-        FakeEngine {
-            gate: Some(gate.clone()),
-        },
-    )
-    .await;
+    let (app, gate) = gated_app().await;
     let ann = app.user("ann").await;
     let id = start_train(&app, &ann, "3").await;
     wait_for_status(&app, &ann, &id, &["running"]).await;
@@ -446,14 +425,7 @@ async fn restart_resumes_running_jobs() {
 /// upload, and the next server resumes it and says so.
 #[tokio::test]
 async fn shutdown_pauses_running_jobs_and_the_next_server_resumes_them() {
-    let gate = Arc::new(Gate::default());
-    let app = TestApp::with(
-        |_| {},
-        FakeEngine {
-            gate: Some(gate.clone()),
-        },
-    )
-    .await;
+    let (app, gate) = gated_app().await;
     let ann = app.user("ann").await;
     let id = start_train(&app, &ann, "3").await;
     wait_for_status(&app, &ann, &id, &["running"]).await;
@@ -508,14 +480,7 @@ async fn jobs_list_shows_own_jobs_newest_first() {
 /// trained stays, and its bundle downloads as a .ser file for its owner only.
 #[tokio::test]
 async fn finished_runs_delete_and_trained_models_download() {
-    let gate = Arc::new(Gate::default());
-    let app = TestApp::with(
-        |_| {},
-        FakeEngine {
-            gate: Some(gate.clone()),
-        },
-    )
-    .await;
+    let (app, gate) = gated_app().await;
     let (ann, bob) = (app.user("ann").await, app.user("bob").await);
     let id = start_train(&app, &ann, "2").await;
     wait_for_status(&app, &ann, &id, &["running"]).await;
@@ -552,4 +517,13 @@ async fn finished_runs_delete_and_trained_models_download() {
         .send(request("GET", &format!("/api/models/{model}"), Some(&ann)))
         .await;
     assert_eq!(kept.status(), StatusCode::OK);
+}
+
+/// A server whose engine waits at the returned gate after its first progress report.
+async fn gated_app() -> (TestApp, Arc<Gate>) {
+    let gate = Arc::new(Gate::default());
+    let engine = FakeEngine {
+        gate: Some(gate.clone()),
+    };
+    (TestApp::with(|_| {}, engine).await, gate)
 }
