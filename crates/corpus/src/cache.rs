@@ -6,7 +6,7 @@
 //! rows*cols f32, then a 32-byte blake3 of everything before it.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -124,18 +124,7 @@ impl FeatureCache {
         let path = self.entry_path(key);
         let shard = path.parent().unwrap_or(&self.dir);
         fs::create_dir_all(shard).map_err(|e| CorpusError::io(shard, e))?;
-        let mut temp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(shard)
-            .map_err(|e| CorpusError::io(shard, e))?;
-        let file = temp.as_file_mut();
-        file.write_all(&encode(key, matrix))
-            .and_then(|()| file.sync_all())
-            .map_err(|e| CorpusError::io(temp.path(), e))?;
-        temp.persist(&path)
-            .map_err(|e| CorpusError::io(&path, e.error))?;
-        sync_dir(shard);
-        Ok(())
+        ser_fs::write_atomic(&path, &encode(key, matrix)).map_err(|e| CorpusError::io(&path, e))
     }
 
     /// Cached matrix, or `compute()`'s result, stored for next time. A failed store does not
@@ -155,12 +144,6 @@ impl FeatureCache {
 }
 
 /// Makes a rename durable (best effort: not every platform can open a folder).
-fn sync_dir(dir: &Path) {
-    if let Ok(handle) = fs::File::open(dir) {
-        let _ = handle.sync_all();
-    }
-}
-
 fn encode(key: &CacheKey, m: &FeatureMatrix) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + 4 * m.data.len() + CHECKSUM_LEN);
     out.extend_from_slice(MAGIC);

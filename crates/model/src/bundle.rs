@@ -10,7 +10,7 @@
 //! weights in the one safetensors payload, member `i` under the prefix `m{i}.`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
@@ -120,27 +120,16 @@ pub enum BundleError {
 }
 
 impl Bundle {
-    /// Writes the bundle atomically: a temporary file in the same folder, then a rename.
+    /// Writes the bundle atomically (see [`ser_fs::write_atomic`]).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), BundleError> {
         let path = path.as_ref();
-        let io = |source| BundleError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
         let bytes = self.to_bytes().map_err(|source| BundleError::Json {
             path: path.to_path_buf(),
             source,
         })?;
-        let tmp = temp_path(path);
-        let write = || -> std::io::Result<()> {
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io(e)
+        ser_fs::write_atomic(path, &bytes).map_err(|source| BundleError::Io {
+            path: path.to_path_buf(),
+            source,
         })
     }
 
@@ -425,12 +414,6 @@ pub enum NetLoadError {
     Model(ModelError),
     #[error(transparent)]
     Weights(WeightsError),
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp{}", std::process::id()));
-    path.with_file_name(name)
 }
 
 impl ModelSpec {

@@ -88,7 +88,8 @@ impl FoldStore {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let bytes = serde_json::to_vec_pretty(settings).expect("JSON value serialises");
-                write_atomic(&path, &bytes).map_err(|e| store.error(&path, e.to_string()))?;
+                ser_fs::write_atomic(&path, &bytes)
+                    .map_err(|e| store.error(&path, e.to_string()))?;
             }
             Err(e) => return Err(store.error(&path, e.to_string())),
         }
@@ -124,7 +125,7 @@ impl FoldStore {
     pub fn save(&self, fold: usize, result: &FoldResult) -> Result<(), PipelineError> {
         let path = self.result_path(fold);
         let bytes = serde_json::to_vec(result).map_err(|e| self.error(&path, e.to_string()))?;
-        write_atomic(&path, &bytes).map_err(|e| self.error(&path, e.to_string()))?;
+        ser_fs::write_atomic(&path, &bytes).map_err(|e| self.error(&path, e.to_string()))?;
         // Only disk space is at stake if this fails.
         let _ = std::fs::remove_dir_all(self.checkpoint_dir(fold));
         Ok(())
@@ -241,15 +242,6 @@ fn differences(stored: &serde_json::Value, now: &serde_json::Value) -> Vec<Strin
             format!("{k}: stored {}, now {}", show(a.get(k)), show(b.get(k)))
         })
         .collect()
-}
-
-/// Writes through a temporary file named after this process, then renames, so a reader (or a
-/// process working on another fold) never sees a half-written file.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path))
 }
 
 #[cfg(test)]

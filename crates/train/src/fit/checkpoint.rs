@@ -174,7 +174,7 @@ fn read(path: &Path) -> Result<Vec<u8>, FitError> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FitError> {
-    crate::folds::write_atomic(path, bytes).map_err(|e| FitError::Checkpoint {
+    ser_fs::write_atomic(path, bytes).map_err(|e| FitError::Checkpoint {
         path: path.to_path_buf(),
         why: e.to_string(),
     })
