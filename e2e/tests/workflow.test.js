@@ -184,7 +184,9 @@ test('test the trained model and open the results', async () => {
   await page.waitForSelector('#results-modal:not([hidden])');
   assert.equal(await page.locator('#r-n').innerText(), '8');
   assert.equal(await page.locator('#r-classes tbody tr').count(), 2);
-  assert.ok(await page.locator('#r-confusion svg, #r-confusion img, #r-confusion table').count() >= 1, 'confusion matrix shown');
+  assert.equal(await page.locator('#r-confusion table.cm').count(), 1, 'confusion matrix shown as a table');
+  const cellPx = await page.locator('#r-confusion table.cm td').first().evaluate((td) => parseFloat(getComputedStyle(td).fontSize));
+  assert.ok(cellPx >= 12, `confusion-matrix text of ${cellPx} px`);
   await shot(page, 'testing-results');
   // The trained model is offered for prediction too.
   await page.goto(`${BASE}/prediction?model=${encodeURIComponent(state.modelId)}`);

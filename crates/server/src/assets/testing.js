@@ -104,13 +104,13 @@ document.addEventListener('DOMContentLoaded', () => {
     $('r-n').textContent = r.samples;
     $('r-classes').querySelector('tbody').replaceChildren(...(r.per_class || []).map((c) => h('tr', {},
       h('td', {}, window.SER.pill(c.label)), h('td', {}, pct(c.precision)), h('td', {}, pct(c.recall)), h('td', {}, pct(c.f1)), h('td', {}, c.support))));
+    // The table keeps its text readable at any width; the engine's picture (SVG, which
+    // shrinks with the modal) is offered as a download.
     const box = $('r-confusion');
+    box.replaceChildren(confusionTable(r.labels || [], r.confusion || []));
     if (r.confusion_svg) {
-      // As an <img>, the engine's SVG is a picture only: no script, no page styles.
       const url = URL.createObjectURL(new Blob([r.confusion_svg], { type: 'image/svg+xml' }));
-      box.replaceChildren(h('img', { src: url, alt: 'Confusion matrix' }));
-    } else {
-      box.replaceChildren(confusionTable(r.labels || [], r.confusion || []));
+      box.append(h('p', { class: 'hint' }, h('a', { href: url, download: 'confusion-matrix.svg' }, 'Download the confusion matrix as a picture (SVG)')));
     }
     openModal($('results-modal'));
   }
