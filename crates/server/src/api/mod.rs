@@ -8,7 +8,7 @@ mod tokens;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 
@@ -88,12 +88,17 @@ async fn json_errors(response: axum::response::Response) -> axum::response::Resp
         true => status.canonical_reason().unwrap_or("error").to_lowercase(),
         false => text,
     };
+    // A body the framework could not read into the handler's type is malformed (400); 422
+    // stays for the fields our own validation names.
+    let status = match status {
+        StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+        other => other,
+    };
+    parts.status = status;
     let code = match status.as_u16() {
-        400 => "bad_request",
         405 => "method_not_allowed",
         413 => "payload_too_large",
         415 => "unsupported_media_type",
-        422 => "validation",
         _ if status.is_server_error() => "internal",
         _ => "bad_request",
     };

@@ -99,6 +99,12 @@ async fn read_predict_form(state: &AppState, multipart: &mut Multipart) -> AppRe
                         config.max_predict_files
                     )));
                 }
+                // A plain form value is not a file (browsers and curl -F name every upload).
+                if field.file_name().is_none() {
+                    return Err(AppError::BadRequest(
+                        "form field 'files' must be a file upload, with a file name".to_owned(),
+                    ));
+                }
                 let fallback = format!("file-{}", form.files.len() + 1);
                 let name = display_name(field.file_name(), &fallback);
                 let data =
