@@ -222,3 +222,20 @@ test('a second user sees none of the first user\'s data', async () => {
     await b.close();
   }
 });
+
+test('past predictions download as CSV, and uploads clear while microphone predictions stay', async () => {
+  const page = state.page;
+  await page.goto(`${BASE}/prediction`);
+  await page.waitForSelector('#export-history:not([disabled])');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-history')]);
+  assert.equal(download.suggestedFilename(), 'predictions.csv');
+  const csv = require('fs').readFileSync(await download.path(), 'utf8').trim().split('\n');
+  assert.equal(csv[0], 'when,file,emotion,confidence,true_emotion,model,source');
+  const shown = await page.locator('#history-table tbody tr').count();
+  assert.equal(csv.length - 1, shown, 'one line per past prediction');
+  page.once('dialog', (d) => d.accept());
+  await page.click('#clear-uploads');
+  await until(async () => (await page.locator('#history-table tbody tr').count()) === 1, { what: 'only the microphone row left' });
+  assert.match(await page.locator('#history-table tbody tr').first().innerText(), /recording-/);
+  assert.ok(await page.locator('#clear-uploads').isDisabled());
+});

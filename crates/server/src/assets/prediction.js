@@ -108,6 +108,9 @@ document.addEventListener('DOMContentLoaded', () => {
         h('td', { class: 'file model-col' }, p.model_name),
         h('td', { class: 'right' }, h('div', { class: 'row-actions' }, waveButton(p), deleteButton(p, loadHistory))))));
       renderMic(predictions.filter((p) => p.source === 'microphone'));
+      historyRows = predictions;
+      $('export-history').disabled = predictions.length === 0;
+      $('clear-uploads').disabled = !predictions.some((p) => p.source !== 'microphone');
     } catch (err) {
       toast(err.message, 'error');
     }
@@ -138,6 +141,27 @@ document.addEventListener('DOMContentLoaded', () => {
     $('mic-empty').hidden = rows.length > 0;
     $('clear-mic').disabled = rows.length === 0;
   }
+
+  // ---- past predictions: export and clear ----
+  let historyRows = [];
+  const csvCell = (v) => {
+    const text = v === null || v === undefined ? '' : String(v);
+    return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  };
+  $('export-history').addEventListener('click', () => {
+    const head = ['when', 'file', 'emotion', 'confidence', 'true_emotion', 'model', 'source'];
+    const lines = historyRows.map((p) => [new Date(p.created_at).toISOString(), p.file_name, p.label,
+      Number(p.confidence).toFixed(4), p.true_label || '', p.model_name, p.source].map(csvCell).join(','));
+    const url = URL.createObjectURL(new Blob([[head.join(','), ...lines].join('\n') + '\n'], { type: 'text/csv' }));
+    const a = h('a', { href: url, download: 'predictions.csv' });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  });
+  $('clear-uploads').addEventListener('click', async () => {
+    if (!confirm('Delete all predictions of uploaded files? Microphone predictions stay.')) return;
+    try { await api('DELETE', '/api/predictions?source=upload'); loadHistory(); } catch (err) { toast(err.message, 'error'); }
+  });
 
   $('clear-mic').addEventListener('click', async () => {
     if (!micRows.length || !confirm('Delete all microphone predictions?')) return;
