@@ -44,6 +44,10 @@ curl -fsS -b "$WORK/cookies" -H "x-csrf-token: $CSRF" -H 'content-type: applicat
 TOKEN="$(sed -n 's/.*"secret":"\([^"]*\)".*/\1/p' "$WORK/token.json")"
 
 # Signing out and revoking tokens would end this run's own session: our router tests cover them.
+# The stateful phase is left out: it flags schema-valid requests it builds from response links
+# as schema-violating ("Invalid component: positive test case"), and its order is not fixed by
+# the seed.
 "$VENV/bin/st" --config-file "$ROOT/scripts/schemathesis.toml" run "$BASE/api/openapi.json" \
   -H "Authorization: Bearer $TOKEN" --checks all --max-examples "$MAX_EXAMPLES" --seed 1 \
+  --phases examples,coverage,fuzzing \
   --exclude-name "POST /api/auth/signout" --exclude-name "DELETE /api/tokens/{id}" --no-color
