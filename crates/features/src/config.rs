@@ -235,6 +235,16 @@ impl FeatureConfig {
         }
     }
 
+    /// Normalises a clip of a per-speaker set (`+spk`, which the extractor leaves as computed)
+    /// as when it comes alone: its own band means go (all that is known of its speaker). The
+    /// extractor has already normalised the clips of every other set, so they stay unchanged.
+    pub fn normalise_alone(&self, m: &mut FeatureMatrix) {
+        if self.utterance_norm == UtteranceNorm::Speaker {
+            let levels = self.frame_levels(m);
+            UtteranceNorm::Speaker.for_single_clip().apply(m, &levels);
+        }
+    }
+
     /// Each frame's mean level in dB for a frame matrix of this set: the mean of the log-mel
     /// bands (for MFCC frames, from c0: the orthonormal DCT makes it their sum / sqrt(n_mels)).
     /// Per-utterance and per-speaker normalisation pick their active frames by it.

@@ -207,13 +207,8 @@ impl Classifier {
         name: &str,
     ) -> Result<ClipPrediction, InferenceError> {
         let mut features = self.extract(samples, name)?;
-        if self.features.utterance_norm == UtteranceNorm::Speaker {
-            // A clip alone is all that is known of its speaker.
-            let levels = self.features.frame_levels(&features);
-            UtteranceNorm::Speaker
-                .for_single_clip()
-                .apply(&mut features, &levels);
-        }
+        // A clip alone is all that is known of its speaker.
+        self.features.normalise_alone(&mut features);
         self.classify_features(&features, name)
     }
 

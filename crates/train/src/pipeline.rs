@@ -181,14 +181,12 @@ fn normalise_by_speaker(dataset: &Dataset, config: &FeatureConfig, featurised: &
                 .add(m, &config.frame_levels(m));
         }
     }
-    let single = UtteranceNorm::Speaker.for_single_clip();
     featurised.alone = featurised
         .matrices
         .iter()
         .map(|m| {
             m.clone().map(|mut m| {
-                let levels = config.frame_levels(&m);
-                single.apply(&mut m, &levels);
+                config.normalise_alone(&mut m);
                 m
             })
         })
@@ -200,8 +198,7 @@ fn normalise_by_speaker(dataset: &Dataset, config: &FeatureConfig, featurised: &
         let Some(means) = speakers.get(clip.speaker.as_str()) else {
             let copies = featurised.augmented[k].iter_mut();
             for m in std::iter::once(original).chain(copies) {
-                let levels = config.frame_levels(m);
-                single.apply(m, &levels);
+                config.normalise_alone(m);
             }
             continue;
         };
