@@ -132,15 +132,10 @@ fn describe_model(name: &str, json: bool) -> anyhow::Result<ExitCode> {
 
 /// "UA 65.9 ± 4.1 %  WA 66.1 ± 4.2 %  F1 ... ECE 0.071" from stored figures.
 fn figure_line(f: &serde_json::Value) -> String {
+    // Bundles store each figure as a serialised MeanStd.
     let stat = |key: &str| -> Option<String> {
-        let mean = f[key]["mean"].as_f64()?;
-        let std = f[key]["std"].as_f64().unwrap_or(0.0);
-        let n = f[key]["n"].as_u64().unwrap_or(1);
-        Some(if n > 1 {
-            format!("{:.1} ± {:.1} %", 100.0 * mean, 100.0 * std)
-        } else {
-            format!("{:.1} %", 100.0 * mean)
-        })
+        let figure: ser_train::metrics::MeanStd = serde_json::from_value(f[key].clone()).ok()?;
+        Some(format!("{} %", figure.percent()))
     };
     let mut parts = Vec::new();
     for (label, key) in [("UA", "ua"), ("WA", "wa"), ("F1", "macro_f1")] {
