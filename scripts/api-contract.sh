@@ -28,20 +28,9 @@ fi
 BIN="${SER_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/ser}"
 [ -x "$BIN" ] || cargo build --locked --bin ser
 PORT="${SER_CONTRACT_PORT:-$((20000 + RANDOM % 20000))}"
-BASE="http://127.0.0.1:$PORT"
 WORK="$(mktemp -d /tmp/ser-contract.XXXXXX)"
-"$BIN" serve --addr "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 150); do curl -fs -o /dev/null "$BASE/api/openapi.json" && break; sleep 0.2; done
-
-curl -fsS -c "$WORK/cookies" -H 'content-type: application/json' \
-  -d '{"name":"Contract","email":"contract@example.com","password":"contract-check-9"}' \
-  "$BASE/api/auth/signup" >"$WORK/signup.json"
-CSRF="$(sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p' "$WORK/signup.json")"
-curl -fsS -b "$WORK/cookies" -H "x-csrf-token: $CSRF" -H 'content-type: application/json' \
-  -d '{"name":"contract"}' "$BASE/api/tokens" >"$WORK/token.json"
-TOKEN="$(sed -n 's/.*"secret":"\([^"]*\)".*/\1/p' "$WORK/token.json")"
+source "$ROOT/scripts/serve-with-token.sh"
+serve_with_token "$BIN" "$PORT" "$WORK"
 
 # Signing out and revoking tokens would end this run's own session: our router tests cover them.
 # The stateful phase is left out: it flags schema-valid requests it builds from response links

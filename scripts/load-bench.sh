@@ -11,20 +11,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${SER_BIN:-$ROOT/target/release/ser}"
 PORT="${PORT:-18181}"
 DURATION="${DURATION:-20s}"
-BASE="http://127.0.0.1:$PORT"
 WORK="$(mktemp -d /tmp/ser-load.XXXXXX)"
-"$BIN" serve --addr "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 100); do curl -fs -o /dev/null "$BASE/api/openapi.json" && break; sleep 0.2; done
-
-curl -fsS -c "$WORK/cookies" -H 'content-type: application/json' \
-  -d '{"name":"Load Test","email":"load@example.com","password":"load-test-password"}' \
-  "$BASE/api/auth/signup" >"$WORK/signup.json"
-CSRF="$(sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p' "$WORK/signup.json")"
-curl -fsS -b "$WORK/cookies" -H "x-csrf-token: $CSRF" -H 'content-type: application/json' \
-  -d '{"name":"load"}' "$BASE/api/tokens" >"$WORK/token.json"
-TOKEN="$(sed -n 's/.*"secret":"\([^"]*\)".*/\1/p' "$WORK/token.json")"
+source "$ROOT/scripts/serve-with-token.sh"
+serve_with_token "$BIN" "$PORT" "$WORK"
 
 BOUNDARY="ser-load-boundary"
 {
