@@ -223,3 +223,77 @@ fn serve_exits_soon_after_sigterm_with_a_connection_open() {
     );
     drop(held);
 }
+
+/// Audio that is not clean speech — silence, noise alone, clipping, a DC offset, 8 kHz
+/// telephone audio, a clip shorter than half a second, very loud and very quiet voices — each
+/// gets an answer (an emotion, maybe marked uncertain, or "no speech"), never an error.
+#[test]
+fn inputs_that_are_not_clean_speech_get_an_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    // A voice-like signal: a 150 Hz buzz with harmonics, its level swelling like syllables.
+    let voice = |gain: f32| {
+        move |t: f32| {
+            let syllables = 0.5 + 0.5 * (2.0 * std::f32::consts::PI * 4.0 * t).sin().abs();
+            let buzz: f32 = (1..=8)
+                .map(|k| (2.0 * std::f32::consts::PI * 150.0 * k as f32 * t).sin() / k as f32)
+                .sum();
+            gain * syllables * buzz / 2.0
+        }
+    };
+    let mut noise_state = 12345u32;
+    let mut noise = move || {
+        noise_state = noise_state
+            .wrapping_mul(1_664_525)
+            .wrapping_add(1_013_904_223);
+        (noise_state >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0
+    };
+    let noise_samples: Vec<f32> = (0..32_000).map(|_| 0.3 * noise()).collect();
+    let cases: Vec<(&str, u32, f32, Box<dyn Fn(f32) -> f32>)> = vec![
+        ("silence.wav", 16_000, 2.0, Box::new(|_| 0.0)),
+        (
+            "noise.wav",
+            16_000,
+            2.0,
+            Box::new(move |t| noise_samples[((t * 16_000.0) as usize).min(31_999)]),
+        ),
+        (
+            "clipped.wav",
+            16_000,
+            2.0,
+            Box::new(move |t| (voice(4.0)(t)).clamp(-1.0, 1.0)),
+        ),
+        (
+            "dc-offset.wav",
+            16_000,
+            2.0,
+            Box::new(move |t| 0.4 + voice(0.3)(t)),
+        ),
+        ("telephone-8k.wav", 8_000, 2.0, Box::new(voice(0.5))),
+        ("short.wav", 16_000, 0.3, Box::new(voice(0.5))),
+        ("loud.wav", 16_000, 2.0, Box::new(voice(0.99))),
+        ("quiet.wav", 16_000, 2.0, Box::new(voice(0.003))),
+    ];
+    let mut paths = Vec::new();
+    for (name, rate, seconds, signal) in &cases {
+        let path = dir.path().join(name);
+        support::write_wav(&path, *rate, *seconds, signal);
+        paths.push(path);
+    }
+    let out = ser()
+        .arg("predict")
+        .arg("--json")
+        .args(&paths)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), cases.len());
+    for r in results {
+        let answered = r["emotion"].is_string() || r["no_speech"] == true;
+        assert!(answered && r["error"].is_null(), "{r}");
+    }
+    assert_eq!(results[0]["no_speech"], true, "silence: {}", results[0]);
+}
