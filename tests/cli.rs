@@ -248,7 +248,8 @@ fn inputs_that_are_not_clean_speech_get_an_answer() {
         (noise_state >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0
     };
     let noise_samples: Vec<f32> = (0..32_000).map(|_| 0.3 * noise()).collect();
-    let cases: Vec<(&str, u32, f32, Box<dyn Fn(f32) -> f32>)> = vec![
+    type Signal = Box<dyn Fn(f32) -> f32>;
+    let cases: Vec<(&str, u32, f32, Signal)> = vec![
         ("silence.wav", 16_000, 2.0, Box::new(|_| 0.0)),
         (
             "noise.wav",
