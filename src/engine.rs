@@ -18,7 +18,7 @@ use ser_server::{
     TestOutcome, TrainOutcome, TrainProgress, TrainSpec,
 };
 use ser_train::fit::{EpochReport, FitConfig, FreqWarp, SpecAugment};
-use ser_train::inference::Classifier;
+use ser_train::inference::{Classifier, InferenceError};
 use ser_train::pipeline::{self, Augmentation, Featurised, PipelineError, TrainRun};
 
 use crate::commands::training::default_features;
@@ -220,7 +220,10 @@ impl Engine for MlEngine {
         }
         let prediction = classifier
             .classify_samples(&decoded.samples, file_name)
-            .map_err(|e| EngineError::Input(named(file_name, &e.to_string())))?;
+            .map_err(|e| match e {
+                InferenceError::NoSpeech { .. } => EngineError::NoSpeech(file_name.to_owned()),
+                other => EngineError::Input(named(file_name, &other.to_string())),
+            })?;
         let top = prediction.top();
         Ok(Prediction {
             label: top.label.clone(),

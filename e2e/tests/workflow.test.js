@@ -2,7 +2,7 @@
 // recording, train a small model, test it, and check that a second user sees none of it.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { BASE, until, launch, uniqueEmail, signUp, shot, sampleClips, toneDatasetZip } = require('./helpers');
+const { BASE, until, wav, launch, uniqueEmail, signUp, shot, sampleClips, toneDatasetZip } = require('./helpers');
 
 const state = {};
 
@@ -115,6 +115,19 @@ test('on a phone, past predictions show emotion and confidence; a deleted one le
   } finally {
     await page.setViewportSize({ width: 1280, height: 800 });
   }
+});
+
+test('a silent file says "no speech heard", not an error', async () => {
+  const page = state.page;
+  await page.goto(`${BASE}/prediction`);
+  const silent = wav(1.0);
+  silent.fill(0, 44);
+  await page.setInputFiles('#files', [{ name: 'silence.wav', mimeType: 'audio/wav', buffer: silent }]);
+  await page.waitForSelector('#predict-btn:not([disabled])');
+  await page.click('#predict-btn');
+  const row = page.locator('#results-table tbody tr').first();
+  await until(async () => /no speech heard/.test(await row.innerText()), { what: 'the no-speech row' });
+  assert.equal(await row.locator('.error-text').count(), 0, 'not shown as an error');
 });
 
 test('train a small model and watch it finish', async () => {

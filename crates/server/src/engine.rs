@@ -198,6 +198,9 @@ pub enum EngineError {
     /// The message is shown to the user: name the file and the problem, not server paths.
     #[error("{0}")]
     Input(String),
+    /// The audio holds no speech (silence, or too little sound), so no emotion is named.
+    #[error("{0}: no speech heard")]
+    NoSpeech(String),
     /// The cancel flag was seen.
     #[error("cancelled")]
     Cancelled,

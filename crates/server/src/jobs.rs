@@ -211,6 +211,10 @@ impl Failure {
         match err {
             EngineError::Cancelled => Self::Cancelled,
             EngineError::Input(msg) => Self::Failed(state.scrub(&msg)),
+            // Jobs read datasets; a clip without speech is not a job's outcome.
+            no_speech @ EngineError::NoSpeech(_) => {
+                Self::Failed(state.scrub(&no_speech.to_string()))
+            }
             EngineError::Internal(msg) => {
                 tracing::error!(error = %msg, "engine failed");
                 Self::Failed(

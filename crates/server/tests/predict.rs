@@ -18,6 +18,7 @@ async fn predicts_many_files_reporting_errors_per_file() {
                 Part::File("files", "corrupt.wav", b"garbage"),
                 Part::File("files", "empty.wav", b""),
                 Part::File("files", "C:\\Users\\ann\\angry take.wav", b"RIFF...."),
+                Part::File("files", "silence.wav", b"RIFF...."),
             ],
             Some(&ann),
         ))
@@ -26,7 +27,7 @@ async fn predicts_many_files_reporting_errors_per_file() {
     let body = body_json(response).await;
     assert_eq!(body["model"]["id"], "default");
     let results = body["results"].as_array().unwrap();
-    assert_eq!(results.len(), 4);
+    assert_eq!(results.len(), 5);
     assert_eq!(results[0]["ok"], true);
     assert_eq!(results[0]["uncertain"], false, "the fake engine is sure");
     assert_eq!(results[0]["prediction"]["label"], "happy");
@@ -44,6 +45,10 @@ async fn predicts_many_files_reporting_errors_per_file() {
     // Folder parts of the client's name are dropped.
     assert_eq!(results[3]["file_name"], "angry take.wav");
     assert_eq!(results[3]["prediction"]["label"], "angry");
+    // Audio without speech is said to be so, not an error of the file.
+    assert_eq!(results[4]["ok"], false);
+    assert_eq!(results[4]["no_speech"], true);
+    assert_eq!(results[4]["error"], "silence.wav: no speech heard");
 
     let history = body_json(
         app.send(request("GET", "/api/predictions", Some(&ann)))

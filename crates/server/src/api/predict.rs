@@ -139,8 +139,8 @@ pub async fn predict(
     })))
 }
 
-/// One file's outcome: `{file_name, ok: true, prediction, uncertain}` or `{file_name, ok:
-/// false, error}`.
+/// One file's outcome: `{file_name, ok: true, prediction, uncertain}`, `{file_name, ok: false,
+/// no_speech: true, error}` for audio without speech, or `{file_name, ok: false, error}`.
 async fn predict_one(
     state: &AppState,
     user_id: &str,
@@ -160,6 +160,12 @@ async fn predict_one(
     let prediction = match task.await {
         Ok(Ok(p)) => p,
         Ok(Err(EngineError::Input(msg))) => return failed(state.scrub(&msg)),
+        Ok(Err(no_speech @ EngineError::NoSpeech(_))) => {
+            let error = no_speech.to_string();
+            return Ok(
+                json!({ "file_name": name, "ok": false, "no_speech": true, "error": error }),
+            );
+        }
         Ok(Err(other)) => {
             tracing::error!(file = %name, error = %other, "prediction failed");
             return failed(format!("{name}: the engine failed unexpectedly"));

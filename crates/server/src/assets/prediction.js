@@ -70,9 +70,13 @@ document.addEventListener('DOMContentLoaded', () => {
         h('td', {}, confidence(r.prediction.confidence)),
         h('td', {}, trueCell(r.prediction)),
         h('td', { class: 'right' }, waveButton(r.prediction)))
-      : h('tr', {},
-        h('td', { class: 'file', title: r.file_name }, r.file_name),
-        h('td', { colspan: 4 }, h('span', { class: 'error-text' }, r.error))));
+      : r.no_speech
+        ? h('tr', {},
+          h('td', { class: 'file', title: r.file_name }, r.file_name),
+          h('td', { colspan: 4 }, h('span', { class: 'muted', title: 'Silence or too little sound to name an emotion' }, 'no speech heard')))
+        : h('tr', {},
+          h('td', { class: 'file', title: r.file_name }, r.file_name),
+          h('td', { colspan: 4 }, h('span', { class: 'error-text' }, r.error))));
     body.replaceChildren(...rows);
     $('results-empty').hidden = rows.length > 0;
   }

@@ -43,7 +43,7 @@ impl Gate {
 }
 
 /// Predicts the emotion named in the file name ("happy_1.wav" -> happy), fails on names
-/// containing "corrupt", trains in `epochs` quick ticks and writes a bundle file.
+/// containing "corrupt", hears no speech in names containing "silence", trains in `epochs` quick ticks and writes a bundle file.
 #[derive(Default)]
 pub struct FakeEngine {
     /// When set, `train` waits here after its first progress report.
@@ -89,6 +89,9 @@ impl Engine for FakeEngine {
             return Err(EngineError::Input(format!(
                 "{file_name}: not a valid audio file"
             )));
+        }
+        if file_name.contains("silence") {
+            return Err(EngineError::NoSpeech(file_name.to_owned()));
         }
         if let Some(path) = model.filter(|p| !p.exists()) {
             return Err(EngineError::Internal(format!(
