@@ -699,19 +699,17 @@ mod tests {
 
     /// A ZIP of `Actor_0k/<emotion>/clipN.wav`: low tones are sad, high ones happy.
     fn tone_zip(path: &Path) {
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-        let options = zip::write::SimpleFileOptions::default();
+        let mut entries = Vec::new();
         for speaker in 1..=4 {
             for (emotion, freq) in [("sad", 150.0), ("happy", 900.0)] {
                 for take in 0..4 {
                     let detune = 1.0 + 0.02 * speaker as f32 + 0.01 * take as f32;
                     let name = format!("Actor_{speaker:02}/{emotion}/clip{take}.wav");
-                    zip.start_file(name, options).unwrap();
-                    zip.write_all(&tone(freq * detune, 0.75)).unwrap();
+                    entries.push((name, tone(freq * detune, 0.75)));
                 }
             }
         }
-        zip.finish().unwrap();
+        zip_of(path, &entries);
     }
 
     #[test]
@@ -979,10 +977,10 @@ mod tests {
     }
 
     /// A ZIP of `entries` (name, bytes) at `path`.
-    fn zip_of(path: &Path, entries: &[(&str, Vec<u8>)]) {
+    fn zip_of(path: &Path, entries: &[(impl AsRef<str>, Vec<u8>)]) {
         let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
         for (entry, bytes) in entries {
-            zip.start_file(*entry, zip::write::SimpleFileOptions::default())
+            zip.start_file(entry.as_ref(), zip::write::SimpleFileOptions::default())
                 .unwrap();
             zip.write_all(bytes).unwrap();
         }
@@ -1008,12 +1006,8 @@ mod tests {
         ));
         entries.push(("Actor_02/angry/empty.wav".into(), Vec::new()));
         entries.push(("Actor_03/angry/cut.wav".into(), cut));
-        let view: Vec<(&str, Vec<u8>)> = entries
-            .iter()
-            .map(|(n, b)| (n.as_str(), b.clone()))
-            .collect();
         let path = dir.path().join("mixed.zip");
-        zip_of(&path, &view);
+        zip_of(&path, &entries);
         let never = AtomicBool::new(false);
         let engine = MlEngine::new().unwrap();
         let spec = TrainSpec::new("svm-linear", 1);
@@ -1037,7 +1031,7 @@ mod tests {
         );
 
         let few = dir.path().join("few.zip");
-        zip_of(&few, &[&view[..2], &view[8..]].concat());
+        zip_of(&few, &[&entries[..2], &entries[8..]].concat());
         match engine.train(&few, &spec, &dir.path().join("job2"), &mut |_| {}, &never) {
             Err(EngineError::Input(message)) => assert!(
                 message.contains("only 2 of 5 clips could be read"),
@@ -1059,12 +1053,8 @@ mod tests {
                 })
             })
             .collect();
-        let view: Vec<(&str, Vec<u8>)> = entries
-            .iter()
-            .map(|(n, b)| (n.as_str(), b.clone()))
-            .collect();
         let path = dir.path().join("ravdess-like.zip");
-        zip_of(&path, &view);
+        zip_of(&path, &entries);
         let never = AtomicBool::new(false);
         let outcome = MlEngine::new()
             .unwrap()
@@ -1079,17 +1069,16 @@ mod tests {
     fn training_on_one_speaker_is_not_called_speaker_independent() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("one.zip");
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-        for (emotion, freq) in [("sad", 150.0), ("happy", 900.0)] {
-            for take in 0..5 {
-                let name = format!("Actor_01/{emotion}/clip{take}.wav");
-                zip.start_file(name, zip::write::SimpleFileOptions::default())
-                    .unwrap();
-                zip.write_all(&tone(freq * (1.0 + 0.01 * take as f32), 0.5))
-                    .unwrap();
-            }
-        }
-        zip.finish().unwrap();
+        let entries: Vec<(String, Vec<u8>)> = [("sad", 150.0), ("happy", 900.0)]
+            .into_iter()
+            .flat_map(|(emotion, freq)| {
+                (0..5).map(move |take| {
+                    let name = format!("Actor_01/{emotion}/clip{take}.wav");
+                    (name, tone(freq * (1.0 + 0.01 * take as f32), 0.5))
+                })
+            })
+            .collect();
+        zip_of(&path, &entries);
         let never = AtomicBool::new(false);
         let spec = TrainSpec::new("svm-linear", 1);
         let work = dir.path().join("job");
@@ -1111,25 +1100,18 @@ mod tests {
     fn a_zip_of_one_emotion_or_no_audio_says_so() {
         let dir = tempfile::tempdir().unwrap();
         let engine = MlEngine::new().unwrap();
-        let write_zip = |name: &str, entries: &[(&str, Vec<u8>)]| {
-            let path = dir.path().join(name);
-            zip_of(&path, entries);
-            path
-        };
         let happy: Vec<(String, Vec<u8>)> = (1..=4)
             .map(|a| (format!("Actor_0{a}/happy/a.wav"), tone(440.0, 0.5)))
             .collect();
-        let happy: Vec<(&str, Vec<u8>)> =
-            happy.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+        let (happy_zip, readme_zip) = (dir.path().join("happy.zip"), dir.path().join("readme.zip"));
+        zip_of(&happy_zip, &happy);
+        zip_of(&readme_zip, &[("readme.txt", b"hello".to_vec())]);
         let cases = [
             (
-                write_zip("happy.zip", &happy),
+                happy_zip,
                 "the dataset holds one emotion only (happy); training needs at least two",
             ),
-            (
-                write_zip("readme.zip", &[("readme.txt", b"hello".to_vec())]),
-                "0 skipped, 1 non-audio files",
-            ),
+            (readme_zip, "0 skipped, 1 non-audio files"),
         ];
         let never = AtomicBool::new(false);
         for (zip, says) in cases {
