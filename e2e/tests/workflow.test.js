@@ -243,7 +243,7 @@ test('past predictions download as CSV, and uploads clear while microphone predi
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-history')]);
   assert.equal(download.suggestedFilename(), 'predictions.csv');
   const csv = require('fs').readFileSync(await download.path(), 'utf8').trim().split('\n');
-  assert.equal(csv[0], 'when,file,emotion,confidence,true_emotion,model,source');
+  assert.equal(csv[0], 'when,file,emotion,confidence,uncertain,true_emotion,model,source');
   const shown = await page.locator('#history-table tbody tr').count();
   assert.equal(csv.length - 1, shown, 'one line per past prediction');
   page.once('dialog', (d) => d.accept());

@@ -34,6 +34,24 @@ pub fn speaker_in_corpus(speaker: &str) -> &str {
         .map_or(speaker, |(_, own)| own)
 }
 
+/// The language of a well-known corpus, by the name [`corpus_name_of`] gives it (`ravdess`,
+/// `ased`, ...), so that a model card can say which languages a model has heard.
+pub fn known_language(corpus_name: &str) -> Option<&'static str> {
+    Some(match corpus_name {
+        "ravdess" | "crema-d" | "cremad" | "tess" | "iemocap" | "msp-podcast" => "English",
+        "savee" => "English (British)",
+        "emodb" | "emo-db" => "German",
+        "casia" => "Mandarin",
+        "ased" => "Amharic",
+        "emovo" => "Italian",
+        "shemo" => "Persian",
+        "urdu" => "Urdu",
+        "aesdd" => "Greek",
+        "cafe" => "French (Canadian)",
+        _ => return None,
+    })
+}
+
 /// The name a dataset path gives its corpus: a folder's name, a ZIP's stem, and for a
 /// manifest CSV its own stem unless that says only "manifest" (then its folder's name, as
 /// for `ased/MANIFEST.csv`). Lower case.
@@ -170,6 +188,16 @@ impl Dataset {
 mod tests {
     use super::*;
     use crate::dataset::Corpus;
+
+    #[test]
+    fn well_known_corpora_have_a_language_and_others_none() {
+        assert_eq!(known_language("ravdess"), Some("English"));
+        assert_eq!(
+            known_language(&corpus_name_of(Path::new("x/ased/MANIFEST.csv"))),
+            Some("Amharic")
+        );
+        assert_eq!(known_language("my-recordings"), None);
+    }
 
     fn clip(speaker: &str, emotion: &str) -> Clip {
         Clip {

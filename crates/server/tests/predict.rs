@@ -71,6 +71,43 @@ async fn predicts_many_files_reporting_errors_per_file() {
     assert_eq!(one["waveform"].as_array().unwrap().len(), 10);
 }
 
+/// A prediction under the model's threshold stays marked uncertain in the history, not only
+/// in the fresh result.
+#[tokio::test]
+async fn the_history_remembers_uncertain_predictions() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let files = [
+        Part::File("files", "unsure_sad.wav", b"RIFF...."),
+        Part::File("files", "sad.wav", b"RIFF...."),
+    ];
+    let body = body_json(
+        app.send(multipart("/api/predict", &files, Some(&ann)))
+            .await,
+    )
+    .await;
+    assert_eq!(body["results"][0]["uncertain"], true);
+    assert_eq!(body["results"][0]["prediction"]["uncertain"], true);
+    let history = body_json(
+        app.send(request("GET", "/api/predictions", Some(&ann)))
+            .await,
+    )
+    .await;
+    let uncertain_of = |name: &str| {
+        history["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["file_name"] == name)
+            .map(|p| p["uncertain"].clone())
+    };
+    assert_eq!(
+        uncertain_of("unsure_sad.wav"),
+        Some(serde_json::json!(true))
+    );
+    assert_eq!(uncertain_of("sad.wav"), Some(serde_json::json!(false)));
+}
+
 #[tokio::test]
 async fn predictions_can_be_deleted_one_by_one_or_by_source() {
     let app = TestApp::new().await;

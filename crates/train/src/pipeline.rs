@@ -737,10 +737,12 @@ pub fn training_settings(fit: &FitConfig, featurised: &Featurised) -> String {
     parts.join(", ")
 }
 
-/// Provenance key of a bundle's training corpora, e.g. "ravdess: 1440 clips, 24 speakers".
+/// Provenance key of a bundle's training corpora, e.g. "ravdess (English): 1440 clips, 24
+/// speakers".
 pub const CORPORA: &str = "corpora";
 
-/// "ravdess: 1440 clips, 24 speakers; ased: 2474 clips, 65 speakers".
+/// "ravdess (English): 1440 clips, 24 speakers; ased (Amharic): 2474 clips, 65 speakers"
+/// (a language only for corpora [`ser_corpus::known_language`] knows).
 pub fn describe_corpora(dataset: &Dataset) -> String {
     let single = [ser_corpus::corpus_name_of(&dataset.root)];
     let names = dataset.corpus_names();
@@ -759,7 +761,14 @@ pub fn describe_corpora(dataset: &Dataset) -> String {
                 .collect();
             let speakers: std::collections::BTreeSet<&str> =
                 clips.iter().map(|c| c.speaker.as_str()).collect();
-            format!("{name}: {} clips, {} speakers", clips.len(), speakers.len())
+            let language = ser_corpus::known_language(name)
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
+            format!(
+                "{name}{language}: {} clips, {} speakers",
+                clips.len(),
+                speakers.len()
+            )
         })
         .collect::<Vec<_>>()
         .join("; ")

@@ -175,9 +175,9 @@ async fn predict_one(
             return failed(format!("{name}: the engine crashed unexpectedly"));
         }
     };
-    let uncertain = prediction.uncertain;
     let record = record_from(prediction, model, source, &name);
     state.db.insert_prediction(user_id, &record).await?;
+    let uncertain = record.uncertain;
     Ok(json!({ "file_name": name, "ok": true, "prediction": record, "uncertain": uncertain }))
 }
 
@@ -195,6 +195,7 @@ fn record_from(
         file_name: file_name.to_owned(),
         label: p.label,
         confidence: f64::from(p.confidence),
+        uncertain: p.uncertain,
         true_label: p.true_label,
         probabilities: json!(p.probabilities),
         waveform: json!(p.waveform),

@@ -59,6 +59,11 @@ document.addEventListener('DOMContentLoaded', () => {
     return h('span', {}, pill(p.true_label), h('span', { class: same ? 'match' : 'miss', title: same ? 'Prediction matches' : 'Prediction differs' }, same ? '✓' : '✗'));
   }
 
+  // The predicted emotion, marked when no emotion stood out (confidence under the model's threshold).
+  const emotionCell = (p) => h('td', {}, pill(p.label), p.uncertain
+    ? h('span', { class: 'muted', title: 'No emotion stands out: the confidence is below the model\'s threshold' }, ' uncertain')
+    : null);
+
   const waveButton = (p) => h('button', { class: 'icon-btn', type: 'button', title: 'Show waveform', 'aria-label': `Waveform of ${p.file_name}`, onclick: () => showWave(p) }, icon('wave'));
 
   function showResults(results) {
@@ -66,7 +71,7 @@ document.addEventListener('DOMContentLoaded', () => {
     const rows = results.map((r) => r.ok
       ? h('tr', { 'data-id': r.prediction.id },
         h('td', { class: 'file', title: r.file_name }, r.file_name),
-        h('td', {}, pill(r.prediction.label), r.uncertain ? h('span', { class: 'muted', title: 'No emotion stands out: the confidence is below the model\'s threshold' }, ' uncertain') : null),
+        emotionCell(r.prediction),
         h('td', {}, confidence(r.prediction.confidence)),
         h('td', {}, trueCell(r.prediction)),
         h('td', { class: 'right' }, waveButton(r.prediction)))
@@ -106,7 +111,7 @@ document.addEventListener('DOMContentLoaded', () => {
       $('history-table').querySelector('tbody').replaceChildren(...predictions.map((p) => h('tr', {},
         h('td', { class: 'nowrap' }, when(p.created_at)),
         h('td', { class: 'file', title: p.file_name }, p.file_name),
-        h('td', {}, pill(p.label)),
+        emotionCell(p),
         h('td', {}, confidence(p.confidence)),
         h('td', {}, trueCell(p)),
         h('td', { class: 'file model-col' }, p.model_name),
@@ -138,7 +143,7 @@ document.addEventListener('DOMContentLoaded', () => {
     micRows = rows;
     $('mic-table').querySelector('tbody').replaceChildren(...rows.map((p) => h('tr', {},
       h('td', { class: 'file' }, p.file_name),
-      h('td', {}, pill(p.label)),
+      emotionCell(p),
       h('td', {}, confidence(p.confidence)),
       h('td', { class: 'nowrap' }, when(p.created_at)),
       h('td', { class: 'right' }, h('div', { class: 'row-actions' }, waveButton(p), deleteButton(p, loadHistory))))));
@@ -153,9 +158,9 @@ document.addEventListener('DOMContentLoaded', () => {
     return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   };
   $('export-history').addEventListener('click', () => {
-    const head = ['when', 'file', 'emotion', 'confidence', 'true_emotion', 'model', 'source'];
+    const head = ['when', 'file', 'emotion', 'confidence', 'uncertain', 'true_emotion', 'model', 'source'];
     const lines = historyRows.map((p) => [new Date(p.created_at).toISOString(), p.file_name, p.label,
-      Number(p.confidence).toFixed(4), p.true_label || '', p.model_name, p.source].map(csvCell).join(','));
+      Number(p.confidence).toFixed(4), p.uncertain ? 'yes' : 'no', p.true_label || '', p.model_name, p.source].map(csvCell).join(','));
     const url = URL.createObjectURL(new Blob([[head.join(','), ...lines].join('\n') + '\n'], { type: 'text/csv' }));
     const a = h('a', { href: url, download: 'predictions.csv' });
     document.body.append(a);

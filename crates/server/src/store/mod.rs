@@ -25,29 +25,30 @@ pub struct Db {
 }
 
 /// Each migration is a list of statements, applied once, in order.
-const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE users (
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE users (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
         email TEXT NOT NULL UNIQUE,
         password_hash TEXT NOT NULL,
         created_at BIGINT NOT NULL)",
-    "CREATE TABLE sessions (
+        "CREATE TABLE sessions (
         token_hash TEXT PRIMARY KEY,
         user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
         csrf_token TEXT NOT NULL,
         created_at BIGINT NOT NULL,
         expires_at BIGINT NOT NULL)",
-    "CREATE INDEX sessions_user ON sessions(user_id)",
-    "CREATE TABLE api_tokens (
+        "CREATE INDEX sessions_user ON sessions(user_id)",
+        "CREATE TABLE api_tokens (
         id TEXT PRIMARY KEY,
         user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
         name TEXT NOT NULL,
         token_hash TEXT NOT NULL UNIQUE,
         created_at BIGINT NOT NULL,
         last_used_at BIGINT)",
-    "CREATE INDEX api_tokens_user ON api_tokens(user_id)",
-    "CREATE TABLE models (
+        "CREATE INDEX api_tokens_user ON api_tokens(user_id)",
+        "CREATE TABLE models (
         id TEXT PRIMARY KEY,
         user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
         name TEXT NOT NULL,
@@ -55,8 +56,8 @@ const MIGRATIONS: &[&[&str]] = &[&[
         path TEXT NOT NULL,
         metrics TEXT NOT NULL,
         created_at BIGINT NOT NULL)",
-    "CREATE INDEX models_user ON models(user_id)",
-    "CREATE TABLE jobs (
+        "CREATE INDEX models_user ON models(user_id)",
+        "CREATE TABLE jobs (
         id TEXT PRIMARY KEY,
         user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
         kind TEXT NOT NULL,
@@ -69,9 +70,9 @@ const MIGRATIONS: &[&[&str]] = &[&[
         model_id TEXT,
         created_at BIGINT NOT NULL,
         updated_at BIGINT NOT NULL)",
-    "CREATE INDEX jobs_user ON jobs(user_id)",
-    "CREATE INDEX jobs_status ON jobs(status)",
-    "CREATE TABLE predictions (
+        "CREATE INDEX jobs_user ON jobs(user_id)",
+        "CREATE INDEX jobs_status ON jobs(status)",
+        "CREATE TABLE predictions (
         id TEXT PRIMARY KEY,
         user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
         model_id TEXT,
@@ -85,8 +86,11 @@ const MIGRATIONS: &[&[&str]] = &[&[
         waveform TEXT NOT NULL,
         duration_s DOUBLE PRECISION NOT NULL,
         created_at BIGINT NOT NULL)",
-    "CREATE INDEX predictions_user ON predictions(user_id)",
-]];
+        "CREATE INDEX predictions_user ON predictions(user_id)",
+    ],
+    // 2: a prediction remembers that its confidence was under the model's threshold.
+    &["ALTER TABLE predictions ADD COLUMN uncertain BIGINT NOT NULL DEFAULT 0"],
+];
 
 impl Db {
     /// Connect and bring the schema up to date.

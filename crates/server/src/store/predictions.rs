@@ -17,6 +17,9 @@ pub struct PredictionRecord {
     pub file_name: String,
     pub label: String,
     pub confidence: f64,
+    /// The confidence was below the model's threshold: no emotion stood out.
+    #[serde(default)]
+    pub uncertain: bool,
     pub true_label: Option<String>,
     pub probabilities: serde_json::Value,
     /// Only filled when a single prediction is fetched (it is large).
@@ -40,6 +43,7 @@ fn prediction_from_row(row: &AnyRow, with_waveform: bool) -> Result<PredictionRe
         file_name: row.try_get("file_name")?,
         label: row.try_get("label")?,
         confidence: row.try_get("confidence")?,
+        uncertain: row.try_get::<i64, _>("uncertain")? != 0,
         true_label: row.try_get("true_label")?,
         probabilities: json_column(row.try_get("probs")?),
         waveform,
@@ -56,8 +60,8 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO predictions (id, user_id, model_id, model_name, source, file_name, label,
-               confidence, true_label, probs, waveform, duration_s, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+               confidence, uncertain, true_label, probs, waveform, duration_s, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&p.id)
         .bind(user_id)
@@ -67,6 +71,7 @@ impl Db {
         .bind(&p.file_name)
         .bind(&p.label)
         .bind(p.confidence)
+        .bind(i64::from(p.uncertain))
         .bind(&p.true_label)
         .bind(p.probabilities.to_string())
         .bind(p.waveform.to_string())
@@ -84,7 +89,8 @@ impl Db {
         limit: i64,
     ) -> Result<Vec<PredictionRecord>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT id, model_id, model_name, source, file_name, label, confidence, true_label, probs,
+            "SELECT id, model_id, model_name, source, file_name, label, confidence, uncertain,
+               true_label, probs,
                duration_s, created_at
              FROM predictions WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2",
         )
@@ -101,7 +107,8 @@ impl Db {
         id: &str,
     ) -> Result<Option<PredictionRecord>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT id, model_id, model_name, source, file_name, label, confidence, true_label, probs,
+            "SELECT id, model_id, model_name, source, file_name, label, confidence, uncertain,
+               true_label, probs,
                waveform, duration_s, created_at
              FROM predictions WHERE id = $1 AND user_id = $2",
         )

@@ -116,7 +116,8 @@ impl Engine for FakeEngine {
                 .map(|s| s.to_string()),
             waveform: vec![[-0.5, 0.5]; 10],
             duration_s: audio.len() as f32 / 32000.0,
-            uncertain: false,
+            // A name with "unsure" stands for a clip where no emotion stands out.
+            uncertain: file_name.contains("unsure"),
         })
     }
 
