@@ -120,12 +120,7 @@ pub fn about_model(meta: &ser_model::BundleMeta) -> String {
     );
     if let Some(figures) = meta.metrics["speaker_independent"].as_object() {
         for (protocol, f) in figures {
-            if let Some(ua) = f["ua"]["mean"].as_f64() {
-                about.push_str(&format!(
-                    " UA {:.1} % on unseen speakers ({protocol}).",
-                    100.0 * ua
-                ));
-            }
+            about.push_str(&describe_figures(protocol, f));
         }
     }
     about.push_str(
@@ -133,6 +128,30 @@ pub fn about_model(meta: &ser_model::BundleMeta) -> String {
          (ser info --model default; docs/models.md).",
     );
     about
+}
+
+/// " UA 65.9 % on unseen speakers (speaker-mod:5)." for one corpus; for several, each
+/// corpus's UA, and under corpus-out what a model trained without that corpus scored on it.
+fn describe_figures(protocol: &str, figures: &serde_json::Value) -> String {
+    let ua = |f: &serde_json::Value| f["ua"]["mean"].as_f64().map(|ua| 100.0 * ua);
+    let per_corpus: Vec<String> = figures["per_corpus"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(group, f)| Some(format!("{group} {:.1} %", ua(f)?)))
+        .collect();
+    match (per_corpus.is_empty(), ua(figures)) {
+        (false, _) if protocol == "corpus-out" => format!(
+            " UA on a corpus left out of training (corpus-out): {}.",
+            per_corpus.join(", ")
+        ),
+        (false, _) => format!(
+            " UA on unseen speakers ({protocol}): {}.",
+            per_corpus.join(", ")
+        ),
+        (true, Some(ua)) => format!(" UA {ua:.1} % on unseen speakers ({protocol})."),
+        (true, None) => String::new(),
+    }
 }
 
 impl MlEngine {
@@ -675,6 +694,24 @@ mod tests {
         assert!(about.contains("trained on ravdess: 1440 clips"), "{about}");
         assert!(about.contains("(speaker-mod:5)"), "{about}");
         assert!(about.contains("less accurate"), "{about}");
+    }
+
+    #[test]
+    fn figures_of_several_corpora_are_given_per_corpus() {
+        let ua = |v: f64| serde_json::json!({ "ua": { "mean": v } });
+        let merged = serde_json::json!({
+            "ua": { "mean": 0.8 },
+            "per_corpus": { "ased": ua(0.923), "ravdess": ua(0.667) },
+        });
+        assert_eq!(
+            describe_figures("speaker-mod:5", &merged),
+            " UA on unseen speakers (speaker-mod:5): ased 92.3 %, ravdess 66.7 %."
+        );
+        assert!(describe_figures("corpus-out", &merged).contains("left out of training"));
+        assert_eq!(
+            describe_figures("holdout:1", &ua(0.5)),
+            " UA 50.0 % on unseen speakers (holdout:1)."
+        );
     }
 
     /// 16-bit mono WAV bytes of a sine at `freq` Hz.
