@@ -51,6 +51,11 @@ pub struct FitArgs {
     /// average keeps this share of itself (e.g. 0.8) and takes the rest from the new weights.
     #[arg(long)]
     pub weight_average: Option<f32>,
+    /// Keep the final epoch's weights, not the best-validating ones (so no early stopping;
+    /// --patience is ignored): with few validation speakers the best epoch can be a spike
+    /// early in the schedule.
+    #[arg(long)]
+    pub keep_last: bool,
     /// Mixup with this Beta(alpha, alpha) parameter.
     #[arg(long)]
     pub mixup: Option<f32>,
@@ -125,10 +130,11 @@ impl FitArgs {
         fit.batch_size = self.batch_size;
         fit.lr = self.lr;
         fit.frames = self.frames;
-        fit.patience = (self.patience > 0).then_some(self.patience);
+        fit.patience = (self.patience > 0 && !self.keep_last).then_some(self.patience);
         fit.spec_augment = self.spec_augment.then(SpecAugment::default);
         fit.freq_warp = freq_warp;
         fit.weight_average = self.weight_average;
+        fit.keep_last = self.keep_last;
         fit.mixup = self.mixup;
         fit.label_smoothing = self.label_smoothing;
         fit.class_balanced = self.class_balanced;

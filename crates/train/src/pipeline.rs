@@ -704,8 +704,11 @@ pub fn training_settings(fit: &FitConfig, featurised: &Featurised) -> String {
         format!("batch {}", fit.batch_size),
         format!("AdamW lr {} weight decay {}", fit.lr, fit.weight_decay),
         fit.schedule.describe(),
-        fit.patience
-            .map_or("no early stopping".into(), |p| format!("patience {p}")),
+        match (fit.keep_last, fit.patience) {
+            (true, _) => "no early stopping, keeps the last epoch".into(),
+            (false, None) => "no early stopping".into(),
+            (false, Some(p)) => format!("patience {p}"),
+        },
     ];
     if fit.spec_augment.is_some() {
         parts.push("SpecAugment".into());

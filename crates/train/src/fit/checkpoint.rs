@@ -78,6 +78,9 @@ pub(crate) fn fingerprint(
     if let Some(keep) = cfg.weight_average {
         fingerprint["weight_average"] = keep.into();
     }
+    if cfg.keep_last {
+        fingerprint["keep_last"] = true.into();
+    }
     fingerprint
 }
 

@@ -62,6 +62,11 @@ pub struct FitConfig {
     /// early stopping on a few validation speakers would otherwise select on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_average: Option<f32>,
+    /// Keep the final epoch's weights instead of the best-validating ones (validation is
+    /// still scored and reported; no early stopping). With a few validation speakers the
+    /// best epoch can be a spike early in the schedule; a cosine schedule's end is not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_last: bool,
     pub seed: u64,
     /// Networks trained with seeds `seed`, `seed + 1`, ... whose class probabilities are
     /// averaged (one ensemble bundle); 1 trains a single model.
@@ -98,6 +103,7 @@ impl FitConfig {
             freq_warp: None,
             mixup: None,
             weight_average: None,
+            keep_last: false,
             seed: 0,
             members: 1,
             checkpoint_dir: None,
@@ -309,6 +315,9 @@ fn check_inputs(
         return bad(format!(
             "weight average {keep}: the share kept must be in [0, 1)"
         ));
+    }
+    if cfg.keep_last && cfg.patience.is_some() {
+        return bad("keeping the last epoch rules out early stopping (patience 0)".into());
     }
     if cfg.batch_size == 0 || cfg.epochs == 0 || !cfg.lr.is_finite() || cfg.lr <= 0.0 {
         return bad("epochs, batch size and learning rate must be positive".into());

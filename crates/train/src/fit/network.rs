@@ -142,10 +142,11 @@ fn run_epoch(
     let scores = score(&predictor, val, meta.labels.len());
     cfg.schedule
         .end_epoch(scores.map(|s| s.ua), &mut run.state.schedule);
-    let best = match (scores, run.state.best) {
-        (Some(s), Some(b)) => s.better_than(&b),
-        _ => true,
-    };
+    let best = cfg.keep_last
+        || match (scores, run.state.best) {
+            (Some(s), Some(b)) => s.better_than(&b),
+            _ => true,
+        };
     if best {
         run.state.best = scores;
         run.state.best_epoch = epoch;

@@ -227,6 +227,28 @@ fn early_stopping_keeps_the_best_epoch() {
 }
 
 #[test]
+fn keep_last_returns_the_final_epoch_even_when_validation_peaked_earlier() {
+    let arch = tiny("mlp");
+    let (train, mut val) = data_for(&arch);
+    val.y.rotate_left(1);
+    let mut cfg = config(arch, 6);
+    cfg.patience = None;
+    cfg.keep_last = true;
+    let out = fit(&cfg, &train, &val, &labels(), |_| {}).unwrap();
+    assert_eq!(out.reports.len(), 6);
+    assert_eq!(out.history.best_epoch, Some(6));
+    let predictor = Predictor::new(&out.bundle).unwrap();
+    let scores = validate::score(&predictor, &val, CLASSES).unwrap();
+    assert_eq!(
+        Some(scores.ua),
+        out.reports[5].val_ua,
+        "the last epoch's weights"
+    );
+    cfg.patience = Some(2);
+    assert!(fit(&cfg, &train, &val, &labels(), |_| {}).is_err());
+}
+
+#[test]
 fn resuming_a_run_that_stopped_early_trains_no_further() {
     let arch = tiny("mlp");
     let (train, mut val) = data_for(&arch);
