@@ -15,10 +15,10 @@ use ser_model::Bundle;
 use ser_model::bundle::ModelSpec;
 use ser_server::{
     ClassMetrics, DefaultModel, Engine, EngineError, EpochRecord, LabelProb, ModelKind, Prediction,
-    TestOutcome, TrainOutcome, TrainProgress, TrainSpec,
+    TestOutcome, Timeline, TimelineSegment, TrainOutcome, TrainProgress, TrainSpec,
 };
 use ser_train::fit::{EpochReport, FitConfig, FreqWarp, SpecAugment};
-use ser_train::inference::{Classifier, InferenceError};
+use ser_train::inference::{Classifier, InferenceError, TimelineOptions, speech_share};
 use ser_train::pipeline::{self, Augmentation, Featurised, PipelineError, TrainRun};
 
 use crate::commands::training::default_features;
@@ -154,6 +154,42 @@ fn describe_figures(protocol: &str, figures: &serde_json::Value) -> String {
     }
 }
 
+/// Scored labels as the API gives them.
+fn label_probs(ranked: &[ser_train::inference::Scored]) -> Vec<LabelProb> {
+    ranked
+        .iter()
+        .map(|s| LabelProb {
+            label: s.label.clone(),
+            prob: s.prob,
+        })
+        .collect()
+}
+
+/// The timeline of a recording longer than one window (the one `ser predict --timeline`
+/// gives); `None` for shorter clips, or when no stretch of speech is long enough to judge.
+fn timeline(classifier: &Classifier, samples: &[f32], file_name: &str) -> Option<Timeline> {
+    let options = TimelineOptions::default();
+    let seconds = samples.len() as f64 / f64::from(classifier.sample_rate());
+    if seconds <= options.window_s {
+        return None;
+    }
+    let windows = classifier.timeline(samples, file_name, &options).ok()?;
+    Some(Timeline {
+        speech_share: label_probs(&speech_share(&windows)),
+        segments: windows
+            .iter()
+            .map(|w| TimelineSegment {
+                start_s: w.start_s,
+                end_s: w.end_s,
+                label: w.prediction.top().label.clone(),
+                confidence: w.prediction.top().prob,
+                uncertain: w.prediction.uncertain,
+                top: label_probs(&w.prediction.ranked[..w.prediction.ranked.len().min(3)]),
+            })
+            .collect(),
+    })
+}
+
 impl MlEngine {
     /// Loads the shipped model.
     pub fn new() -> anyhow::Result<Self> {
@@ -247,19 +283,13 @@ impl Engine for MlEngine {
         Ok(Prediction {
             label: top.label.clone(),
             confidence: top.prob,
-            probabilities: prediction
-                .ranked
-                .iter()
-                .map(|s| LabelProb {
-                    label: s.label.clone(),
-                    prob: s.prob,
-                })
-                .collect(),
+            probabilities: label_probs(&prediction.ranked),
             true_label: ser_corpus::guess_emotion(Path::new(file_name))
                 .map(|(emotion, _)| emotion.name().to_owned()),
             waveform: waveform(&decoded.samples, WAVEFORM_BUCKETS),
             duration_s: decoded.duration_s() as f32,
             uncertain: prediction.uncertain,
+            timeline: timeline(&classifier, &decoded.samples, file_name),
         })
     }
 

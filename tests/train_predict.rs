@@ -281,6 +281,15 @@ fn timeline_finds_the_speech_of_a_long_recording() {
     let start = |i: usize| segments[i]["start_s"].as_f64().unwrap();
     assert!((start(0) - 2.0).abs() < 0.2, "{out}");
     assert!((start(2) - 11.0).abs() < 0.2, "{out}");
+    let share: f64 = results[0]["speech_share"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["prob"].as_f64().unwrap())
+        .sum();
+    assert!((share - 1.0).abs() < 1e-4, "{out}");
+    let table = ok(&ser(dir.path(), &["predict", "--timeline", s(&long)]));
+    assert!(table.contains("speech time"), "{table}");
 }
 
 #[test]

@@ -130,6 +130,33 @@ test('a silent file says "no speech heard", not an error', async () => {
   assert.equal(await row.locator('.error-text').count(), 0, 'not shown as an error');
 });
 
+test('a long recording shows its timeline: emotion band, speech shares and segments', async () => {
+  const page = state.page;
+  await page.goto(`${BASE}/prediction`);
+  // 5 s of voiced tone, 2 s of silence, 5 s of tone: two stretches of speech, several windows.
+  const tone = wav(5.0, 16000, 150, 260);
+  const pcm = (b) => b.subarray(44);
+  const samples = Buffer.concat([pcm(tone), Buffer.alloc(2 * 16000 * 2), pcm(tone)]);
+  const long = Buffer.concat([tone.subarray(0, 44), samples]);
+  long.writeUInt32LE(36 + samples.length, 4);
+  long.writeUInt32LE(samples.length, 40);
+  await page.setInputFiles('#files', [{ name: 'long-call.wav', mimeType: 'audio/wav', buffer: long }]);
+  await page.waitForSelector('#predict-btn:not([disabled])');
+  await page.click('#predict-btn');
+  const timeline = page.locator('#results-table .timeline-row');
+  await timeline.waitFor();
+  const bands = await timeline.locator('.band-seg').count();
+  assert.ok(bands >= 2, `${bands} segments in the band`);
+  assert.equal(await timeline.locator('.timeline-table tbody tr').count(), bands, 'one table row per segment');
+  assert.match(await timeline.locator('.timeline-share').textContent(), /Speech time:.*\d+%/s);
+  assert.equal(await timeline.locator('.band-seg.playable').count(), bands, 'the fresh upload can be played segment by segment');
+  await page.locator('#history-table tbody tr', { hasText: 'long-call.wav' }).locator('button[title="Show waveform"]').click();
+  await page.locator('#wave-timeline .band-seg').first().waitFor();
+  assert.equal(await page.locator('#wave-timeline .band-seg').count(), bands, 'the stored prediction keeps its timeline');
+  await shot(page, 'timeline');
+  await page.locator('#wave-modal [data-close]').last().click();
+});
+
 test('train a small model and watch it finish', async () => {
   const page = state.page;
   await page.goto(`${BASE}/training`);

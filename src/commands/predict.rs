@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use rayon::prelude::*;
 use ser_train::inference::{
     Classifier, ClipPrediction, InferenceError, Scored, TimedPrediction, TimelineOptions,
+    speech_share,
 };
 use serde::Serialize;
 
@@ -60,6 +61,9 @@ struct FileResult {
     true_emotion: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     segments: Option<Vec<TimedPrediction>>,
+    /// With --timeline: the share of the speech time each emotion won.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    speech_share: Option<Vec<Scored>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -95,6 +99,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         write_csv(&results, &args)?;
     } else if args.timeline {
         print!("{}", timeline_table(&results));
+        for r in &results {
+            if let Some(share) = r.speech_share.as_ref().filter(|s| !s.is_empty()) {
+                println!("{}: speech time {}", r.file, ranked_text(share));
+            }
+        }
     } else {
         print!("{}", clip_table(&results));
         if let Some(summary) = accuracy_summary(&results) {
@@ -165,10 +174,14 @@ fn predict_file(
         top: Vec::new(),
         true_emotion: truth.map(str::to_string).or_else(guessed),
         segments: None,
+        speech_share: None,
         error: None,
     };
     let outcome = if args.timeline {
-        timeline(classifier, path, args.window).map(|segments| result.segments = Some(segments))
+        timeline(classifier, path, args.window).map(|segments| {
+            result.speech_share = Some(speech_share(&segments));
+            result.segments = Some(segments);
+        })
     } else {
         classifier
             .classify_file(path)

@@ -58,6 +58,30 @@ pub struct Prediction {
     /// The confidence is below the model's threshold: no emotion stands out.
     #[serde(default)]
     pub uncertain: bool,
+    /// For a recording longer than one window: its speech, window by window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Timeline>,
+}
+
+/// The emotions of a long recording over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    pub segments: Vec<TimelineSegment>,
+    /// The share of the speech time each emotion won, most first.
+    pub speech_share: Vec<LabelProb>,
+}
+
+/// One classified window of speech.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineSegment {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub label: String,
+    pub confidence: f32,
+    #[serde(default)]
+    pub uncertain: bool,
+    /// The three most likely emotions.
+    pub top: Vec<LabelProb>,
 }
 
 /// What to train.

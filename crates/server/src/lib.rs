@@ -26,7 +26,7 @@ use tower_http::trace::TraceLayer;
 pub use config::ServerConfig;
 pub use engine::{
     ClassMetrics, DefaultModel, Engine, EngineError, EpochRecord, LabelProb, ModelKind, Prediction,
-    TestOutcome, TrainOutcome, TrainProgress, TrainSpec,
+    TestOutcome, Timeline, TimelineSegment, TrainOutcome, TrainProgress, TrainSpec,
 };
 pub use error::ServerError;
 pub use state::AppState;

@@ -108,6 +108,51 @@ async fn the_history_remembers_uncertain_predictions() {
     assert_eq!(uncertain_of("sad.wav"), Some(serde_json::json!(false)));
 }
 
+/// A long recording comes back with its timeline, which the stored prediction keeps (fetched
+/// one by one, like the waveform; the list stays small).
+#[tokio::test]
+async fn a_long_recording_keeps_its_timeline() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let files = [Part::File("files", "happy_long_call.wav", b"RIFF....")];
+    let body = body_json(
+        app.send(multipart("/api/predict", &files, Some(&ann)))
+            .await,
+    )
+    .await;
+    let fresh = &body["results"][0]["prediction"];
+    let segments = fresh["timeline"]["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 2, "{fresh}");
+    assert_eq!(segments[1]["label"], "sad");
+    assert_eq!(fresh["timeline"]["speech_share"][0]["prob"], 0.5);
+
+    let list = body_json(
+        app.send(request("GET", "/api/predictions", Some(&ann)))
+            .await,
+    )
+    .await;
+    assert!(list["predictions"][0].get("timeline").is_none());
+    let id = fresh["id"].as_str().unwrap();
+    let one = body_json(
+        app.send(request(
+            "GET",
+            &format!("/api/predictions/{id}"),
+            Some(&ann),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(one["timeline"], fresh["timeline"]);
+
+    let short = [Part::File("files", "happy.wav", b"RIFF....")];
+    let body = body_json(
+        app.send(multipart("/api/predict", &short, Some(&ann)))
+            .await,
+    )
+    .await;
+    assert!(body["results"][0]["prediction"].get("timeline").is_none());
+}
+
 #[tokio::test]
 async fn predictions_can_be_deleted_one_by_one_or_by_source() {
     let app = TestApp::new().await;

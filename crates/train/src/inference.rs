@@ -87,6 +87,9 @@ pub struct TimelineOptions {
     pub overlap_s: f64,
     /// Speech segments shorter than this are skipped (too short to judge).
     pub min_segment_s: f64,
+    /// Average each window's probabilities with those of the windows touching it (weights
+    /// 1/4, 1/2, 1/4): emotions change over seconds, not from one window to the next.
+    pub smooth: bool,
 }
 
 impl Default for TimelineOptions {
@@ -96,6 +99,7 @@ impl Default for TimelineOptions {
             window_s: 4.0,
             overlap_s: 1.0,
             min_segment_s: 0.5,
+            smooth: true,
         }
     }
 }
@@ -106,6 +110,78 @@ fn timed(segment: &Segment, prediction: ClipPrediction) -> TimedPrediction {
         end_s: segment.end_s,
         prediction,
     }
+}
+
+/// Windows closer than this (seconds) count as neighbours when smoothing.
+const NEIGHBOUR_GAP_S: f64 = 0.25;
+
+/// Each window's probabilities averaged with its touching neighbours' (1/4, 1/2, 1/4; the
+/// weights of a missing neighbour go to the window itself), re-ranked.
+fn smooth(
+    timeline: &[TimedPrediction],
+    labels: &[String],
+    uncertain_below: f32,
+) -> Vec<TimedPrediction> {
+    let probs = |t: &TimedPrediction| -> Vec<f32> {
+        labels
+            .iter()
+            .map(|label| {
+                t.prediction
+                    .ranked
+                    .iter()
+                    .find(|s| &s.label == label)
+                    .map_or(0.0, |s| s.prob)
+            })
+            .collect()
+    };
+    let touching =
+        |a: &TimedPrediction, b: &TimedPrediction| b.start_s <= a.end_s + NEIGHBOUR_GAP_S;
+    (0..timeline.len())
+        .map(|i| {
+            let own = probs(&timeline[i]);
+            let before = (i > 0 && touching(&timeline[i - 1], &timeline[i]))
+                .then(|| probs(&timeline[i - 1]));
+            let after = (i + 1 < timeline.len() && touching(&timeline[i], &timeline[i + 1]))
+                .then(|| probs(&timeline[i + 1]));
+            let mixed: Vec<f32> = (0..labels.len())
+                .map(|k| {
+                    let side = |n: &Option<Vec<f32>>| n.as_ref().map_or(own[k], |p| p[k]);
+                    0.5 * own[k] + 0.25 * side(&before) + 0.25 * side(&after)
+                })
+                .collect();
+            TimedPrediction {
+                prediction: ClipPrediction::new(labels, &mixed, uncertain_below),
+                ..timeline[i].clone()
+            }
+        })
+        .collect()
+}
+
+/// The share of the classified speech time that each emotion won (most first); overlapping
+/// windows count their shared stretch once, for the earlier window.
+pub fn speech_share(timeline: &[TimedPrediction]) -> Vec<Scored> {
+    let mut seconds: Vec<(String, f64)> = Vec::new();
+    let mut covered_until = f64::NEG_INFINITY;
+    for t in timeline {
+        let start = t.start_s.max(covered_until);
+        let length = (t.end_s - start).max(0.0);
+        covered_until = covered_until.max(t.end_s);
+        let label = &t.prediction.top().label;
+        match seconds.iter_mut().find(|(l, _)| l == label) {
+            Some((_, s)) => *s += length,
+            None => seconds.push((label.clone(), length)),
+        }
+    }
+    let total: f64 = seconds.iter().map(|(_, s)| s).sum();
+    let mut share: Vec<Scored> = seconds
+        .into_iter()
+        .map(|(label, s)| Scored {
+            label,
+            prob: if total > 0.0 { (s / total) as f32 } else { 0.0 },
+        })
+        .collect();
+    share.sort_by(|a, b| b.prob.total_cmp(&a.prob));
+    share
 }
 
 /// A loaded model plus its feature extraction. Shareable between threads: extractors are
@@ -248,6 +324,21 @@ impl Classifier {
             });
         }
         let windows = vad::split_long_segments(&speech, options.window_s, options.overlap_s);
+        let mut timeline = self.classify_windows(samples, name, &windows)?;
+        if options.smooth {
+            timeline = smooth(&timeline, self.labels(), self.uncertain_below);
+        }
+        Ok(timeline)
+    }
+
+    /// One prediction per window of `samples`.
+    fn classify_windows(
+        &self,
+        samples: &[f32],
+        name: &str,
+        windows: &[Segment],
+    ) -> Result<Vec<TimedPrediction>, InferenceError> {
+        let rate = self.sample_rate();
         if self.features.utterance_norm != UtteranceNorm::Speaker {
             return windows
                 .iter()
@@ -301,5 +392,64 @@ impl Classifier {
             name: name.to_string(),
             message: e.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> Vec<String> {
+        vec!["sad".into(), "happy".into()]
+    }
+
+    fn window(start_s: f64, end_s: f64, sad: f32) -> TimedPrediction {
+        TimedPrediction {
+            start_s,
+            end_s,
+            prediction: ClipPrediction::new(&labels(), &[sad, 1.0 - sad], 0.4),
+        }
+    }
+
+    fn prob_of(t: &TimedPrediction, label: &str) -> f32 {
+        t.prediction
+            .ranked
+            .iter()
+            .find(|s| s.label == label)
+            .unwrap()
+            .prob
+    }
+
+    #[test]
+    fn smoothing_mixes_touching_windows_only() {
+        let timeline = vec![
+            window(0.0, 4.0, 1.0),
+            window(3.0, 7.0, 0.0),
+            window(6.0, 10.0, 1.0),
+            // 5 s later: a stretch of its own, left as it was.
+            window(15.0, 17.0, 0.2),
+        ];
+        let smoothed = smooth(&timeline, &labels(), 0.4);
+        assert!((prob_of(&smoothed[0], "sad") - 0.75).abs() < 1e-6);
+        // The middle window's neighbours both say sad: it flips to sad at 0.5.
+        assert!((prob_of(&smoothed[1], "sad") - 0.5).abs() < 1e-6);
+        assert!((prob_of(&smoothed[2], "sad") - 0.75).abs() < 1e-6);
+        assert_eq!(smoothed[3], timeline[3]);
+        assert_eq!((smoothed[1].start_s, smoothed[1].end_s), (3.0, 7.0));
+    }
+
+    #[test]
+    fn speech_share_counts_overlaps_once() {
+        // sad 0-4 s; happy 3-7 s counts 4-7 s; sad again 10-12 s.
+        let timeline = vec![
+            window(0.0, 4.0, 0.9),
+            window(3.0, 7.0, 0.1),
+            window(10.0, 12.0, 0.9),
+        ];
+        let share = speech_share(&timeline);
+        assert_eq!(share[0].label, "sad");
+        assert!((share[0].prob - 6.0 / 9.0).abs() < 1e-6, "{share:?}");
+        assert!((share[1].prob - 3.0 / 9.0).abs() < 1e-6, "{share:?}");
+        assert!(speech_share(&[]).is_empty());
     }
 }

@@ -141,6 +141,7 @@ impl Engine for DemoEngine {
             waveform,
             duration_s,
             uncertain: false,
+            timeline: None,
         })
     }
 

@@ -199,6 +199,7 @@ fn record_from(
         true_label: p.true_label,
         probabilities: json!(p.probabilities),
         waveform: json!(p.waveform),
+        timeline: p.timeline.map_or(Value::Null, |t| json!(t)),
         duration_s: f64::from(p.duration_s),
         created_at: now_ms(),
     }

@@ -304,5 +304,5 @@
     }, icon('trash'));
   }
 
-  window.SER = { api, upload, h, svg, icon, toast, pct, num, bytes, when, pill, confidence, statusPill, dropzone, openModal, closeModal, drawWaveform, followJob, finished, skippedNote, deleteRunButton };
+  window.SER = { api, upload, h, svg, icon, toast, pct, num, bytes, when, pill, emotionClass, confidence, statusPill, dropzone, openModal, closeModal, drawWaveform, followJob, finished, skippedNote, deleteRunButton };
 })();

@@ -1,7 +1,7 @@
 // Prediction page: upload files or record from the microphone, show results and history.
 document.addEventListener('DOMContentLoaded', () => {
   'use strict';
-  const { api, h, icon, toast, pct, when, pill, confidence, dropzone, openModal, drawWaveform } = window.SER;
+  const { api, h, icon, toast, pct, when, pill, emotionClass, confidence, dropzone, openModal, drawWaveform } = window.SER;
   const $ = (id) => document.getElementById(id);
   const form = $('predict-form');
   const model = $('model');
@@ -31,7 +31,7 @@ document.addEventListener('DOMContentLoaded', () => {
     try {
       const res = await api('POST', '/api/predict', data);
       $('results-model').textContent = `Model: ${res.model.name}`;
-      showResults(res.results);
+      showResults(res.results, new Map(files.map((f) => [f.name, f])));
       const failed = res.results.filter((r) => !r.ok).length;
       if (failed) toast(`${failed} of ${res.results.length} files could not be analysed.`, 'error');
       zone.clear();
@@ -66,9 +66,66 @@ document.addEventListener('DOMContentLoaded', () => {
 
   const waveButton = (p) => h('button', { class: 'icon-btn', type: 'button', title: 'Show waveform', 'aria-label': `Waveform of ${p.file_name}`, onclick: () => showWave(p) }, icon('wave'));
 
-  function showResults(results) {
+  // ---- timelines of long recordings ----
+  const clock = (s) => `${Math.floor(s / 60)}:${(s % 60).toFixed(1).padStart(4, '0')}`;
+
+  // Plays `file` from `start` to `end` seconds (one player at a time).
+  let player = null;
+  function play(file, start, end) {
+    if (player) { player.pause(); URL.revokeObjectURL(player.src); }
+    player = new Audio(URL.createObjectURL(file));
+    player.addEventListener('loadedmetadata', () => { player.currentTime = start; player.play().catch(() => {}); }, { once: true });
+    player.addEventListener('timeupdate', () => { if (player.currentTime >= end) player.pause(); });
+  }
+
+  // A coloured band of the emotions over time, the share of speech time per emotion, and the
+  // segment table; with the uploaded `file` at hand, clicking a segment plays it.
+  function timelineView(tl, duration, file) {
+    const total = Math.max(duration || 0, ...tl.segments.map((s) => s.end_s)) || 1;
+    const playable = (s, el) => {
+      if (!file) return el;
+      el.classList.add('playable');
+      el.title = `${el.title || ''} (click to play)`.trim();
+      el.addEventListener('click', () => play(file, s.start_s, s.end_s));
+      return el;
+    };
+    const band = h('div', { class: 'timeline-band', role: 'img', 'aria-label': 'Emotions over time' },
+      ...tl.segments.map((s, i) => {
+        const seg = h('span', { class: `band-seg ${emotionClass(s.label)}`, title: `${clock(s.start_s)}–${clock(s.end_s)} ${s.label} ${pct(s.confidence)}` });
+        // Overlapping windows: each is drawn until the next one starts.
+        const next = tl.segments[i + 1];
+        const end = next && next.start_s < s.end_s ? next.start_s : s.end_s;
+        seg.style.left = `${(100 * s.start_s / total).toFixed(2)}%`;
+        seg.style.width = `${(100 * (end - s.start_s) / total).toFixed(2)}%`;
+        return playable(s, seg);
+      }));
+    const axis = h('div', { class: 'timeline-axis muted' }, h('span', {}, clock(0)), h('span', {}, clock(total)));
+    const share = h('p', { class: 'timeline-share' }, 'Speech time: ',
+      ...tl.speech_share.map((q) => h('span', {}, pill(q.label), ` ${Math.round(q.prob * 100)}% `)));
+    const rows = tl.segments.map((s) => playable(s, h('tr', {},
+      h('td', { class: 'nowrap' }, clock(s.start_s)),
+      h('td', { class: 'nowrap' }, clock(s.end_s)),
+      emotionCell(s),
+      h('td', {}, confidence(s.confidence)))));
+    const table = h('table', { class: 'timeline-table' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Start'), h('th', {}, 'End'), h('th', {}, 'Emotion'), h('th', {}, 'Confidence'))),
+      h('tbody', {}, ...rows));
+    const details = h('details', {}, h('summary', {}, `${tl.segments.length} segments`), table);
+    return h('div', { class: 'timeline' }, band, axis, share, details);
+  }
+
+  function showResults(results, uploaded = new Map()) {
     const body = $('results-table').querySelector('tbody');
-    const rows = results.map((r) => r.ok
+    const rows = results.flatMap((r) => r.ok && r.prediction.timeline
+      ? [resultRow(r), h('tr', { class: 'timeline-row', 'data-id': r.prediction.id },
+        h('td', { colspan: 5 }, timelineView(r.prediction.timeline, r.prediction.duration_s, uploaded.get(r.file_name))))]
+      : [resultRow(r)]);
+    body.replaceChildren(...rows);
+    $('results-empty').hidden = rows.length > 0;
+  }
+
+  function resultRow(r) {
+    return r.ok
       ? h('tr', { 'data-id': r.prediction.id },
         h('td', { class: 'file', title: r.file_name }, r.file_name),
         emotionCell(r.prediction),
@@ -81,9 +138,7 @@ document.addEventListener('DOMContentLoaded', () => {
           h('td', { colspan: 4 }, h('span', { class: 'muted', title: 'Silence or too little sound to name an emotion' }, 'no speech heard')))
         : h('tr', {},
           h('td', { class: 'file', title: r.file_name }, r.file_name),
-          h('td', { colspan: 4 }, h('span', { class: 'error-text' }, r.error))));
-    body.replaceChildren(...rows);
-    $('results-empty').hidden = rows.length > 0;
+          h('td', { colspan: 4 }, h('span', { class: 'error-text' }, r.error)));
   }
 
   async function showWave(p) {
@@ -98,6 +153,7 @@ document.addEventListener('DOMContentLoaded', () => {
       bar.style.width = `${Math.round(q.prob * 100)}%`;
       return h('div', { class: 'prob-row' }, pill(q.label), h('div', { class: 'meter' }, bar), h('b', {}, pct(q.prob)));
     }));
+    $('wave-timeline').replaceChildren(...(full.timeline ? [timelineView(full.timeline, full.duration_s, null)] : []));
     openModal($('wave-modal'));
     drawWaveform($('wave-canvas'), full.waveform || []);
   }

@@ -88,8 +88,12 @@ const MIGRATIONS: &[&[&str]] = &[
         created_at BIGINT NOT NULL)",
         "CREATE INDEX predictions_user ON predictions(user_id)",
     ],
-    // 2: a prediction remembers that its confidence was under the model's threshold.
-    &["ALTER TABLE predictions ADD COLUMN uncertain BIGINT NOT NULL DEFAULT 0"],
+    // 2: a prediction remembers that its confidence was under the model's threshold, and a
+    // long recording its timeline (JSON).
+    &[
+        "ALTER TABLE predictions ADD COLUMN uncertain BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE predictions ADD COLUMN timeline TEXT",
+    ],
 ];
 
 impl Db {

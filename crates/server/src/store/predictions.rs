@@ -25,15 +25,22 @@ pub struct PredictionRecord {
     /// Only filled when a single prediction is fetched (it is large).
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
     pub waveform: serde_json::Value,
+    /// A long recording's [`crate::Timeline`]; like the waveform, only when a single
+    /// prediction is fetched.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub timeline: serde_json::Value,
     pub duration_s: f64,
     pub created_at: i64,
 }
 
 fn prediction_from_row(row: &AnyRow, with_waveform: bool) -> Result<PredictionRecord, sqlx::Error> {
-    let waveform = if with_waveform {
-        json_column(row.try_get("waveform")?)
+    let (waveform, timeline) = if with_waveform {
+        (
+            json_column(row.try_get("waveform")?),
+            json_column(row.try_get("timeline")?),
+        )
     } else {
-        serde_json::Value::Null
+        (serde_json::Value::Null, serde_json::Value::Null)
     };
     Ok(PredictionRecord {
         id: row.try_get("id")?,
@@ -47,6 +54,7 @@ fn prediction_from_row(row: &AnyRow, with_waveform: bool) -> Result<PredictionRe
         true_label: row.try_get("true_label")?,
         probabilities: json_column(row.try_get("probs")?),
         waveform,
+        timeline,
         duration_s: row.try_get("duration_s")?,
         created_at: row.try_get("created_at")?,
     })
@@ -60,8 +68,8 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO predictions (id, user_id, model_id, model_name, source, file_name, label,
-               confidence, uncertain, true_label, probs, waveform, duration_s, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+               confidence, uncertain, true_label, probs, waveform, timeline, duration_s, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&p.id)
         .bind(user_id)
@@ -75,6 +83,7 @@ impl Db {
         .bind(&p.true_label)
         .bind(p.probabilities.to_string())
         .bind(p.waveform.to_string())
+        .bind((!p.timeline.is_null()).then(|| p.timeline.to_string()))
         .bind(p.duration_s)
         .bind(p.created_at)
         .execute(&self.pool)
@@ -109,7 +118,7 @@ impl Db {
         let row = sqlx::query(
             "SELECT id, model_id, model_name, source, file_name, label, confidence, uncertain,
                true_label, probs,
-               waveform, duration_s, created_at
+               waveform, timeline, duration_s, created_at
              FROM predictions WHERE id = $1 AND user_id = $2",
         )
         .bind(id)

@@ -118,6 +118,10 @@ impl Engine for FakeEngine {
             duration_s: audio.len() as f32 / 32000.0,
             // A name with "unsure" stands for a clip where no emotion stands out.
             uncertain: file_name.contains("unsure"),
+            // A name with "long" stands for a recording longer than one window.
+            timeline: file_name
+                .contains("long")
+                .then(|| two_segment_timeline(label)),
         })
     }
 
@@ -442,4 +446,32 @@ pub async fn wait_for_status(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("job {id} never reached {statuses:?}");
+}
+
+/// The timeline the fake engine gives a "long" recording: `label` for 4 s, then sad.
+fn two_segment_timeline(label: &str) -> ser_server::Timeline {
+    let segment = |start_s: f64, label: &str| ser_server::TimelineSegment {
+        start_s,
+        end_s: start_s + 4.0,
+        label: label.to_string(),
+        confidence: 0.8,
+        uncertain: false,
+        top: vec![LabelProb {
+            label: label.to_string(),
+            prob: 0.8,
+        }],
+    };
+    ser_server::Timeline {
+        segments: vec![segment(0.0, label), segment(6.0, "sad")],
+        speech_share: vec![
+            LabelProb {
+                label: label.to_string(),
+                prob: 0.5,
+            },
+            LabelProb {
+                label: "sad".into(),
+                prob: 0.5,
+            },
+        ],
+    }
 }
