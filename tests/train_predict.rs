@@ -290,6 +290,24 @@ fn timeline_finds_the_speech_of_a_long_recording() {
     assert!((share - 1.0).abs() < 1e-4, "{out}");
     let table = ok(&ser(dir.path(), &["predict", "--timeline", s(&long)]));
     assert!(table.contains("speech time"), "{table}");
+    let vtt = ok(&ser(
+        dir.path(),
+        &["predict", "--timeline", "--vtt", s(&long)],
+    ));
+    assert!(vtt.starts_with("WEBVTT\n"), "{vtt}");
+    assert_eq!(vtt.matches(" --> ").count(), 3, "{vtt}");
+    let last_start = vtt.lines().rfind(|l| l.contains(" --> ")).unwrap();
+    let seconds: f64 = last_start[6..12].parse().unwrap();
+    assert!(
+        last_start.starts_with("00:00:") && (seconds - 11.0).abs() < 0.2,
+        "the last cue starts at 11 s: {vtt}"
+    );
+    let two = ser(
+        dir.path(),
+        &["predict", "--timeline", "--vtt", s(&long), s(&long)],
+    );
+    assert!(!two.status.success());
+    assert!(String::from_utf8_lossy(&two.stderr).contains("one recording"));
 }
 
 #[test]

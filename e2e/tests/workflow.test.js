@@ -150,6 +150,11 @@ test('a long recording shows its timeline: emotion band, speech shares and segme
   assert.equal(await timeline.locator('.timeline-table tbody tr').count(), bands, 'one table row per segment');
   assert.match(await timeline.locator('.timeline-share').textContent(), /Speech time:.*\d+%/s);
   assert.equal(await timeline.locator('.band-seg.playable').count(), bands, 'the fresh upload can be played segment by segment');
+  const [vtt] = await Promise.all([page.waitForEvent('download'), timeline.locator('button[data-format="vtt"]').click()]);
+  assert.equal(vtt.suggestedFilename(), 'long-call-timeline.vtt');
+  const captions = require('fs').readFileSync(await vtt.path(), 'utf8');
+  assert.match(captions, /^WEBVTT\n\n1\n00:00:0\d\.\d{3} --> /);
+  assert.equal(captions.split(' --> ').length - 1, bands, 'one cue per segment');
   await page.locator('#history-table tbody tr', { hasText: 'long-call.wav' }).locator('button[title="Show waveform"]').click();
   await page.locator('#wave-timeline .band-seg').first().waitFor();
   assert.equal(await page.locator('#wave-timeline .band-seg').count(), bands, 'the stored prediction keeps its timeline');

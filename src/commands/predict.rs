@@ -36,10 +36,14 @@ pub struct Args {
     /// model's own threshold, else 0.4).
     #[arg(long, value_parser = unit_interval)]
     uncertain_below: Option<f32>,
-    #[arg(long, conflicts_with = "csv")]
+    #[arg(long, conflicts_with_all = ["csv", "vtt"])]
     json: bool,
-    #[arg(long)]
+    #[arg(long, conflicts_with = "vtt")]
     csv: bool,
+    /// The timeline as WebVTT captions (one cue per segment), for a video or audio player
+    /// (one recording; needs --timeline).
+    #[arg(long, requires = "timeline")]
+    vtt: bool,
 }
 
 #[derive(Serialize)]
@@ -86,6 +90,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         classifier = classifier.with_uncertain_below(threshold);
     }
     let files = expand(&args.files)?;
+    if args.vtt && files.len() != 1 {
+        anyhow::bail!(
+            "WebVTT captions describe one recording, but {} files were given",
+            files.len()
+        );
+    }
     let results: Vec<FileResult> = files
         .par_iter()
         .map(|(path, truth)| predict_file(&classifier, path, truth.as_deref(), &args))
@@ -97,6 +107,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else if args.csv {
         write_csv(&results, &args)?;
+    } else if args.vtt {
+        print!("{}", webvtt(&results[0]));
     } else if args.timeline {
         print!("{}", timeline_table(&results));
         for r in &results {
@@ -274,6 +286,38 @@ fn timeline_table(results: &[FileResult]) -> String {
         }
     }
     output::table(&["file", "start", "end", "emotion", "confidence"], &rows)
+}
+
+/// A timeline as WebVTT: one cue per segment saying its emotion and confidence.
+fn webvtt(result: &FileResult) -> String {
+    let stamp = |seconds: f64| {
+        let ms = (seconds * 1000.0).round() as u64;
+        format!(
+            "{:02}:{:02}:{:02}.{:03}",
+            ms / 3_600_000,
+            (ms / 60_000) % 60,
+            (ms / 1000) % 60,
+            ms % 1000
+        )
+    };
+    let mut vtt = String::from("WEBVTT\n");
+    for (i, s) in result.segments.iter().flatten().enumerate() {
+        let best = s.prediction.top();
+        let uncertain = if s.prediction.uncertain {
+            " (uncertain)"
+        } else {
+            ""
+        };
+        vtt.push_str(&format!(
+            "\n{}\n{} --> {}\n{}{uncertain} {:.0}%\n",
+            i + 1,
+            stamp(s.start_s),
+            stamp(s.end_s),
+            best.label,
+            100.0 * best.prob
+        ));
+    }
+    vtt
 }
 
 /// Seconds as m:ss.s (h:mm:ss.s past an hour).

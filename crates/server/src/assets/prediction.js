@@ -80,7 +80,7 @@ document.addEventListener('DOMContentLoaded', () => {
 
   // A coloured band of the emotions over time, the share of speech time per emotion, and the
   // segment table; with the uploaded `file` at hand, clicking a segment plays it.
-  function timelineView(tl, duration, file) {
+  function timelineView(tl, duration, file, name) {
     const total = Math.max(duration || 0, ...tl.segments.map((s) => s.end_s)) || 1;
     const playable = (s, el) => {
       if (!file) return el;
@@ -111,14 +111,40 @@ document.addEventListener('DOMContentLoaded', () => {
       h('thead', {}, h('tr', {}, h('th', {}, 'Start'), h('th', {}, 'End'), h('th', {}, 'Emotion'), h('th', {}, 'Confidence'))),
       h('tbody', {}, ...rows));
     const details = h('details', {}, h('summary', {}, `${tl.segments.length} segments`), table);
-    return h('div', { class: 'timeline' }, band, axis, share, details);
+    const downloads = h('p', { class: 'timeline-downloads' }, 'Download: ',
+      ...['csv', 'json', 'vtt'].map((format) => h('button', { class: 'btn btn-ghost btn-sm', type: 'button', 'data-format': format,
+        onclick: () => download(`${stem(name)}-timeline.${format}`, timelineText(tl, format)) }, format.toUpperCase())));
+    return h('div', { class: 'timeline' }, band, axis, share, details, downloads);
+  }
+
+  const stem = (name) => String(name || 'recording').replace(/\.[^.]*$/, '');
+
+  // The timeline as CSV, JSON or WebVTT captions (the formats `ser predict --timeline` writes).
+  function timelineText(tl, format) {
+    if (format === 'json') return JSON.stringify(tl, null, 2);
+    if (format === 'csv') {
+      return ['start_s,end_s,emotion,confidence,uncertain',
+        ...tl.segments.map((s) => [s.start_s.toFixed(2), s.end_s.toFixed(2), s.label, s.confidence.toFixed(4), s.uncertain ? 'yes' : 'no'].map(csvCell).join(','))].join('\n') + '\n';
+    }
+    const stamp = (t) => new Date(Math.round(t * 1000)).toISOString().slice(11, 23);
+    return 'WEBVTT\n' + tl.segments.map((s, i) =>
+      `\n${i + 1}\n${stamp(s.start_s)} --> ${stamp(s.end_s)}\n${s.label}${s.uncertain ? ' (uncertain)' : ''} ${Math.round(s.confidence * 100)}%\n`).join('');
+  }
+
+  function download(fileName, text) {
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+    const a = h('a', { href: url, download: fileName });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
   }
 
   function showResults(results, uploaded = new Map()) {
     const body = $('results-table').querySelector('tbody');
     const rows = results.flatMap((r) => r.ok && r.prediction.timeline
       ? [resultRow(r), h('tr', { class: 'timeline-row', 'data-id': r.prediction.id },
-        h('td', { colspan: 5 }, timelineView(r.prediction.timeline, r.prediction.duration_s, uploaded.get(r.file_name))))]
+        h('td', { colspan: 5 }, timelineView(r.prediction.timeline, r.prediction.duration_s, uploaded.get(r.file_name), r.file_name)))]
       : [resultRow(r)]);
     body.replaceChildren(...rows);
     $('results-empty').hidden = rows.length > 0;
@@ -153,7 +179,7 @@ document.addEventListener('DOMContentLoaded', () => {
       bar.style.width = `${Math.round(q.prob * 100)}%`;
       return h('div', { class: 'prob-row' }, pill(q.label), h('div', { class: 'meter' }, bar), h('b', {}, pct(q.prob)));
     }));
-    $('wave-timeline').replaceChildren(...(full.timeline ? [timelineView(full.timeline, full.duration_s, null)] : []));
+    $('wave-timeline').replaceChildren(...(full.timeline ? [timelineView(full.timeline, full.duration_s, null, full.file_name)] : []));
     openModal($('wave-modal'));
     drawWaveform($('wave-canvas'), full.waveform || []);
   }
@@ -217,11 +243,7 @@ document.addEventListener('DOMContentLoaded', () => {
     const head = ['when', 'file', 'emotion', 'confidence', 'uncertain', 'true_emotion', 'model', 'source'];
     const lines = historyRows.map((p) => [new Date(p.created_at).toISOString(), p.file_name, p.label,
       Number(p.confidence).toFixed(4), p.uncertain ? 'yes' : 'no', p.true_label || '', p.model_name, p.source].map(csvCell).join(','));
-    const url = URL.createObjectURL(new Blob([[head.join(','), ...lines].join('\n') + '\n'], { type: 'text/csv' }));
-    const a = h('a', { href: url, download: 'predictions.csv' });
-    document.body.append(a);
-    a.click();
-    a.remove();
+    download('predictions.csv', [head.join(','), ...lines].join('\n') + '\n');
   });
   $('clear-uploads').addEventListener('click', async () => {
     if (!confirm('Delete all predictions of uploaded files? Microphone predictions stay.')) return;
