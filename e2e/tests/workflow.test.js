@@ -233,6 +233,14 @@ test('test the trained model and open the results', async () => {
   const cellPx = await page.locator('#r-confusion table.cm td').first().evaluate((td) => parseFloat(getComputedStyle(td).fontSize));
   assert.ok(cellPx >= 12, `confusion-matrix text of ${cellPx} px`);
   await shot(page, 'testing-results');
+  // The results download: the confusion matrix as CSV has a header and one row per emotion.
+  const [matrix] = await Promise.all([page.waitForEvent('download'), page.click('#r-downloads [data-file="confusion-matrix.csv"]')]);
+  const lines = require('fs').readFileSync(await matrix.path(), 'utf8').trim().split('\n');
+  assert.equal(lines.length, 3, lines.join('|'));
+  assert.match(lines[0], /^true \\ predicted,/);
+  const sum = lines.slice(1).flatMap((l) => l.split(',').slice(1)).reduce((a, b) => a + Number(b), 0);
+  assert.equal(sum, 8, 'every test clip counted once');
+  assert.equal(await page.locator('#r-downloads [data-file="per-class.csv"]').count(), 1);
   // The trained model is offered for prediction too.
   await page.goto(`${BASE}/prediction?model=${encodeURIComponent(state.modelId)}`);
   assert.equal(await page.locator('#model').inputValue(), state.modelId);

@@ -119,6 +119,23 @@
     const k = ALIAS[l] || l;
     return KNOWN.includes(k) ? `pill pill-${k}` : 'pill';
   }
+  // Saves `text` as a file named `fileName` in the browser (exports built on the page).
+  function download(fileName, text, type = 'text/plain') {
+    const url = URL.createObjectURL(new Blob([text], { type }));
+    const a = h('a', { href: url, download: fileName });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+
+  // One CSV field, quoted when it holds a comma, quote or line break.
+  const csvCell = (v) => {
+    const text = v === null || v === undefined ? '' : String(v);
+    return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  };
+  const csvLines = (rows) => rows.map((row) => row.map(csvCell).join(',')).join('\n') + '\n';
+
   const pill = (label) => label ? h('span', { class: emotionClass(label) }, label) : h('span', { class: 'muted' }, '–');
 
   function confidence(c) {
@@ -304,5 +321,5 @@
     }, icon('trash'));
   }
 
-  window.SER = { api, upload, h, svg, icon, toast, pct, num, bytes, when, pill, emotionClass, confidence, statusPill, dropzone, openModal, closeModal, drawWaveform, followJob, finished, skippedNote, deleteRunButton };
+  window.SER = { api, upload, h, svg, icon, toast, pct, num, bytes, when, pill, emotionClass, download, csvLines, confidence, statusPill, dropzone, openModal, closeModal, drawWaveform, followJob, finished, skippedNote, deleteRunButton };
 })();

@@ -1,7 +1,7 @@
 // Prediction page: upload files or record from the microphone, show results and history.
 document.addEventListener('DOMContentLoaded', () => {
   'use strict';
-  const { api, h, icon, toast, pct, when, pill, emotionClass, confidence, dropzone, openModal, drawWaveform } = window.SER;
+  const { api, h, icon, toast, pct, when, pill, emotionClass, confidence, dropzone, openModal, drawWaveform, download, csvLines } = window.SER;
   const $ = (id) => document.getElementById(id);
   const form = $('predict-form');
   const model = $('model');
@@ -123,22 +123,14 @@ document.addEventListener('DOMContentLoaded', () => {
   function timelineText(tl, format) {
     if (format === 'json') return JSON.stringify(tl, null, 2);
     if (format === 'csv') {
-      return ['start_s,end_s,emotion,confidence,uncertain',
-        ...tl.segments.map((s) => [s.start_s.toFixed(2), s.end_s.toFixed(2), s.label, s.confidence.toFixed(4), s.uncertain ? 'yes' : 'no'].map(csvCell).join(','))].join('\n') + '\n';
+      return csvLines([['start_s', 'end_s', 'emotion', 'confidence', 'uncertain'],
+        ...tl.segments.map((s) => [s.start_s.toFixed(2), s.end_s.toFixed(2), s.label, s.confidence.toFixed(4), s.uncertain ? 'yes' : 'no'])]);
     }
     const stamp = (t) => new Date(Math.round(t * 1000)).toISOString().slice(11, 23);
     return 'WEBVTT\n' + tl.segments.map((s, i) =>
       `\n${i + 1}\n${stamp(s.start_s)} --> ${stamp(s.end_s)}\n${s.label}${s.uncertain ? ' (uncertain)' : ''} ${Math.round(s.confidence * 100)}%\n`).join('');
   }
 
-  function download(fileName, text) {
-    const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
-    const a = h('a', { href: url, download: fileName });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
-  }
 
   function showResults(results, uploaded = new Map()) {
     const body = $('results-table').querySelector('tbody');
@@ -235,15 +227,11 @@ document.addEventListener('DOMContentLoaded', () => {
 
   // ---- past predictions: export and clear ----
   let historyRows = [];
-  const csvCell = (v) => {
-    const text = v === null || v === undefined ? '' : String(v);
-    return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-  };
   $('export-history').addEventListener('click', () => {
     const head = ['when', 'file', 'emotion', 'confidence', 'uncertain', 'true_emotion', 'model', 'source'];
     const lines = historyRows.map((p) => [new Date(p.created_at).toISOString(), p.file_name, p.label,
-      Number(p.confidence).toFixed(4), p.uncertain ? 'yes' : 'no', p.true_label || '', p.model_name, p.source].map(csvCell).join(','));
-    download('predictions.csv', [head.join(','), ...lines].join('\n') + '\n');
+      Number(p.confidence).toFixed(4), p.uncertain ? 'yes' : 'no', p.true_label || '', p.model_name, p.source]);
+    download('predictions.csv', csvLines([head, ...lines]), 'text/csv');
   });
   $('clear-uploads').addEventListener('click', async () => {
     if (!confirm('Delete all predictions of uploaded files? Microphone predictions stay.')) return;

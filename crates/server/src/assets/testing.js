@@ -108,11 +108,24 @@ document.addEventListener('DOMContentLoaded', () => {
     // shrinks with the modal) is offered as a download.
     const box = $('r-confusion');
     box.replaceChildren(confusionTable(r.labels || [], r.confusion || []));
-    if (r.confusion_svg) {
-      const url = URL.createObjectURL(new Blob([r.confusion_svg], { type: 'image/svg+xml' }));
-      box.append(h('p', { class: 'hint' }, h('a', { href: url, download: 'confusion-matrix.svg' }, 'Download the confusion matrix as a picture (SVG)')));
-    }
+    $('r-downloads').replaceChildren(...resultDownloads(r));
     openModal($('results-modal'));
+  }
+
+  // The results to take away: per-class table and confusion matrix (CSV), the matrix as a
+  // picture (SVG), and everything as JSON.
+  function resultDownloads(r) {
+    const { download, csvLines } = window.SER;
+    const labels = r.labels || [];
+    const files = [
+      ['Per-class table (CSV)', 'per-class.csv', () => csvLines([['emotion', 'precision', 'recall', 'f1', 'support'],
+        ...(r.per_class || []).map((c) => [c.label, c.precision, c.recall, c.f1, c.support])])],
+      ['Confusion matrix (CSV)', 'confusion-matrix.csv', () => csvLines([['true \\ predicted', ...labels],
+        ...(r.confusion || []).map((row, i) => [labels[i], ...row])])],
+      ['Everything (JSON)', 'test-results.json', () => JSON.stringify(r, null, 2)],
+    ];
+    if (r.confusion_svg) files.splice(2, 0, ['Confusion matrix (SVG)', 'confusion-matrix.svg', () => r.confusion_svg]);
+    return files.map(([text, name, make]) => h('button', { class: 'btn btn-ghost btn-sm', type: 'button', 'data-file': name, onclick: () => download(name, make()) }, text));
   }
 
   // A heat-map table: rows are true emotions, columns predicted.
