@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::Context;
+use ser_infer::Classifier;
 use ser_model::Bundle;
-use ser_train::inference::Classifier;
 
 /// The shipped bundle's bytes, embedded at build time so an installed binary needs no files.
 const DEFAULT_MODEL: &[u8] = include_bytes!("../models/default.ser");

@@ -11,6 +11,7 @@ use std::time::Duration;
 use ser_audio::augment::AugmentSpec;
 use ser_corpus::{CacheMode, Dataset, FeatureCache, OpenOptions, SplitOptions, ZipLimits};
 use ser_features::FeatureConfig;
+use ser_infer::{Classifier, InferenceError, TimelineOptions, speech_share};
 use ser_model::Bundle;
 use ser_model::bundle::ModelSpec;
 use ser_server::{
@@ -18,7 +19,6 @@ use ser_server::{
     TestOutcome, Timeline, TimelineSegment, TrainOutcome, TrainProgress, TrainSpec,
 };
 use ser_train::fit::{EpochReport, FitConfig, FreqWarp, SpecAugment};
-use ser_train::inference::{Classifier, InferenceError, TimelineOptions, speech_share};
 use ser_train::pipeline::{self, Augmentation, Featurised, PipelineError, TrainRun};
 
 use crate::commands::training::default_features;
@@ -155,7 +155,7 @@ fn describe_figures(protocol: &str, figures: &serde_json::Value) -> String {
 }
 
 /// Scored labels as the API gives them.
-fn label_probs(ranked: &[ser_train::inference::Scored]) -> Vec<LabelProb> {
+fn label_probs(ranked: &[ser_infer::Scored]) -> Vec<LabelProb> {
     ranked
         .iter()
         .map(|s| LabelProb {
@@ -268,7 +268,8 @@ impl Engine for MlEngine {
         file_name: &str,
     ) -> Result<Prediction, EngineError> {
         let classifier = self.classifier(model)?;
-        let decoded = ser_audio::load_bytes(audio, file_name, &classifier.load_options())
+        let decoded = classifier
+            .decode_bytes(audio, file_name)
             .map_err(|e| EngineError::Input(named(file_name, &e.to_string())))?;
         if decoded.samples.is_empty() {
             return Err(EngineError::Input(format!("{file_name}: no audio samples")));

@@ -84,7 +84,7 @@ fn predict_latency(model: Option<&str>, runs: usize) -> anyhow::Result<Vec<Strin
         sample_rate: 16_000,
     });
     let (median, p95) = time_ms(runs, || {
-        let audio = ser_audio::load_bytes(&wav, "bench.wav", &classifier.load_options())?;
+        let audio = classifier.decode_bytes(&wav, "bench.wav")?;
         classifier.classify_samples(&audio.samples, "bench.wav")?;
         Ok(())
     })?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rayon::prelude::*;
-use ser_train::inference::{
+use ser_infer::{
     Classifier, ClipPrediction, InferenceError, Scored, TimedPrediction, TimelineOptions,
     speech_share,
 };
@@ -218,8 +218,8 @@ fn timeline(
     classifier: &Classifier,
     path: &Path,
     window_s: f64,
-) -> Result<Vec<TimedPrediction>, ser_train::inference::InferenceError> {
-    let audio = ser_audio::load(path, &classifier.load_options())?;
+) -> Result<Vec<TimedPrediction>, ser_infer::InferenceError> {
+    let audio = classifier.decode_file(path)?;
     let options = TimelineOptions {
         window_s,
         ..Default::default()

@@ -8,7 +8,6 @@
 //! - [`report`]: evaluation and comparison reports as JSON, offline HTML and Markdown.
 //! - [`pipeline`]: dataset → features → cross-validation reports, or a trained bundle.
 //! - [`folds`]: finished folds kept on disk, so a cross-validation resumes or runs in parts.
-//! - [`inference`]: audio → emotions with a bundle (single clips and long-recording timelines).
 //! - [`demo`]: deterministic synthetic evaluations for examples, UI work and tests.
 
 pub mod calibration;
@@ -16,7 +15,6 @@ pub mod demo;
 pub mod fit;
 pub mod folds;
 pub mod history;
-pub mod inference;
 pub mod metrics;
 pub mod pipeline;
 pub mod plots;

@@ -1,6 +1,7 @@
 //! From audio to emotions with a trained bundle: decode at the model's rate, extract exactly the
-//! features the bundle was trained on, run the model. The CLI's `predict`, `eval --model` and
-//! the web server all classify through [`Classifier`].
+//! features the bundle was trained on, run the model. The CLI's `predict` and `bench` and the
+//! web server's engine all classify through [`Classifier`]; `eval --model` scores a whole
+//! dataset's cached features with the bundle's `Predictor` instead.
 //!
 //! Long recordings go through [`Classifier::timeline`]: voice-activity detection finds the
 //! speech, long stretches are cut into overlapping windows, and each window is classified.
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ser_audio::vad::{self, Segment, VadConfig};
-use ser_audio::{AudioError, LoadOptions};
+use ser_audio::{Audio, AudioError, LoadOptions};
 use ser_features::{Extractor, FeatureConfig, SpeakerMeans, UtteranceNorm};
 use ser_model::input::FeatureView;
 use ser_model::{Bundle, BundleError, Predictor};
@@ -243,7 +244,7 @@ impl Classifier {
     }
 
     /// Decoding options that deliver samples at the model's rate.
-    pub fn load_options(&self) -> LoadOptions {
+    fn load_options(&self) -> LoadOptions {
         LoadOptions {
             target_rate: Some(self.features.sample_rate),
             ..Default::default()
@@ -254,9 +255,19 @@ impl Classifier {
         self.features.sample_rate
     }
 
+    /// Decodes an audio file to mono samples at the model's rate.
+    pub fn decode_file(&self, path: &Path) -> Result<Audio, InferenceError> {
+        Ok(ser_audio::load(path, &self.load_options())?)
+    }
+
+    /// Decodes an uploaded file's bytes (`name` tells the format and names errors).
+    pub fn decode_bytes(&self, bytes: &[u8], name: &str) -> Result<Audio, InferenceError> {
+        Ok(ser_audio::load_bytes(bytes, name, &self.load_options())?)
+    }
+
     /// Decodes and classifies one audio file.
     pub fn classify_file(&self, path: &Path) -> Result<ClipPrediction, InferenceError> {
-        let audio = ser_audio::load(path, &self.load_options())?;
+        let audio = self.decode_file(path)?;
         self.classify_samples(&audio.samples, &path.display().to_string())
     }
 
