@@ -469,3 +469,68 @@ fn speaker_normalised_model_uses_the_whole_recording_in_a_timeline() {
     assert_eq!(emotion(0), "sad", "{out}");
     assert_eq!(emotion(1), "happy", "{out}");
 }
+
+/// A list predicted as 4 shards into JSON-lines parts covers every file exactly once; a
+/// shard restarted after being killed mid-line carries on without duplicates; `ser merge`
+/// joins the parts and says when an expected file is missing.
+#[test]
+fn sharded_prediction_covers_a_list_once_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut list = String::from("path\n");
+    for i in 0..12 {
+        let name = format!("call{i:02}.wav");
+        support::write_wav(
+            &dir.path().join(&name),
+            16_000,
+            1.0,
+            support::sine(150.0 + 10.0 * i as f32, 0.3),
+        );
+        list.push_str(&format!("{name}\n"));
+    }
+    let csv = dir.path().join("calls.csv");
+    std::fs::write(&csv, list).unwrap();
+    let part = |i: usize| dir.path().join(format!("part-{i}.jsonl"));
+    for i in 0..4 {
+        let shard = format!("{i}/4");
+        ok(&ser(
+            dir.path(),
+            &["predict", s(&csv), "--shard", &shard, "--out", s(&part(i))],
+        ));
+    }
+    let lines = |i: usize| std::fs::read_to_string(part(i)).unwrap().lines().count();
+    assert_eq!((0..4).map(lines).sum::<usize>(), 12);
+
+    // Shard 0 killed while writing a line: the cut line is dropped and redone, once.
+    let first = std::fs::read_to_string(part(0)).unwrap();
+    let kept: Vec<&str> = first.lines().collect();
+    assert!(!kept.is_empty(), "shard 0 holds some of the 12 files");
+    let cut = format!("{}\n{}", kept[1..].join("\n"), &kept[0][..10]);
+    std::fs::write(part(0), cut.trim_start()).unwrap();
+    let again = ok(&ser(
+        dir.path(),
+        &["predict", s(&csv), "--shard", "0/4", "--out", s(&part(0))],
+    ));
+    assert!(again.contains("1 results written"), "{again}");
+    assert_eq!(lines(0), kept.len());
+
+    let merged = dir.path().join("all.csv");
+    let parts: Vec<String> = (0..4).map(|i| part(i).display().to_string()).collect();
+    let mut args = vec!["merge", "--out", s(&merged), "--expect", s(&csv), "--"];
+    args.extend(parts.iter().map(String::as_str));
+    let report = ok(&ser(dir.path(), &args));
+    assert!(
+        report.contains("12 files from 4 parts, 0 duplicate"),
+        "{report}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&merged).unwrap().lines().count(),
+        13
+    );
+
+    // Without shard 3, its files are reported missing and the exit status says so.
+    let mut args = vec!["merge", "--out", s(&merged), "--expect", s(&csv), "--"];
+    args.extend(parts[..3].iter().map(String::as_str));
+    let incomplete = ser(dir.path(), &args);
+    assert!(!incomplete.status.success());
+    assert!(String::from_utf8_lossy(&incomplete.stderr).contains("in no part"));
+}

@@ -1,10 +1,12 @@
 //! One module per subcommand: each has an `Args` (clap) and a `run`.
 
+pub mod batch;
 pub mod bench;
 pub mod compare;
 pub mod eval;
 pub mod features;
 pub mod info;
+pub mod merge;
 pub mod predict;
 pub mod serve;
 pub mod train;

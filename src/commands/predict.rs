@@ -1,18 +1,22 @@
 //! `ser predict FILE...`: the emotion of each clip (file, emotion, confidence, top 3, and the
 //! true emotion when the file name or folder tells it), or with `--timeline` the emotions of
 //! the speech segments of long recordings. A file that cannot be read is reported and the
-//! others still predicted.
+//! others still predicted. `--shard I/N --out part.jsonl` predicts one share of a large list
+//! for a job array, resumably.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 use ser_infer::{
     Classifier, ClipPrediction, InferenceError, Scored, TimedPrediction, TimelineOptions,
     speech_share,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::batch::{JsonLines, Shard};
 use crate::{default_model, output};
 
 #[derive(clap::Args)]
@@ -44,11 +48,21 @@ pub struct Args {
     /// (one recording; needs --timeline).
     #[arg(long, requires = "timeline")]
     vtt: bool,
+    /// Predict only shard I of N (0-based) of the files: a stable share by hash of each
+    /// path, for job arrays (Slurm, Kubernetes Indexed Jobs); `ser merge` joins the parts.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Append each result as a JSON line to this file as it is done, skipping files already
+    /// in it (a restarted shard carries on where it stopped).
+    #[arg(long, value_name = "FILE.jsonl", conflicts_with_all = ["json", "csv", "vtt"])]
+    out: Option<PathBuf>,
 }
 
-#[derive(Serialize)]
-struct FileResult {
-    file: String,
+/// One file's outcome: a line of `--json` / `--out`, a row of the table or CSV.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct FileResult {
+    pub(crate) file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     emotion: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,6 +87,11 @@ struct FileResult {
 }
 
 impl FileResult {
+    /// Whether this is a `--timeline` result (its rows are segments).
+    pub(crate) fn has_timeline(&self) -> bool {
+        self.segments.is_some()
+    }
+
     /// "ok", "uncertain", "no speech" or "error".
     fn status(&self) -> &'static str {
         match (self.error.is_some(), self.no_speech, self.uncertain) {
@@ -89,7 +108,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(threshold) = args.uncertain_below {
         classifier = classifier.with_uncertain_below(threshold);
     }
-    let files = expand(&args.files)?;
+    let mut files = expand(&args.files)?;
+    if let Some(shard) = args.shard {
+        files.retain(|(path, _)| shard.holds(path));
+    }
+    if let Some(out) = &args.out {
+        return predict_into(&classifier, files, out, &args);
+    }
     if args.vtt && files.len() != 1 {
         anyhow::bail!(
             "WebVTT captions describe one recording, but {} files were given",
@@ -130,9 +155,51 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Predicts `files` into the JSON-lines file `out`, skipping those already in it; the exit
+/// status says whether every file of this run could be read.
+fn predict_into(
+    classifier: &Classifier,
+    mut files: Vec<(PathBuf, Option<String>)>,
+    out: &Path,
+    args: &Args,
+) -> anyhow::Result<ExitCode> {
+    let (lines, done) = JsonLines::open_resuming::<FileResult>(out)?;
+    let finished: HashSet<String> = done.into_iter().map(|r| r.file).collect();
+    let total = files.len();
+    files.retain(|(path, _)| !finished.contains(&path.display().to_string()));
+    let bar = output::progress_bar(
+        files.len() as u64,
+        &format!("predicting into {}", out.display()),
+    );
+    let failures = AtomicUsize::new(0);
+    files.par_iter().try_for_each(|(path, truth)| {
+        let result = predict_file(classifier, path, truth.as_deref(), args);
+        if let Some(error) = &result.error {
+            bar.suspend(|| eprintln!("error: {error}"));
+            failures.fetch_add(1, Ordering::Relaxed);
+        }
+        bar.inc(1);
+        lines.append(&result)
+    })?;
+    bar.finish_and_clear();
+    let failures = failures.into_inner();
+    println!(
+        "{}: {} results written, {} already there ({total} files in this share), {failures} unreadable",
+        out.display(),
+        files.len(),
+        total - files.len(),
+    );
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 /// Files as given, each with its true emotion when known: folders are replaced by the audio
-/// files inside them (sorted), manifest CSVs by the clips they list (with their emotions).
-fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Option<String>)>> {
+/// files inside them (sorted), CSV lists by the files they list (with their emotions when
+/// they have an emotion column).
+pub(crate) fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Option<String>)>> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -144,10 +211,8 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Option<String>)>> {
             }
             files.extend(found.into_iter().map(|f| (f, None)));
         } else if ser_corpus::is_manifest_path(path) {
-            let manifest = ser_corpus::read_manifest(path, &Default::default())
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let clips = manifest.clips.into_iter();
-            files.extend(clips.map(|c| (c.path, Some(c.emotion))));
+            let listed = ser_corpus::read_file_list(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            files.extend(listed.into_iter().map(|f| (f.path, f.emotion)));
         } else {
             files.push((path.clone(), None));
         }
@@ -353,8 +418,17 @@ fn accuracy_summary(results: &[FileResult]) -> Option<String> {
 }
 
 fn write_csv(results: &[FileResult], args: &Args) -> anyhow::Result<()> {
-    let mut out = csv::Writer::from_writer(std::io::stdout());
-    if args.timeline {
+    write_csv_to(std::io::stdout(), results, args.timeline)
+}
+
+/// Results as CSV: one row per file, or with `timeline` one row per segment.
+pub(crate) fn write_csv_to(
+    writer: impl std::io::Write,
+    results: &[FileResult],
+    timeline: bool,
+) -> anyhow::Result<()> {
+    let mut out = csv::Writer::from_writer(writer);
+    if timeline {
         out.write_record(["file", "start_s", "end_s", "emotion", "confidence"])?;
         for r in results {
             for s in r.segments.iter().flatten() {

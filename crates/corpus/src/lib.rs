@@ -27,7 +27,8 @@ pub use merge::{
     speaker_in_corpus,
 };
 pub use read::{
-    ManifestColumns, OpenOptions, SchemeChoice, open_dataset, read_folder, read_manifest, read_zip,
+    ListedFile, ManifestColumns, OpenOptions, SchemeChoice, open_dataset, read_file_list,
+    read_folder, read_manifest, read_zip,
 };
 pub use scheme::{detect_scheme, guess_emotion};
 pub use split::{

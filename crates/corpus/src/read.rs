@@ -289,6 +289,53 @@ pub fn read_manifest(csv_path: &Path, opts: &OpenOptions) -> Result<Dataset, Cor
     Ok(dataset)
 }
 
+/// One file of a list to predict, with its emotion when the list gives one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedFile {
+    pub path: PathBuf,
+    pub emotion: Option<String>,
+}
+
+/// Reads a list of files to predict: a CSV with a path column (as a manifest's) and, unlike a
+/// training manifest, an optional emotion column. Paths are relative to the CSV's folder;
+/// files are not opened here (the caller reports each unreadable one).
+pub fn read_file_list(csv_path: &Path) -> Result<Vec<ListedFile>, CorpusError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(csv_path)
+        .map_err(|e| manifest_error(csv_path, &e))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| manifest_error(csv_path, &e))?
+        .clone();
+    let find = |usual: &[&str]| usual.iter().find_map(|n| position(&headers, n));
+    let path_column =
+        find(PATH_NAMES).ok_or_else(|| missing_column(csv_path, &headers, PATH_NAMES[0]))?;
+    let emotion_column = find(EMOTION_NAMES);
+    let base = csv_path.parent().unwrap_or(Path::new(""));
+    let mut files = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| manifest_error(csv_path, &e))?;
+        let rel = portable_path(record.get(path_column).unwrap_or(""));
+        if rel.as_os_str().is_empty() {
+            return Err(CorpusError::Manifest {
+                path: csv_path.to_path_buf(),
+                line: record.position().map_or(0, |p| p.line()),
+                reason: "empty path".into(),
+            });
+        }
+        let emotion = emotion_column
+            .and_then(|i| record.get(i))
+            .filter(|e| !e.is_empty())
+            .map(canonical_label);
+        files.push(ListedFile {
+            path: base.join(rel),
+            emotion,
+        });
+    }
+    Ok(files)
+}
+
 fn check_file(path: &Path) -> Result<(), String> {
     if !is_audio_path(path) {
         return Err("not an audio file extension".into());
@@ -492,6 +539,23 @@ mod tests {
 
     fn opts() -> OpenOptions {
         OpenOptions::default()
+    }
+
+    #[test]
+    fn a_file_list_needs_paths_only_and_keeps_emotions_it_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("calls.csv");
+        std::fs::write(&csv, "file,label\ncalls/a.wav,Happy\nb.mp3,\n").unwrap();
+        let files = read_file_list(&csv).unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[0].path, dir.path().join("calls/a.wav"));
+        assert_eq!(files[0].emotion.as_deref(), Some("happy"));
+        assert_eq!(files[1].emotion, None);
+        std::fs::write(&csv, "path\nx.wav\n").unwrap();
+        assert_eq!(read_file_list(&csv).unwrap()[0].emotion, None);
+        std::fs::write(&csv, "name,emotion\nx.wav,sad\n").unwrap();
+        let err = read_file_list(&csv).unwrap_err().to_string();
+        assert!(err.contains("path") && err.contains("calls.csv"), "{err}");
     }
 
     #[test]
