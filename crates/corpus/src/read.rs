@@ -250,8 +250,10 @@ fn path_id(rel: &Path) -> String {
         .join("/")
 }
 
-/// Reads a manifest CSV: one row per clip, paths relative to the CSV's folder.
-pub fn read_manifest(csv_path: &Path, opts: &OpenOptions) -> Result<Dataset, CorpusError> {
+/// A CSV reader (cells trimmed) and its header row.
+fn open_csv(
+    csv_path: &Path,
+) -> Result<(csv::Reader<std::fs::File>, csv::StringRecord), CorpusError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(csv_path)
@@ -260,6 +262,12 @@ pub fn read_manifest(csv_path: &Path, opts: &OpenOptions) -> Result<Dataset, Cor
         .headers()
         .map_err(|e| manifest_error(csv_path, &e))?
         .clone();
+    Ok((reader, headers))
+}
+
+/// Reads a manifest CSV: one row per clip, paths relative to the CSV's folder.
+pub fn read_manifest(csv_path: &Path, opts: &OpenOptions) -> Result<Dataset, CorpusError> {
+    let (mut reader, headers) = open_csv(csv_path)?;
     let columns = ColumnIndex::resolve(csv_path, &headers, &opts.columns)?;
     let base = csv_path.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut dataset = Dataset::new(&base, Vec::new());
@@ -300,14 +308,7 @@ pub struct ListedFile {
 /// training manifest, an optional emotion column. Paths are relative to the CSV's folder;
 /// files are not opened here (the caller reports each unreadable one).
 pub fn read_file_list(csv_path: &Path) -> Result<Vec<ListedFile>, CorpusError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(csv_path)
-        .map_err(|e| manifest_error(csv_path, &e))?;
-    let headers = reader
-        .headers()
-        .map_err(|e| manifest_error(csv_path, &e))?
-        .clone();
+    let (mut reader, headers) = open_csv(csv_path)?;
     let find = |usual: &[&str]| usual.iter().find_map(|n| position(&headers, n));
     let path_column =
         find(PATH_NAMES).ok_or_else(|| missing_column(csv_path, &headers, PATH_NAMES[0]))?;

@@ -50,24 +50,12 @@ async fn predicts_many_files_reporting_errors_per_file() {
     assert_eq!(results[4]["no_speech"], true);
     assert_eq!(results[4]["error"], "silence.wav: no speech heard");
 
-    let history = body_json(
-        app.send(request("GET", "/api/predictions", Some(&ann)))
-            .await,
-    )
-    .await;
+    let history = app.get_json("/api/predictions", &ann).await;
     let rows = history["predictions"].as_array().unwrap();
     assert_eq!(rows.len(), 2, "failed files are not stored");
     assert!(rows[0].get("waveform").is_none(), "the list stays small");
     let id = rows[0]["id"].as_str().unwrap();
-    let one = body_json(
-        app.send(request(
-            "GET",
-            &format!("/api/predictions/{id}"),
-            Some(&ann),
-        ))
-        .await,
-    )
-    .await;
+    let one = app.get_json(&format!("/api/predictions/{id}"), &ann).await;
     assert_eq!(one["waveform"].as_array().unwrap().len(), 10);
 }
 
@@ -88,11 +76,7 @@ async fn the_history_remembers_uncertain_predictions() {
     .await;
     assert_eq!(body["results"][0]["uncertain"], true);
     assert_eq!(body["results"][0]["prediction"]["uncertain"], true);
-    let history = body_json(
-        app.send(request("GET", "/api/predictions", Some(&ann)))
-            .await,
-    )
-    .await;
+    let history = app.get_json("/api/predictions", &ann).await;
     let uncertain_of = |name: &str| {
         history["predictions"]
             .as_array()
@@ -126,22 +110,10 @@ async fn a_long_recording_keeps_its_timeline() {
     assert_eq!(segments[1]["label"], "sad");
     assert_eq!(fresh["timeline"]["speech_share"][0]["prob"], 0.5);
 
-    let list = body_json(
-        app.send(request("GET", "/api/predictions", Some(&ann)))
-            .await,
-    )
-    .await;
+    let list = app.get_json("/api/predictions", &ann).await;
     assert!(list["predictions"][0].get("timeline").is_none());
     let id = fresh["id"].as_str().unwrap();
-    let one = body_json(
-        app.send(request(
-            "GET",
-            &format!("/api/predictions/{id}"),
-            Some(&ann),
-        ))
-        .await,
-    )
-    .await;
+    let one = app.get_json(&format!("/api/predictions/{id}"), &ann).await;
     assert_eq!(one["timeline"], fresh["timeline"]);
 
     let short = [Part::File("files", "happy.wav", b"RIFF....")];
@@ -208,11 +180,7 @@ async fn predictions_can_be_deleted_one_by_one_or_by_source() {
     )
     .await;
     assert_eq!(cleared["deleted"], 1);
-    let left = body_json(
-        app.send(request("GET", "/api/predictions", Some(&ann)))
-            .await,
-    )
-    .await;
+    let left = app.get_json("/api/predictions", &ann).await;
     assert_eq!(left["predictions"].as_array().unwrap().len(), 1);
     assert_eq!(left["predictions"][0]["file_name"], "sad.wav");
 }

@@ -268,6 +268,11 @@ impl TestApp {
         self.router.clone().oneshot(request).await.unwrap()
     }
 
+    /// The JSON body of `GET uri` as `session`.
+    pub async fn get_json(&self, uri: &str, session: &Session) -> Value {
+        body_json(self.send(request("GET", uri, Some(session))).await).await
+    }
+
     /// Sign up and return the session.
     pub async fn user(&self, name: &str) -> Session {
         let email = format!("{name}@example.com");
