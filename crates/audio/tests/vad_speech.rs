@@ -1,0 +1,160 @@
+//! The voice-activity detector measured on real speech: RAVDESS clips (../shared/data/ravdess,
+//! CC BY-NC-SA 4.0) joined by 1.5 s of silence into one 82 s recording, then buried in white
+//! noise at 20, 10, 5 and 0 dB SNR. The truth comes from the clean clips: a 10 ms frame is
+//! speech when its clean level is within 30 dB of its clip's loud frames (95th percentile) and
+//! above -60 dBFS, with pauses under 100 ms bridged. Frame-level precision and recall are
+//! printed (`cargo test -p ser-audio --test vad_speech -- --nocapture`, BENCHMARKS.md) and
+//! held to floors a little under what the detector measures, so a regression fails.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::TestRng;
+use ser_audio::vad::{VadConfig, detect_speech};
+use ser_audio::{LoadOptions, load};
+
+const RATE: u32 = 16_000;
+const HOP: usize = 160;
+const FRAME: usize = 320;
+const GAP_S: f64 = 1.5;
+
+fn ravdess_clips() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/ravdess");
+    let mut clips = Vec::new();
+    for actor in ["Actor_01", "Actor_02", "Actor_13", "Actor_14"] {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(root.join(actor))
+            .unwrap_or_else(|e| panic!("{}: {e} (the RAVDESS corpus is needed)", root.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        // Neutral, happy, angry and fearful takes of both statements.
+        clips.extend(names.into_iter().step_by(15).take(4));
+    }
+    clips
+}
+
+/// RMS level (dB) of 20 ms frames every 10 ms.
+fn levels_db(x: &[f32]) -> Vec<f32> {
+    (0..x.len() / HOP)
+        .map(|i| {
+            let frame = &x[i * HOP..(i * HOP + FRAME).min(x.len())];
+            let power = frame.iter().map(|v| v * v).sum::<f32>() / FRAME as f32;
+            10.0 * power.max(1e-12).log10()
+        })
+        .collect()
+}
+
+/// Speech frames of a clean clip (see the module comment).
+fn truth_of(clip: &[f32]) -> Vec<bool> {
+    let levels = levels_db(clip);
+    let mut sorted = levels.clone();
+    sorted.sort_by(f32::total_cmp);
+    let loud = sorted[(sorted.len() - 1) * 95 / 100];
+    let mut speech: Vec<bool> = levels
+        .iter()
+        .map(|&l| l > (loud - 30.0).max(-60.0))
+        .collect();
+    let active: Vec<usize> = (0..speech.len()).filter(|&i| speech[i]).collect();
+    for pair in active.windows(2) {
+        if pair[1] - pair[0] <= 10 {
+            speech[pair[0]..pair[1]].iter_mut().for_each(|s| *s = true);
+        }
+    }
+    speech
+}
+
+/// The long recording and its frame truth.
+fn recording() -> (Vec<f32>, Vec<bool>) {
+    let gap = vec![0.0f32; (GAP_S * f64::from(RATE)) as usize];
+    let (mut x, mut truth) = (gap.clone(), vec![false; gap.len() / HOP]);
+    for path in ravdess_clips() {
+        let mut clip = load(
+            &path,
+            &LoadOptions {
+                target_rate: Some(RATE),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .samples;
+        clip.truncate(clip.len() / HOP * HOP);
+        truth.extend(truth_of(&clip));
+        x.extend(clip);
+        x.extend(&gap);
+        truth.extend(vec![false; gap.len() / HOP]);
+    }
+    (x, truth)
+}
+
+/// `x` plus white noise at `snr_db` below the speech frames' mean power.
+fn with_noise(x: &[f32], truth: &[bool], snr_db: f32) -> Vec<f32> {
+    let frames: Vec<usize> = (0..truth.len()).filter(|&i| truth[i]).collect();
+    let speech_power = frames
+        .iter()
+        .flat_map(|&i| &x[i * HOP..(i + 1) * HOP])
+        .map(|v| v * v)
+        .sum::<f32>()
+        / (frames.len() * HOP) as f32;
+    let noise_rms = (speech_power / 10f32.powf(snr_db / 10.0)).sqrt();
+    let mut rng = TestRng::new(7);
+    // Uniform in [-1, 1] has RMS 1/sqrt(3).
+    x.iter()
+        .map(|v| {
+            v + noise_rms
+                * 3f32.sqrt()
+                * (2.0 * (rng.next_u64() >> 11) as f32 / (1u64 << 53) as f32 - 1.0)
+        })
+        .collect()
+}
+
+/// (precision, recall) of the detector's frames against the truth.
+fn score(x: &[f32], truth: &[bool]) -> (f64, f64) {
+    let segments = detect_speech(x, RATE, &VadConfig::default());
+    let hop_s = HOP as f64 / f64::from(RATE);
+    let found: Vec<bool> = (0..truth.len())
+        .map(|i| {
+            let t = (i as f64 + 0.5) * hop_s;
+            segments.iter().any(|s| s.start_s <= t && t < s.end_s)
+        })
+        .collect();
+    let both = found.iter().zip(truth).filter(|(f, t)| **f && **t).count() as f64;
+    let found_n = found.iter().filter(|f| **f).count() as f64;
+    let truth_n = truth.iter().filter(|t| **t).count() as f64;
+    (both / found_n.max(1.0), both / truth_n.max(1.0))
+}
+
+#[test]
+fn speech_is_found_in_silence_and_noise() {
+    let (clean, truth) = recording();
+    println!(
+        "frame-level VAD on {:.0} s of RAVDESS speech and silence:",
+        clean.len() as f64 / f64::from(RATE)
+    );
+    // (SNR, minimum precision, minimum recall): regression floors just under what the
+    // energy detector measures today (clean 0.935/1.000, 20 dB 1.000/0.853, 10 dB 1.000/0.349,
+    // 5 dB 1.000/0.394, 0 dB 1.000/0.608), not the targets of issue 19 (0.95 at 10 dB):
+    // its threshold sits 10 dB over the noise floor, so in noise it misses the weaker half of
+    // speech (BENCHMARKS.md). Clean precision is under 1 because the detector keeps frames
+    // down to 35 dB under the loud ones and the truth only to 30 dB.
+    let cases: [(Option<f32>, f64, f64); 5] = [
+        (None, 0.92, 0.99),
+        (Some(20.0), 0.98, 0.83),
+        (Some(10.0), 0.98, 0.33),
+        (Some(5.0), 0.98, 0.37),
+        (Some(0.0), 0.98, 0.58),
+    ];
+    let mut failures = Vec::new();
+    for (snr, min_precision, min_recall) in cases {
+        let x = snr.map_or_else(|| clean.clone(), |snr| with_noise(&clean, &truth, snr));
+        let (precision, recall) = score(&x, &truth);
+        let name = snr.map_or("clean".to_string(), |s| format!("{s} dB SNR"));
+        println!("  {name:<10} precision {precision:.3}  recall {recall:.3}");
+        if precision < min_precision || recall < min_recall {
+            failures.push(format!(
+                "{name}: precision {precision:.3}, recall {recall:.3}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "below the floors: {failures:?}");
+}
