@@ -745,7 +745,7 @@ mod tests {
         );
     }
 
-    /// 16-bit mono WAV bytes of a sine at `freq` Hz.
+    /// 16-bit mono WAV bytes of a speech-like sine at `freq` Hz.
     fn tone(freq: f32, seconds: f32) -> Vec<u8> {
         let rate = 16_000u32;
         let spec = hound::WavSpec {
@@ -758,7 +758,10 @@ mod tests {
         let mut writer = hound::WavWriter::new(&mut cursor, spec).unwrap();
         for i in 0..(rate as f32 * seconds) as usize {
             let t = i as f32 / rate as f32;
-            let v = 0.4 * (2.0 * std::f32::consts::PI * freq * t).sin();
+            // Rising and falling 4 times a second, as syllables do (steady tones are not
+            // speech to the voice-activity detector).
+            let syllables = 0.2 + 0.8 * (std::f32::consts::PI * 4.0 * t).sin().abs();
+            let v = 0.4 * syllables * (2.0 * std::f32::consts::PI * freq * t).sin();
             writer.write_sample((v * 32767.0) as i16).unwrap();
         }
         writer.finalize().unwrap();

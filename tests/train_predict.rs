@@ -265,7 +265,7 @@ fn timeline_finds_the_speech_of_a_long_recording() {
     support::write_wav(&long, 16_000, 13.0, |t| {
         let on = (2.0..8.0).contains(&t) || (11.0..13.0).contains(&t);
         if on {
-            0.3 * (2.0 * std::f32::consts::PI * 180.0 * t).sin()
+            support::sine(180.0, 0.3)(t)
         } else {
             0.0
         }
@@ -445,11 +445,7 @@ fn speaker_normalised_model_uses_the_whole_recording_in_a_timeline() {
     support::write_wav(&long, 16_000, 5.0, |t| {
         let freq = if t < 2.0 { 150.0 } else { 900.0 };
         let on = !(2.0..3.0).contains(&t);
-        if on {
-            0.4 * (2.0 * std::f32::consts::PI * freq * t).sin()
-        } else {
-            0.0
-        }
+        if on { support::sine(freq, 0.4)(t) } else { 0.0 }
     });
     let out = ok(&ser(
         dir.path(),

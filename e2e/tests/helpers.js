@@ -19,7 +19,10 @@ function wav(seconds = 1.0, rate = 16000, f0 = 220, f1 = 880) {
   for (let i = 0; i < n; i++) {
     const f = f0 + (f1 - f0) * (i / n);
     phase += 2 * Math.PI * f / rate;
-    buf.writeInt16LE(Math.round(Math.sin(phase) * 12000), 44 + i * 2);
+    // Rising and falling 4 times a second, as syllables do: a steady tone is not speech to
+    // the voice-activity detector.
+    const syllables = 0.2 + 0.8 * Math.abs(Math.sin(Math.PI * 4 * i / rate));
+    buf.writeInt16LE(Math.round(Math.sin(phase) * 12000 * syllables), 44 + i * 2);
   }
   return buf;
 }

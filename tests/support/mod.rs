@@ -19,9 +19,14 @@ pub fn write_wav(path: &Path, sample_rate: u32, seconds: f32, signal: impl Fn(f3
     writer.finalize().unwrap();
 }
 
-/// A sine of `freq` Hz at amplitude `amplitude`.
+/// A speech-like tone: a sine of `freq` Hz at up to `amplitude` whose level rises and falls
+/// by 14 dB four times a second, as syllables do (a steady tone is not speech to the
+/// voice-activity detector).
 pub fn sine(freq: f32, amplitude: f32) -> impl Fn(f32) -> f32 {
-    move |t| amplitude * (2.0 * std::f32::consts::PI * freq * t).sin()
+    move |t| {
+        let syllables = 0.2 + 0.8 * (std::f32::consts::PI * 4.0 * t).sin().abs();
+        amplitude * syllables * (2.0 * std::f32::consts::PI * freq * t).sin()
+    }
 }
 
 /// Writes 0.75 s of a tone at `freq`, detuned a little per speaker and take.

@@ -12,7 +12,9 @@
 //! Frames are centred on multiples of the hop, so a boundary is placed within half a frame of
 //! where the energy changes. Then: dips shorter than `hangover_s` inside speech are bridged,
 //! segments shorter than `min_speech_s` are dropped, segments separated by less than
-//! `min_silence_s` are merged, and each segment is widened by `padding_s`.
+//! `min_silence_s` are merged, segments whose level hardly varies are dropped (a steady sound
+//! — hum, a tone, fan or white noise — is not speech, whose syllables rise and fall by tens of
+//! dB), and each segment is widened by `padding_s`.
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +56,9 @@ pub struct VadConfig {
     pub min_silence_s: f64,
     /// Each segment is widened by this much on both sides (clamped to the recording).
     pub padding_s: f64,
+    /// Segments whose frame levels vary less than this (90th minus 10th percentile, dB) are
+    /// steady sounds, not speech. 0 keeps them.
+    pub min_variation_db: f32,
 }
 
 impl Default for VadConfig {
@@ -67,6 +72,7 @@ impl Default for VadConfig {
             min_speech_s: 0.100,
             min_silence_s: 0.250,
             padding_s: 0.0,
+            min_variation_db: 3.0,
         }
     }
 }
@@ -95,8 +101,23 @@ pub fn detect_speech(samples: &[f32], sample_rate: u32, cfg: &VadConfig) -> Vec<
         .into_iter()
         .filter(|s| s.duration_s() >= cfg.min_speech_s)
         .collect();
-    let segments = merge_close(segments, cfg.min_silence_s);
+    let segments = merge_close(segments, cfg.min_silence_s)
+        .into_iter()
+        .filter(|s| level_variation_db(&levels, s, hop_s) >= cfg.min_variation_db)
+        .collect();
     pad(segments, cfg.padding_s, duration_s)
+}
+
+/// How much the frame levels inside `segment` vary: 90th minus 10th percentile (dB).
+fn level_variation_db(levels: &[f32], segment: &Segment, hop_s: f64) -> f32 {
+    let frame = |t: f64| ((t / hop_s).round() as usize).min(levels.len());
+    let mut inside = levels[frame(segment.start_s)..frame(segment.end_s)].to_vec();
+    if inside.is_empty() {
+        return 0.0;
+    }
+    inside.sort_by(f32::total_cmp);
+    let at = |p: f64| inside[((inside.len() - 1) as f64 * p).round() as usize];
+    at(0.9) - at(0.1)
 }
 
 /// RMS level (dB) of frames of `frame` samples centred on every multiple of `hop`, with zero

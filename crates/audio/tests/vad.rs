@@ -7,7 +7,9 @@ use ser_audio::vad::*;
 
 const RATE: u32 = 16000;
 
-/// Tone bursts at the given (start, end) seconds over `background` (silence or noise).
+/// Speech-like tone bursts at the given (start, end) seconds over `background` (silence or
+/// noise): each burst's level rises and falls 4 times a second by 14 dB, as syllables do (a
+/// steady tone is not speech to the detector).
 fn bursts(bursts: &[(f64, f64)], seconds: f64, noise_rms: f32) -> Vec<f32> {
     let mut rng = TestRng::new(17);
     let n = (seconds * RATE as f64) as usize;
@@ -17,10 +19,32 @@ fn bursts(bursts: &[(f64, f64)], seconds: f64, noise_rms: f32) -> Vec<f32> {
     let tone = sine(220.0, RATE, seconds, 0.3);
     for &(a, b) in bursts {
         for i in (a * RATE as f64) as usize..(b * RATE as f64) as usize {
-            x[i] += tone[i];
+            let t = i as f64 / RATE as f64 - a;
+            let syllables = 0.2 + 0.8 * (std::f64::consts::PI * 4.0 * t).sin().abs();
+            x[i] += tone[i] * syllables as f32;
         }
     }
     x
+}
+
+#[test]
+fn steady_sounds_are_not_speech() {
+    let cfg = VadConfig::default();
+    let hum = sine(100.0, RATE, 3.0, 0.3);
+    assert!(detect_speech(&hum, RATE, &cfg).is_empty());
+    let mut rng = TestRng::new(3);
+    let noise: Vec<f32> = (0..3 * RATE).map(|_| 0.1 * rng.unit() as f32).collect();
+    assert!(detect_speech(&noise, RATE, &cfg).is_empty());
+    // A steady tone between silences is not speech either, unless the check is off.
+    let mut tone = vec![0.0; RATE as usize];
+    tone.extend(sine(220.0, RATE, 1.0, 0.3));
+    tone.extend(vec![0.0; RATE as usize]);
+    assert!(detect_speech(&tone, RATE, &cfg).is_empty());
+    let keep_all = VadConfig {
+        min_variation_db: 0.0,
+        ..cfg
+    };
+    assert_eq!(detect_speech(&tone, RATE, &keep_all).len(), 1);
 }
 
 fn assert_segments(found: &[Segment], expected: &[(f64, f64)], tol: f64) {
