@@ -48,7 +48,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A deterministic speech-like test signal: a gliding harmonic tone with noise.
+/// A deterministic speech-like test signal: a gliding harmonic tone whose level rises and
+/// falls like syllables (4 per second), with noise.
 fn test_signal(seconds: f64, rate: u32) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let n = (seconds * rate as f64) as usize;
@@ -58,7 +59,8 @@ fn test_signal(seconds: f64, rate: u32) -> Vec<f32> {
             let f0 = 140.0 + 40.0 * (2.0 * std::f64::consts::PI * 0.5 * t).sin();
             let phase = 2.0 * std::f64::consts::PI * f0 * t;
             let voiced: f64 = (1..=5).map(|h| (h as f64 * phase).sin() / h as f64).sum();
-            (0.2 * voiced + 0.01 * rng.random_range(-1.0..1.0)) as f32
+            let syllables = 0.2 + 0.8 * (std::f64::consts::PI * 4.0 * t).sin().abs();
+            (0.2 * syllables * voiced + 0.01 * rng.random_range(-1.0..1.0)) as f32
         })
         .collect()
 }
