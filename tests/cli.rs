@@ -298,3 +298,19 @@ fn inputs_that_are_not_clean_speech_get_an_answer() {
     }
     assert_eq!(results[0]["no_speech"], true, "silence: {}", results[0]);
 }
+
+/// `ser bench` times the shipped model on its own test signal (which must count as speech).
+#[test]
+fn bench_times_prediction_with_the_shipped_model() {
+    let out = ser()
+        .args(["bench", "--no-train", "--runs", "2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("predict 3 s WAV"), "{stdout}");
+}
