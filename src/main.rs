@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// Predict the emotion of audio files (the shipped model unless --model is given).
     Predict(commands::predict::Args),
+    /// The emotion of live audio (raw PCM on standard input, or a file), one line per hop.
+    Listen(commands::listen::Args),
     /// Join the parts of a sharded `ser predict --shard I/N --out part.jsonl` into one file.
     Merge(commands::merge::Args),
     /// Train a model on a dataset and save it as a bundle.
@@ -50,6 +52,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Predict(args) => commands::predict::run(args),
         Command::Merge(args) => commands::merge::run(args),
+        Command::Listen(args) => commands::listen::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Compare(args) => commands::compare::run(args),
         Command::Bench(args) => commands::bench::run(args),

@@ -314,3 +314,85 @@ fn bench_times_prediction_with_the_shipped_model() {
     );
     assert!(stdout.contains("predict 3 s WAV"), "{stdout}");
 }
+
+/// Raw PCM on standard input, read in whatever pieces the pipe gives: one line per hop, "no
+/// speech" over silence, the last shorter window at the end; a WAV piped in is refused with
+/// the way to convert it; a file plays through the same path.
+#[test]
+fn listen_prints_a_line_per_hop_of_live_audio() {
+    use std::io::Write;
+    // 2 s of silence, then 4.5 s of a speech-like tone.
+    let rate = 16_000.0;
+    let tone = support::sine(160.0, 0.4);
+    let pcm: Vec<u8> = (0..(6.5 * rate) as usize)
+        .map(|i| i as f32 / rate)
+        .map(|t| if t < 2.0 { 0.0 } else { tone(t) })
+        .flat_map(|v| ((v * 32767.0) as i16).to_le_bytes())
+        .collect();
+    let mut child = ser()
+        .args(["listen", "--window", "2", "--hop", "1.5", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Pieces of 999 bytes: odd sizes that divide neither a sample nor the hop.
+    for piece in pcm.chunks(999) {
+        stdin.write_all(piece).unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Windows at 0, 1.5, 3 and 4.5 s, then the last 0.5 s from 6 s.
+    let starts: Vec<f64> = lines
+        .iter()
+        .map(|l| l["start_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(starts, [0.0, 1.5, 3.0, 4.5, 6.0], "{lines:?}");
+    assert!(lines[0]["prediction"].is_null(), "silence is no speech");
+    assert!(lines[2]["prediction"]["ranked"].is_array(), "{lines:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("clip.wav");
+    support::write_wav(&wav, 16_000, 1.5, support::sine(160.0, 0.4));
+    let mut piped = ser()
+        .arg("listen")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    piped
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(&wav).unwrap())
+        .unwrap();
+    let refused = piped.wait_with_output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("ffmpeg"));
+
+    let played = ser()
+        .args(["listen", "--window", "1", "--hop", "0.5"])
+        .arg(&wav)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(played.stdout).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.starts_with("0:00.0-0:01.0  "), "{text}");
+    let started = std::time::Instant::now();
+    let live = ser()
+        .args(["listen", "--realtime"])
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(live.status.success());
+    assert!(
+        started.elapsed().as_secs_f64() >= 1.3,
+        "--realtime plays 1.5 s of audio in real time"
+    );
+}

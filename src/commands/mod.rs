@@ -6,6 +6,7 @@ pub mod compare;
 pub mod eval;
 pub mod features;
 pub mod info;
+pub mod listen;
 pub mod merge;
 pub mod predict;
 pub mod serve;

@@ -386,7 +386,7 @@ fn webvtt(result: &FileResult) -> String {
 }
 
 /// Seconds as m:ss.s (h:mm:ss.s past an hour).
-fn format_time(seconds: f64) -> String {
+pub(crate) fn format_time(seconds: f64) -> String {
     let tenths = (seconds * 10.0).round() as u64;
     let (h, m, s) = (
         tenths / 36_000,

@@ -5,11 +5,12 @@
 //!
 //! Long recordings go through [`Classifier::timeline`]: voice-activity detection finds the
 //! speech, long stretches are cut into overlapping windows, and each window is classified.
+//! Live audio goes through [`LiveStream`]: a rolling window every hop, as the samples arrive.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use ser_audio::vad::{self, Segment, VadConfig};
+use ser_audio::vad::{self, Segment, StreamWindow, StreamWindower, VadConfig};
 use ser_audio::{Audio, AudioError, LoadOptions};
 use ser_features::{Extractor, FeatureConfig, SpeakerMeans, UtteranceNorm};
 use ser_model::input::FeatureView;
@@ -402,6 +403,77 @@ impl Classifier {
         result.map_err(|e| InferenceError::Features {
             name: name.to_string(),
             message: e.to_string(),
+        })
+    }
+}
+
+/// One window of a live stream: its emotion, or `None` when it holds no speech.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LiveWindow {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub prediction: Option<ClipPrediction>,
+}
+
+/// Rolling predictions over live audio: push sample chunks of any size (mono, at the
+/// classifier's rate) and get a window every hop. For per-speaker features the stream is one
+/// speaker: each window is normalised by the means of all the speech heard so far.
+pub struct LiveStream<'a> {
+    classifier: &'a Classifier,
+    windower: StreamWindower,
+    heard: SpeakerMeans,
+    /// Windows shorter than this at the end of a stream are not classified.
+    min_window_s: f64,
+}
+
+impl<'a> LiveStream<'a> {
+    pub fn new(classifier: &'a Classifier, window_s: f64, hop_s: f64) -> Self {
+        Self {
+            classifier,
+            windower: StreamWindower::new(classifier.sample_rate(), window_s, hop_s),
+            heard: SpeakerMeans::default(),
+            min_window_s: TimelineOptions::default().min_segment_s,
+        }
+    }
+
+    /// Adds samples; returns the windows they complete, oldest first.
+    pub fn push(&mut self, chunk: &[f32]) -> Result<Vec<LiveWindow>, InferenceError> {
+        let windows = self.windower.push(chunk);
+        windows.iter().map(|w| self.classify(w)).collect()
+    }
+
+    /// The end of the stream: the last, shorter window if it is long enough to judge.
+    pub fn finish(&mut self) -> Result<Option<LiveWindow>, InferenceError> {
+        let rate = f64::from(self.classifier.sample_rate());
+        match self.windower.flush() {
+            Some(rest) if rest.samples.len() as f64 / rate >= self.min_window_s => {
+                self.classify(&rest).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn classify(&mut self, window: &StreamWindow) -> Result<LiveWindow, InferenceError> {
+        let classifier = self.classifier;
+        let rate = classifier.sample_rate();
+        let end_s = window.start_s + window.samples.len() as f64 / f64::from(rate);
+        let name = format!("live audio at {:.2} s", window.start_s);
+        let speech = !vad::detect_speech(&window.samples, rate, &VadConfig::default()).is_empty();
+        let prediction = if !speech {
+            None
+        } else if classifier.features.utterance_norm == UtteranceNorm::Speaker {
+            let mut features = classifier.extract(&window.samples, &name)?;
+            self.heard
+                .add(&features, &classifier.features.frame_levels(&features));
+            self.heard.subtract(&mut features);
+            Some(classifier.classify_features(&features, &name)?)
+        } else {
+            Some(classifier.classify_speech(&window.samples, &name)?)
+        };
+        Ok(LiveWindow {
+            start_s: window.start_s,
+            end_s,
+            prediction,
         })
     }
 }
