@@ -11,12 +11,15 @@ use std::time::Duration;
 use ser_audio::augment::AugmentSpec;
 use ser_corpus::{CacheMode, Dataset, FeatureCache, OpenOptions, SplitOptions, ZipLimits};
 use ser_features::FeatureConfig;
-use ser_infer::{Classifier, InferenceError, TimelineOptions, speech_share};
+use ser_infer::{
+    Classifier, InferenceError, LiveStream, LiveWindow, TimelineOptions, speech_share,
+};
 use ser_model::Bundle;
 use ser_model::bundle::ModelSpec;
 use ser_server::{
-    ClassMetrics, DefaultModel, Engine, EngineError, EpochRecord, LabelProb, ModelKind, Prediction,
-    TestOutcome, Timeline, TimelineSegment, TrainOutcome, TrainProgress, TrainSpec,
+    ClassMetrics, DefaultModel, Engine, EngineError, EpochRecord, LIVE_SAMPLE_RATE, LabelProb,
+    LiveResult, LiveSession, ModelKind, Prediction, TestOutcome, Timeline, TimelineSegment,
+    TrainOutcome, TrainProgress, TrainSpec,
 };
 use ser_train::fit::{EpochReport, FitConfig, FreqWarp, SpecAugment};
 use ser_train::pipeline::{self, Augmentation, Featurised, PipelineError, TrainRun};
@@ -151,6 +154,37 @@ fn describe_figures(protocol: &str, figures: &serde_json::Value) -> String {
         ),
         (true, Some(ua)) => format!(" UA {ua:.1} % on unseen speakers ({protocol})."),
         (true, None) => String::new(),
+    }
+}
+
+/// A live session of the web server over ser-infer's stream.
+struct WebLive(LiveStream<Arc<Classifier>>);
+
+impl LiveSession for WebLive {
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<LiveResult>, EngineError> {
+        let windows = self.0.push(samples).map_err(live_error)?;
+        Ok(windows.iter().map(live_result).collect())
+    }
+
+    fn finish(&mut self) -> Result<Vec<LiveResult>, EngineError> {
+        let last = self.0.finish().map_err(live_error)?;
+        Ok(last.iter().map(live_result).collect())
+    }
+}
+
+fn live_error(e: InferenceError) -> EngineError {
+    EngineError::Internal(format!("live prediction failed: {e}"))
+}
+
+fn live_result(w: &LiveWindow) -> LiveResult {
+    let top = w.prediction.as_ref().map(|p| p.top());
+    LiveResult {
+        start_s: w.start_s,
+        end_s: w.end_s,
+        speech: w.prediction.is_some(),
+        label: top.map(|t| t.label.clone()),
+        confidence: top.map(|t| t.prob),
+        uncertain: w.prediction.as_ref().is_some_and(|p| p.uncertain),
     }
 }
 
@@ -292,6 +326,24 @@ impl Engine for MlEngine {
             uncertain: prediction.uncertain,
             timeline: timeline(&classifier, &decoded.samples, file_name),
         })
+    }
+
+    fn live(
+        &self,
+        model: Option<&Path>,
+        window_s: f64,
+        hop_s: f64,
+    ) -> Result<Box<dyn LiveSession>, EngineError> {
+        let classifier = self.classifier(model)?;
+        if classifier.sample_rate() != LIVE_SAMPLE_RATE {
+            return Err(EngineError::Input(format!(
+                "this model works at {} Hz, but live streams are {LIVE_SAMPLE_RATE} Hz",
+                classifier.sample_rate()
+            )));
+        }
+        Ok(Box::new(WebLive(LiveStream::new(
+            classifier, window_s, hop_s,
+        ))))
     }
 
     fn train(

@@ -7,6 +7,7 @@
 //! speech, long stretches are cut into overlapping windows, and each window is classified.
 //! Live audio goes through [`LiveStream`]: a rolling window every hop, as the samples arrive.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -417,20 +418,21 @@ pub struct LiveWindow {
 
 /// Rolling predictions over live audio: push sample chunks of any size (mono, at the
 /// classifier's rate) and get a window every hop. For per-speaker features the stream is one
-/// speaker: each window is normalised by the means of all the speech heard so far.
-pub struct LiveStream<'a> {
-    classifier: &'a Classifier,
+/// speaker: each window is normalised by the means of all the speech heard so far. `C` holds
+/// the classifier: a reference, or an `Arc` for a stream that outlives its caller.
+pub struct LiveStream<C: Deref<Target = Classifier>> {
+    classifier: C,
     windower: StreamWindower,
     heard: SpeakerMeans,
     /// Windows shorter than this at the end of a stream are not classified.
     min_window_s: f64,
 }
 
-impl<'a> LiveStream<'a> {
-    pub fn new(classifier: &'a Classifier, window_s: f64, hop_s: f64) -> Self {
+impl<C: Deref<Target = Classifier>> LiveStream<C> {
+    pub fn new(classifier: C, window_s: f64, hop_s: f64) -> Self {
         Self {
-            classifier,
             windower: StreamWindower::new(classifier.sample_rate(), window_s, hop_s),
+            classifier,
             heard: SpeakerMeans::default(),
             min_window_s: TimelineOptions::default().min_segment_s,
         }
@@ -454,7 +456,7 @@ impl<'a> LiveStream<'a> {
     }
 
     fn classify(&mut self, window: &StreamWindow) -> Result<LiveWindow, InferenceError> {
-        let classifier = self.classifier;
+        let classifier = &*self.classifier;
         let rate = classifier.sample_rate();
         let end_s = window.start_s + window.samples.len() as f64 / f64::from(rate);
         let name = format!("live audio at {:.2} s", window.start_s);

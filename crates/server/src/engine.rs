@@ -84,6 +84,33 @@ pub struct TimelineSegment {
     pub top: Vec<LabelProb>,
 }
 
+/// One window of a live stream (`GET /api/stream`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveResult {
+    pub start_s: f64,
+    pub end_s: f64,
+    /// False when the window holds no speech: no emotion is named.
+    pub speech: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// The confidence is below the model's threshold.
+    #[serde(default)]
+    pub uncertain: bool,
+}
+
+/// Rolling predictions over one live stream of mono samples at [`LIVE_SAMPLE_RATE`].
+pub trait LiveSession: Send {
+    /// Adds samples (any number); returns the windows they complete, oldest first.
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<LiveResult>, EngineError>;
+    /// The end of the stream: the last, shorter window if it is long enough to judge.
+    fn finish(&mut self) -> Result<Vec<LiveResult>, EngineError>;
+}
+
+/// The sample rate of live streams.
+pub const LIVE_SAMPLE_RATE: u32 = 16_000;
+
 /// What to train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainSpec {
@@ -261,6 +288,15 @@ pub trait Engine: Send + Sync + 'static {
         progress: &mut dyn FnMut(TrainProgress),
         cancel: &AtomicBool,
     ) -> Result<TrainOutcome, EngineError>;
+
+    /// A live session with a model (`None` = shipped default): windows of `window_s` every
+    /// `hop_s` seconds over samples at [`LIVE_SAMPLE_RATE`].
+    fn live(
+        &self,
+        model: Option<&Path>,
+        window_s: f64,
+        hop_s: f64,
+    ) -> Result<Box<dyn LiveSession>, EngineError>;
 
     /// Evaluate a model (`None` = shipped default) on a labelled dataset ZIP.
     /// `progress` gets the finished fraction (0..=1) and a phase text.

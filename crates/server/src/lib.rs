@@ -25,8 +25,9 @@ use tower_http::trace::TraceLayer;
 
 pub use config::ServerConfig;
 pub use engine::{
-    ClassMetrics, DefaultModel, Engine, EngineError, EpochRecord, LabelProb, ModelKind, Prediction,
-    TestOutcome, Timeline, TimelineSegment, TrainOutcome, TrainProgress, TrainSpec,
+    ClassMetrics, DefaultModel, Engine, EngineError, EpochRecord, LIVE_SAMPLE_RATE, LabelProb,
+    LiveResult, LiveSession, ModelKind, Prediction, TestOutcome, Timeline, TimelineSegment,
+    TrainOutcome, TrainProgress, TrainSpec,
 };
 pub use error::ServerError;
 pub use state::AppState;

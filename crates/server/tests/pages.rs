@@ -191,6 +191,7 @@ async fn openapi_describes_every_api_route() {
         ("delete", "/api/predictions"),
         ("get", "/api/predictions/{id}"),
         ("delete", "/api/predictions/{id}"),
+        ("get", "/api/stream"),
         ("post", "/api/jobs/train"),
         ("post", "/api/jobs/test"),
         ("get", "/api/jobs"),

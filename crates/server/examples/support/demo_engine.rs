@@ -202,6 +202,17 @@ impl Engine for DemoEngine {
         })
     }
 
+    fn live(
+        &self,
+        _model: Option<&Path>,
+        _window_s: f64,
+        _hop_s: f64,
+    ) -> Result<Box<dyn ser_server::LiveSession>, EngineError> {
+        Err(EngineError::Input(
+            "live prediction needs the real engine (ser serve), not the demo".into(),
+        ))
+    }
+
     fn test(
         &self,
         _model: Option<&Path>,

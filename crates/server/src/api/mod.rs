@@ -4,6 +4,7 @@ mod accounts;
 mod jobs;
 mod models;
 mod predict;
+mod stream;
 mod tokens;
 
 use axum::Router;
@@ -56,6 +57,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/jobs/test",
             post(jobs::test).layer(DefaultBodyLimit::max(config.max_dataset_body())),
         )
+        .route("/stream", get(stream::stream))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::get_one).delete(jobs::remove))
         .route("/jobs/{id}/events", get(jobs::events))

@@ -184,6 +184,24 @@ impl Engine for FakeEngine {
         })
     }
 
+    fn live(
+        &self,
+        model: Option<&Path>,
+        window_s: f64,
+        hop_s: f64,
+    ) -> Result<Box<dyn ser_server::LiveSession>, EngineError> {
+        if model.is_some_and(|p| !p.exists()) {
+            return Err(EngineError::Input("that model works at 8000 Hz".into()));
+        }
+        let samples = |s: f64| (s * f64::from(ser_server::LIVE_SAMPLE_RATE)) as usize;
+        Ok(Box::new(FakeLive {
+            window: samples(window_s),
+            hop: samples(hop_s),
+            buffer: Vec::new(),
+            start: 0,
+        }))
+    }
+
     fn test(
         &self,
         _model: Option<&Path>,
@@ -478,5 +496,50 @@ fn two_segment_timeline(label: &str) -> ser_server::Timeline {
                 prob: 0.5,
             },
         ],
+    }
+}
+
+/// The fake engine's live session: a window every hop; "happy" when the window holds sound.
+struct FakeLive {
+    window: usize,
+    hop: usize,
+    /// Samples from `start` on.
+    buffer: Vec<f32>,
+    start: usize,
+}
+
+impl FakeLive {
+    fn result(&self, samples: &[f32]) -> ser_server::LiveResult {
+        let rate = f64::from(ser_server::LIVE_SAMPLE_RATE);
+        let speech = samples.iter().any(|v| v.abs() > 0.05);
+        ser_server::LiveResult {
+            start_s: self.start as f64 / rate,
+            end_s: (self.start + samples.len()) as f64 / rate,
+            speech,
+            label: speech.then(|| "happy".to_string()),
+            confidence: speech.then_some(0.9),
+            uncertain: false,
+        }
+    }
+}
+
+impl ser_server::LiveSession for FakeLive {
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<ser_server::LiveResult>, EngineError> {
+        self.buffer.extend_from_slice(samples);
+        let mut out = Vec::new();
+        while self.buffer.len() >= self.window {
+            out.push(self.result(&self.buffer[..self.window]));
+            self.buffer.drain(..self.hop.min(self.buffer.len()));
+            self.start += self.hop;
+        }
+        Ok(out)
+    }
+
+    fn finish(&mut self) -> Result<Vec<ser_server::LiveResult>, EngineError> {
+        let rest = std::mem::take(&mut self.buffer);
+        Ok((!rest.is_empty())
+            .then(|| self.result(&rest))
+            .into_iter()
+            .collect())
     }
 }
