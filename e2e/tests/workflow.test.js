@@ -292,3 +292,18 @@ test('past predictions download as CSV, and uploads clear while microphone predi
   assert.match(await page.locator('#history-table tbody tr').first().innerText(), /recording-/);
   assert.ok(await page.locator('#clear-uploads').isDisabled());
 });
+
+test('live mode: emotions arrive while recording, and the finished recording is kept', async () => {
+  const page = state.page;
+  await page.goto(`${BASE}/prediction`);
+  const before = await page.locator('#mic-table tbody tr').count();
+  await page.check('#live-switch');
+  await page.click('#record-btn');
+  await page.waitForSelector('#stop-btn:not([disabled])');
+  // The fake microphone plays a speech-like tone: after 3 s the first window comes back.
+  await until(async () => (await page.locator('#live-timeline .band-seg').count()) >= 2, { what: 'two live windows', timeout: 20000 });
+  assert.equal(await page.locator('#live-now .pill').count(), 1, 'the rolling emotion is shown');
+  await shot(page, 'prediction-live');
+  await page.click('#stop-btn');
+  await until(async () => (await page.locator('#mic-table tbody tr').count()) === before + 1, { what: 'the live recording stored' });
+});

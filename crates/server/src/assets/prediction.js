@@ -265,8 +265,10 @@ document.addEventListener('DOMContentLoaded', () => {
     const silent = ctx.createGain();
     silent.gain.value = 0;
     const chunks = [];
+    const live = $('live-switch').checked ? startLive(ctx.sampleRate) : null;
     node.onaudioprocess = (e) => {
       chunks.push(new Float32Array(e.inputBuffer.getChannelData(0)));
+      if (live) live.send(chunks[chunks.length - 1]);
       drawWaveform($('mic-wave'), chunks.length > 40 ? concat(chunks.slice(-40)) : concat(chunks));
     };
     source.connect(node);
@@ -278,7 +280,7 @@ document.addEventListener('DOMContentLoaded', () => {
       $('rec-time').textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
       if (s >= 300) stopRecording();
     }, 250);
-    rec = { ctx, stream, node, chunks, rate: ctx.sampleRate, timer };
+    rec = { ctx, stream, node, chunks, rate: ctx.sampleRate, timer, live };
     $('record-btn').classList.add('recording');
     $('record-label').textContent = 'Recording…';
     $('record-btn').disabled = true;
@@ -290,6 +292,8 @@ document.addEventListener('DOMContentLoaded', () => {
 
   function stopRecording() {
     if (!rec) return;
+    const wasLive = Boolean(rec.live);
+    if (rec.live) rec.live.end();
     clearInterval(rec.timer);
     rec.node.disconnect();
     rec.stream.getTracks().forEach((t) => t.stop());
@@ -313,6 +317,53 @@ document.addEventListener('DOMContentLoaded', () => {
     audio.hidden = false;
     $('mic-predict').disabled = false;
     $('mic-hint').textContent = `${(samples.length / TARGET_RATE).toFixed(1)} s recorded`;
+    // A live recording is kept like any upload once it ends.
+    if (wasLive) $('mic-predict').click();
+  }
+
+  // ---- live mode: the recording streams to GET /api/stream, a result comes back per hop ----
+  const LIVE = { window_s: 3, hop_s: 1 };
+  function startLive(rate) {
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const query = new URLSearchParams({ model_id: model.value, window_s: LIVE.window_s, hop_s: LIVE.hop_s });
+    const socket = new WebSocket(`${scheme}://${location.host}/api/stream?${query}`);
+    socket.binaryType = 'arraybuffer';
+    const pending = [];
+    const segments = [];
+    $('live').hidden = false;
+    $('live-now').replaceChildren('waiting for the first 3 s…');
+    $('live-timeline').replaceChildren();
+    const pcm = (samples) => {
+      const out = new Int16Array(samples.length);
+      samples.forEach((v, i) => { out[i] = Math.max(-1, Math.min(1, v)) * 32767; });
+      return out.buffer;
+    };
+    socket.addEventListener('open', () => pending.splice(0).forEach((b) => socket.send(b)));
+    socket.addEventListener('message', (e) => {
+      const r = JSON.parse(e.data);
+      if (r.error) { toast(`Live: ${r.error}`, 'error'); return; }
+      if (!r.speech) { $('live-now').replaceChildren(h('span', { class: 'muted' }, 'no speech')); return; }
+      $('live-now').replaceChildren(pill(r.label), ` ${pct(r.confidence)}`, r.uncertain ? h('span', { class: 'muted' }, ' uncertain') : '');
+      segments.push({ start_s: r.start_s, end_s: r.end_s, label: r.label, confidence: r.confidence, uncertain: r.uncertain, top: [] });
+      $('live-timeline').replaceChildren(timelineView({ segments, speech_share: liveShare(segments) }, r.end_s, null, 'live'));
+    });
+    socket.addEventListener('error', () => toast('The live connection failed; the recording goes on.', 'error'));
+    return {
+      send(chunk) {
+        const bytes = pcm(resample(chunk, rate, TARGET_RATE));
+        if (socket.readyState === WebSocket.OPEN) socket.send(bytes);
+        else if (socket.readyState === WebSocket.CONNECTING) pending.push(bytes);
+      },
+      end() { if (socket.readyState === WebSocket.OPEN) socket.send('end'); },
+    };
+  }
+
+  // The share of the live windows each emotion won so far (the page's own count; the server
+  // gives shares for uploaded recordings).
+  function liveShare(segments) {
+    const counts = new Map();
+    segments.forEach((s) => counts.set(s.label, (counts.get(s.label) || 0) + 1));
+    return [...counts].map(([label, n]) => ({ label, prob: n / segments.length })).sort((a, b) => b.prob - a.prob);
   }
 
   $('record-btn').addEventListener('click', startRecording);
