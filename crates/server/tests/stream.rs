@@ -53,6 +53,39 @@ fn pcm(seconds: f64, loud: bool) -> Vec<u8> {
         .collect()
 }
 
+/// A served test app with one signed-in user, Ann.
+struct Live {
+    app: TestApp,
+    ann: Session,
+    addr: SocketAddr,
+    origin: String,
+}
+
+impl Live {
+    async fn start() -> Self {
+        let app = TestApp::new().await;
+        let ann = app.user("ann").await;
+        let addr = serve(&app).await;
+        let origin = format!("http://{addr}");
+        Self {
+            app,
+            ann,
+            addr,
+            origin,
+        }
+    }
+
+    /// Ann's stream with `query`, from this site's own origin.
+    async fn open(
+        &self,
+        query: &str,
+    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
+    {
+        let request = handshake(self.addr, query, Some(&self.ann), &self.origin);
+        tokio_tungstenite::connect_async(request).await.unwrap().0
+    }
+}
+
 fn status_of(err: WsError) -> u16 {
     match err {
         WsError::Http(response) => response.status().as_u16(),
@@ -62,12 +95,8 @@ fn status_of(err: WsError) -> u16 {
 
 #[tokio::test]
 async fn a_stream_gets_a_result_per_hop_and_the_last_short_window() {
-    let app = TestApp::new().await;
-    let ann = app.user("ann").await;
-    let addr = serve(&app).await;
-    let origin = format!("http://{addr}");
-    let request = handshake(addr, "window_s=1&hop_s=0.5", Some(&ann), &origin);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let live = Live::start().await;
+    let mut socket = live.open("window_s=1&hop_s=0.5").await;
     // 1 s of silence, then 1.25 s of sound, in 999-byte pieces: odd sizes that divide
     // neither a sample nor the hop.
     let mut audio = pcm(1.0, false);
@@ -103,10 +132,8 @@ async fn a_stream_gets_a_result_per_hop_and_the_last_short_window() {
 
 #[tokio::test]
 async fn streams_are_refused_to_strangers_other_sites_and_others_models() {
-    let app = TestApp::new().await;
-    let ann = app.user("ann").await;
-    let addr = serve(&app).await;
-    let origin = format!("http://{addr}");
+    let live = Live::start().await;
+    let (addr, origin, ann) = (live.addr, &live.origin, &live.ann);
     let refused = |request| async move {
         status_of(
             tokio_tungstenite::connect_async(request)
@@ -114,35 +141,30 @@ async fn streams_are_refused_to_strangers_other_sites_and_others_models() {
                 .expect_err("refused"),
         )
     };
-    assert_eq!(refused(handshake(addr, "", None, &origin)).await, 401);
-    let evil = handshake(addr, "", Some(&ann), "https://evil.example");
+    assert_eq!(refused(handshake(addr, "", None, origin)).await, 401);
+    let evil = handshake(addr, "", Some(ann), "https://evil.example");
     assert_eq!(refused(evil).await, 403);
-    let bad_window = handshake(addr, "window_s=100", Some(&ann), &origin);
+    let bad_window = handshake(addr, "window_s=100", Some(ann), origin);
     assert_eq!(refused(bad_window).await, 400);
     // Bob's model is not Ann's to use: not found, as any model of another user.
-    let bob = app.user("bob").await;
+    let bob = live.app.user("bob").await;
     let model_id = format!("model_id={}", bob.user_id);
     assert_eq!(
-        refused(handshake(addr, &model_id, Some(&ann), &origin)).await,
+        refused(handshake(addr, &model_id, Some(ann), origin)).await,
         404
     );
 }
 
 #[tokio::test]
 async fn a_socket_dropped_mid_window_leaves_the_server_serving() {
-    let app = TestApp::new().await;
-    let ann = app.user("ann").await;
-    let addr = serve(&app).await;
-    let origin = format!("http://{addr}");
-    let request = handshake(addr, "", Some(&ann), &origin);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let live = Live::start().await;
+    let mut socket = live.open("").await;
     socket
         .send(Message::Binary(pcm(1.5, true).into()))
         .await
         .unwrap();
     drop(socket);
-    let again = handshake(addr, "window_s=1&hop_s=1", Some(&ann), &origin);
-    let (mut socket, _) = tokio_tungstenite::connect_async(again).await.unwrap();
+    let mut socket = live.open("window_s=1&hop_s=1").await;
     socket
         .send(Message::Binary(pcm(1.0, true).into()))
         .await
