@@ -316,7 +316,7 @@ fn eval_scores_a_trained_bundle_and_compare_tables_two_models() {
     let (data, model) = train(dir.path(), "svm-linear", &["--epochs", "1"]);
     let cache = dir.path().join("cache");
     let report = dir.path().join("scored");
-    let text = ok(&ser(
+    let scored = ser(
         &cache,
         &[
             "eval",
@@ -327,8 +327,14 @@ fn eval_scores_a_trained_bundle_and_compare_tables_two_models() {
             "--report",
             s(&report),
         ],
-    ));
+    );
+    let text = ok(&scored);
     assert!(text.contains("trained-model"), "{text}");
+    let warning = String::from_utf8_lossy(&scored.stderr);
+    assert!(
+        warning.contains("trained on data") && warning.contains("not a speaker-independent"),
+        "scoring a model on its own training corpus says so: {warning}"
+    );
     assert!(report.join("report.html").exists());
 
     let comparison = dir.path().join("comparison");

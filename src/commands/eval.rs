@@ -217,6 +217,25 @@ fn write_report(dir: &Path, report: &EvalReport) -> anyhow::Result<ReportFiles> 
         .with_context(|| format!("cannot write the report to {}", dir.display()))
 }
 
+/// The corpus of `dataset` when the bundle was trained on it (by corpus name, or for bundles
+/// that predate corpus records, by the training dataset's folder name).
+fn training_corpus_of(
+    meta: &ser_model::BundleMeta,
+    dataset: &ser_corpus::Dataset,
+) -> Option<String> {
+    let name = ser_corpus::corpus_name_of(&dataset.root);
+    let corpora = meta.provenance.get(pipeline::CORPORA);
+    let in_corpora = corpora.is_some_and(|c| {
+        c.split("; ")
+            .any(|entry| entry.split([' ', ':']).next() == Some(name.as_str()))
+    });
+    let same_folder = meta
+        .provenance
+        .get("dataset")
+        .is_some_and(|t| std::path::Path::new(t).file_name() == dataset.root.file_name());
+    (in_corpora || same_folder).then_some(name)
+}
+
 fn score_bundle(model: &str, args: &Args) -> anyhow::Result<EvalReport> {
     let bundle = default_model::bundle(Some(model))?;
     let features = bundle
@@ -225,13 +244,11 @@ fn score_bundle(model: &str, args: &Args) -> anyhow::Result<EvalReport> {
         .clone()
         .with_context(|| format!("{model}: the bundle has no feature settings"))?;
     let dataset = args.data.open()?;
-    let trained_on = bundle.meta.provenance.get("dataset");
-    if let Some(trained_on) =
-        trained_on.filter(|t| std::path::Path::new(t).file_name() == dataset.root.file_name())
-    {
+    if let Some(corpus) = training_corpus_of(&bundle.meta, &dataset) {
         eprintln!(
-            "warning: the model was trained on {trained_on}; unless its speakers were held \
-             out, these figures are not a speaker-independent test"
+            "warning: the model was trained on {corpus} ({}); unless these speakers were held \
+             out, these figures are not a speaker-independent test",
+            pipeline::trained_on(&bundle.meta)
         );
     }
     let featurised = training::featurise(&dataset, &features, &args.fit)?;
