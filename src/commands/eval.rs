@@ -217,23 +217,13 @@ fn write_report(dir: &Path, report: &EvalReport) -> anyhow::Result<ReportFiles> 
         .with_context(|| format!("cannot write the report to {}", dir.display()))
 }
 
-/// The corpus of `dataset` when the bundle was trained on it (by corpus name, or for bundles
-/// that predate corpus records, by the training dataset's folder name).
+/// The corpus of `dataset` when the bundle was trained on it.
 fn training_corpus_of(
     meta: &ser_model::BundleMeta,
     dataset: &ser_corpus::Dataset,
 ) -> Option<String> {
     let name = ser_corpus::corpus_name_of(&dataset.root);
-    let corpora = meta.provenance.get(pipeline::CORPORA);
-    let in_corpora = corpora.is_some_and(|c| {
-        c.split("; ")
-            .any(|entry| entry.split([' ', ':']).next() == Some(name.as_str()))
-    });
-    let same_folder = meta
-        .provenance
-        .get("dataset")
-        .is_some_and(|t| std::path::Path::new(t).file_name() == dataset.root.file_name());
-    (in_corpora || same_folder).then_some(name)
+    pipeline::trained_on_corpus(meta, &name).then_some(name)
 }
 
 fn score_bundle(model: &str, args: &Args) -> anyhow::Result<EvalReport> {

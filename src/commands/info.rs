@@ -114,18 +114,22 @@ fn describe_model(name: &str, json: bool) -> anyhow::Result<ExitCode> {
     match figures.as_object() {
         Some(protocols) if !protocols.is_empty() => {
             for (protocol, f) in protocols {
-                println!("  {protocol:<24} {}", figure_line(f));
+                println!("  {protocol:<48} {}", figure_line(f));
                 for (group, g) in f["per_corpus"].as_object().into_iter().flatten() {
-                    println!("    {group:<22} {}", figure_line(g));
+                    println!("    {group:<46} {}", figure_line(g));
                 }
             }
         }
         _ => println!("  none stored in the bundle"),
     }
+    let across = if figures.get("corpus-out").is_some() {
+        "expect the cross-corpus figures (corpus-out), not the within-corpus ones"
+    } else {
+        "expect much less than these within-corpus figures (cross-corpus figures: docs/models.md)"
+    };
     println!(
         "\nIt can only name the emotions above, and has heard only the speakers, languages and \
-         recording conditions of its training corpora: on other speech, expect the cross-corpus \
-         figures (corpus-out), not the within-corpus ones."
+         recording conditions of its training corpora: on other speech, {across}."
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -793,6 +793,20 @@ pub fn trained_on(meta: &ser_model::BundleMeta) -> String {
     }
 }
 
+/// Whether the bundle was trained on the corpus named `corpus` (as [`describe_corpora`] or,
+/// for bundles made before corpora were recorded, the training dataset's name says).
+pub fn trained_on_corpus(meta: &ser_model::BundleMeta, corpus: &str) -> bool {
+    let provenance = &meta.provenance;
+    match provenance.get(CORPORA) {
+        Some(corpora) => corpora
+            .split("; ")
+            .any(|entry| entry.split([' ', ':']).next() == Some(corpus)),
+        None => provenance
+            .get("dataset")
+            .is_some_and(|d| ser_corpus::corpus_name_of(std::path::Path::new(d)) == corpus),
+    }
+}
+
 /// Provenance key of an ensemble report: how its members scored alone.
 pub const MEMBERS_ALONE: &str = "members alone";
 
