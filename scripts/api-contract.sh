@@ -33,10 +33,13 @@ source "$ROOT/scripts/serve-with-token.sh"
 serve_with_token "$BIN" "$PORT" "$WORK"
 
 # Signing out and revoking tokens would end this run's own session: our router tests cover them.
+# GET /api/stream is a WebSocket handshake, which requests generated from the schema cannot make
+# (they get 400 by design); crates/server/tests/stream.rs drives it over a real socket.
 # The stateful phase is left out: it flags schema-valid requests it builds from response links
 # as schema-violating ("Invalid component: positive test case"), and its order is not fixed by
 # the seed.
 "$VENV/bin/st" --config-file "$ROOT/scripts/schemathesis.toml" run "$BASE/api/openapi.json" \
   -H "Authorization: Bearer $TOKEN" --checks all --max-examples "$MAX_EXAMPLES" --seed 1 \
   --phases examples,coverage,fuzzing \
-  --exclude-name "POST /api/auth/signout" --exclude-name "DELETE /api/tokens/{id}" --no-color
+  --exclude-name "POST /api/auth/signout" --exclude-name "DELETE /api/tokens/{id}" \
+  --exclude-name "GET /api/stream" --no-color
