@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ser_audio::Pcm16Decoder;
 use ser_audio::augment::AugmentSpec;
 use ser_corpus::{CacheMode, Dataset, FeatureCache, OpenOptions, SplitOptions, ZipLimits};
 use ser_features::FeatureConfig;
@@ -158,16 +159,20 @@ fn describe_figures(protocol: &str, figures: &serde_json::Value) -> String {
 }
 
 /// A live session of the web server over ser-infer's stream.
-struct WebLive(LiveStream<Arc<Classifier>>);
+struct WebLive {
+    pcm: Pcm16Decoder,
+    stream: LiveStream<Arc<Classifier>>,
+}
 
 impl LiveSession for WebLive {
-    fn push(&mut self, samples: &[f32]) -> Result<Vec<LiveResult>, EngineError> {
-        let windows = self.0.push(samples).map_err(live_error)?;
+    fn push(&mut self, pcm16le: &[u8]) -> Result<Vec<LiveResult>, EngineError> {
+        let samples = self.pcm.decode(pcm16le);
+        let windows = self.stream.push(&samples).map_err(live_error)?;
         Ok(windows.iter().map(live_result).collect())
     }
 
     fn finish(&mut self) -> Result<Vec<LiveResult>, EngineError> {
-        let last = self.0.finish().map_err(live_error)?;
+        let last = self.stream.finish().map_err(live_error)?;
         Ok(last.iter().map(live_result).collect())
     }
 }
@@ -341,9 +346,10 @@ impl Engine for MlEngine {
                 classifier.sample_rate()
             )));
         }
-        Ok(Box::new(WebLive(LiveStream::new(
-            classifier, window_s, hop_s,
-        ))))
+        Ok(Box::new(WebLive {
+            pcm: Pcm16Decoder::default(),
+            stream: LiveStream::new(classifier, window_s, hop_s),
+        }))
     }
 
     fn train(

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use ser_audio::Pcm16Decoder;
 use ser_infer::{Classifier, LiveStream, LiveWindow};
 
 use super::predict::format_time;
@@ -81,7 +82,7 @@ fn read_pcm(
     mut on_samples: impl FnMut(&[f32]) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let mut bytes = vec![0u8; 2 * CHUNK];
-    let mut carried: Option<u8> = None;
+    let mut pcm = Pcm16Decoder::default();
     let mut first = true;
     loop {
         let n = match input.read(&mut bytes) {
@@ -100,16 +101,7 @@ fn read_pcm(
             );
         }
         first = false;
-        let mut data: Vec<u8> = carried.take().into_iter().collect();
-        data.extend_from_slice(&bytes[..n]);
-        if data.len() % 2 == 1 {
-            carried = data.pop();
-        }
-        let samples: Vec<f32> = data
-            .chunks_exact(2)
-            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
-            .collect();
-        on_samples(&samples)?;
+        on_samples(&pcm.decode(&bytes[..n]))?;
     }
 }
 

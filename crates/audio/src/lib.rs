@@ -71,6 +71,7 @@ mod decode;
 mod error;
 mod info;
 mod magic;
+mod pcm;
 mod resample;
 mod source;
 pub mod vad;
@@ -82,6 +83,7 @@ use std::path::Path;
 
 pub use error::AudioError;
 pub use info::AudioInfo;
+pub use pcm::Pcm16Decoder;
 pub use resample::{resample, resampled_len};
 pub use wav_encode::encode_wav_pcm16;
 

@@ -100,10 +100,12 @@ pub struct LiveResult {
     pub uncertain: bool,
 }
 
-/// Rolling predictions over one live stream of mono samples at [`LIVE_SAMPLE_RATE`].
+/// Rolling predictions over one live stream of mono 16-bit little-endian PCM at
+/// [`LIVE_SAMPLE_RATE`], as the socket delivers it.
 pub trait LiveSession: Send {
-    /// Adds samples (any number); returns the windows they complete, oldest first.
-    fn push(&mut self, samples: &[f32]) -> Result<Vec<LiveResult>, EngineError>;
+    /// Adds PCM bytes (any number, split anywhere); returns the windows they complete, oldest
+    /// first.
+    fn push(&mut self, pcm16le: &[u8]) -> Result<Vec<LiveResult>, EngineError>;
     /// The end of the stream: the last, shorter window if it is long enough to judge.
     fn finish(&mut self) -> Result<Vec<LiveResult>, EngineError>;
 }

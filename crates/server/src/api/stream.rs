@@ -95,21 +95,21 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// session held is dropped when the socket closes or breaks.
 async fn run(mut socket: WebSocket, session: Box<dyn LiveSession>) {
     let mut session = Some(session);
-    let mut pcm = PcmDecoder::default();
     let mut received = 0u64;
     while let Some(Ok(message)) = socket.recv().await {
-        let samples = match message {
-            Message::Binary(bytes) => pcm.decode(&bytes),
+        let bytes = match message {
+            Message::Binary(bytes) => bytes,
             Message::Text(text) if text.trim() == "end" => break,
             Message::Close(_) => break,
             _ => continue,
         };
-        received += samples.len() as u64;
-        if received > MAX_STREAM_S * u64::from(LIVE_SAMPLE_RATE) {
+        received += bytes.len() as u64;
+        // Two bytes a sample.
+        if received > 2 * MAX_STREAM_S * u64::from(LIVE_SAMPLE_RATE) {
             let _ = send_error(&mut socket, "the stream is longer than an hour").await;
             return;
         }
-        let outcome = blocking(&mut session, move |s| s.push(&samples)).await;
+        let outcome = blocking(&mut session, move |s| s.push(&bytes)).await;
         if !send_results(&mut socket, outcome).await {
             return;
         }
@@ -166,41 +166,9 @@ async fn send_error(socket: &mut WebSocket, message: &str) -> Result<(), axum::E
     socket.send(Message::Close(None)).await
 }
 
-/// 16-bit little-endian PCM from messages of any size (an odd byte waits for the next).
-#[derive(Default)]
-struct PcmDecoder {
-    carried: Option<u8>,
-}
-
-impl PcmDecoder {
-    fn decode(&mut self, bytes: &[u8]) -> Vec<f32> {
-        let mut data: Vec<u8> = self.carried.take().into_iter().collect();
-        data.extend_from_slice(bytes);
-        if data.len() % 2 == 1 {
-            self.carried = data.pop();
-        }
-        data.chunks_exact(2)
-            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pcm_split_anywhere_decodes_the_same() {
-        let samples: Vec<i16> = vec![0, 1000, -32768, 32767, -5];
-        let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-        let mut decoder = PcmDecoder::default();
-        let mut decoded = decoder.decode(&bytes[..3]);
-        decoded.extend(decoder.decode(&bytes[3..]));
-        let whole = PcmDecoder::default().decode(&bytes);
-        assert_eq!(decoded, whole);
-        assert_eq!(whole.len(), 5);
-        assert_eq!(whole[2], -1.0);
-    }
 
     #[test]
     fn origins_must_name_the_host() {

@@ -197,6 +197,7 @@ impl Engine for FakeEngine {
         Ok(Box::new(FakeLive {
             window: samples(window_s),
             hop: samples(hop_s),
+            pcm: ser_audio::Pcm16Decoder::default(),
             buffer: Vec::new(),
             start: 0,
         }))
@@ -503,6 +504,7 @@ fn two_segment_timeline(label: &str) -> ser_server::Timeline {
 struct FakeLive {
     window: usize,
     hop: usize,
+    pcm: ser_audio::Pcm16Decoder,
     /// Samples from `start` on.
     buffer: Vec<f32>,
     start: usize,
@@ -524,8 +526,9 @@ impl FakeLive {
 }
 
 impl ser_server::LiveSession for FakeLive {
-    fn push(&mut self, samples: &[f32]) -> Result<Vec<ser_server::LiveResult>, EngineError> {
-        self.buffer.extend_from_slice(samples);
+    fn push(&mut self, pcm16le: &[u8]) -> Result<Vec<ser_server::LiveResult>, EngineError> {
+        let samples = self.pcm.decode(pcm16le);
+        self.buffer.extend_from_slice(&samples);
         let mut out = Vec::new();
         while self.buffer.len() >= self.window {
             out.push(self.result(&self.buffer[..self.window]));
