@@ -1,6 +1,7 @@
 //! Report 004's 1-D CNN over MFCC frames.
 
 use burn::module::Module;
+use super::ThreadDropout;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -58,9 +59,9 @@ impl Cnn1dMfcc {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         let mut x = x;
         for block in &self.blocks {
-            x = self.dropout.forward(block.forward(x));
+            x = self.dropout.forward_seeded(block.forward(x));
         }
         let x = self.act.forward(self.hidden.forward(mean_over_time(x)));
-        self.out.forward(self.dropout.forward(x))
+        self.out.forward(self.dropout.forward_seeded(x))
     }
 }

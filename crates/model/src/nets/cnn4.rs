@@ -1,6 +1,7 @@
 //! A 4-layer 1-D CNN over frame sequences (report 000's "4-layer CNN").
 
 use burn::module::Module;
+use super::ThreadDropout;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -84,6 +85,6 @@ impl Cnn4 {
         } else {
             mean_over_time(x)
         };
-        self.out.forward(self.dropout.forward(pooled))
+        self.out.forward(self.dropout.forward_seeded(pooled))
     }
 }

@@ -2,6 +2,7 @@
 //! Transformer encoder.
 
 use burn::module::Module;
+use super::ThreadDropout;
 use burn::nn::transformer::TransformerEncoder;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
@@ -117,9 +118,9 @@ impl CnnTm {
             .iter()
             .map(|branch| branch.forward(x.clone()))
             .collect();
-        let tokens = self.dropout.forward(Tensor::cat(tokens, 2));
+        let tokens = self.dropout.forward_seeded(Tensor::cat(tokens, 2));
         let encoded = encode_sequence(&self.encoder, tokens);
         self.out
-            .forward(self.dropout.forward(mean_over_sequence(encoded)))
+            .forward(self.dropout.forward_seeded(mean_over_sequence(encoded)))
     }
 }

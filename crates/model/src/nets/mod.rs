@@ -5,6 +5,7 @@
 //! they take `[B, D, 1]` (or frames, which they pool).
 
 mod blocks;
+mod dropout;
 pub mod cnn1d_mfcc;
 pub mod cnn1d_pooled;
 pub mod cnn4;
@@ -20,6 +21,8 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 pub use cnn_tm::{CnnTm, CnnTmConfig};
+pub use dropout::seed_dropout;
+use dropout::ThreadDropout;
 pub use cnn1d_mfcc::{Cnn1dMfcc, Cnn1dMfccConfig};
 pub use cnn1d_pooled::{Cnn1dPooled, Cnn1dPooledConfig};
 pub use cnn4::{Cnn4, Cnn4Config, TimePooling};
@@ -121,6 +124,13 @@ impl Architecture {
             "transformer" => Self::Transformer(Default::default()),
             other => return Err(ModelError::UnknownModel(other.to_string())),
         })
+    }
+
+    /// Whether training draws from burn's process-global generator after weight
+    /// initialisation: burn's transformer encoder has dropout layers of its own. Networks that
+    /// do cannot train next to another on a second thread and stay reproducible.
+    pub fn draws_global_randomness(&self) -> bool {
+        matches!(self, Self::CnnTm(_) | Self::Transformer(_))
     }
 
     pub fn name(&self) -> &'static str {

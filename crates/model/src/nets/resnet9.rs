@@ -2,6 +2,7 @@
 //! that it trains on a CPU.
 
 use burn::module::Module;
+use super::ThreadDropout;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -84,6 +85,6 @@ impl Resnet9 {
         // Global max-pool over frequency and time.
         let x: Tensor<3> = x.flatten(2, 3);
         let x: Tensor<2> = x.max_dim(2).squeeze_dim(2);
-        self.out.forward(self.dropout.forward(x))
+        self.out.forward(self.dropout.forward_seeded(x))
     }
 }

@@ -1,6 +1,7 @@
 //! Recurrent networks over frame sequences: stacked LSTM and bidirectional GRU.
 
 use burn::module::Module;
+use super::ThreadDropout;
 use burn::nn::gru::{BiGru, BiGruConfig};
 use burn::nn::lstm::{Lstm, LstmConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
@@ -89,12 +90,12 @@ impl LstmNet {
         let mut x = x.swap_dims(1, 2);
         for (i, layer) in self.layers.iter().enumerate() {
             if i > 0 {
-                x = self.dropout.forward(x);
+                x = self.dropout.forward_seeded(x);
             }
             x = layer.forward(x, None).0;
         }
         self.out
-            .forward(self.dropout.forward(mean_over_sequence(x)))
+            .forward(self.dropout.forward_seeded(mean_over_sequence(x)))
     }
 }
 
@@ -112,11 +113,11 @@ impl BiGruNet {
         let mut x = x.swap_dims(1, 2);
         for (i, layer) in self.layers.iter().enumerate() {
             if i > 0 {
-                x = self.dropout.forward(x);
+                x = self.dropout.forward_seeded(x);
             }
             x = layer.forward(x, None).0;
         }
         self.out
-            .forward(self.dropout.forward(mean_over_sequence(x)))
+            .forward(self.dropout.forward_seeded(mean_over_sequence(x)))
     }
 }

@@ -1,6 +1,7 @@
 //! Transformer encoder over frame sequences with sinusoidal positional encoding.
 
 use burn::module::Module;
+use super::ThreadDropout;
 use burn::nn::transformer::{
     TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput,
 };
@@ -66,7 +67,7 @@ impl TransformerNet {
         let x = self.embed.forward(x.swap_dims(1, 2));
         let encoded = encode_sequence(&self.encoder, x);
         self.out
-            .forward(self.dropout.forward(mean_over_sequence(encoded)))
+            .forward(self.dropout.forward_seeded(mean_over_sequence(encoded)))
     }
 }
 

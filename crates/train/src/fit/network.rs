@@ -4,7 +4,7 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use ser_model::bundle::{Bundle, BundleMeta};
+use ser_model::bundle::{Bundle, BundleMeta, ModelSpec};
 use ser_model::burn::module::Module;
 use ser_model::burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use ser_model::burn::tensor::{Device, Tensor, TensorData, activation::log_softmax};
@@ -17,8 +17,17 @@ use super::validate::{argmax, bundle_meta, score};
 use super::{EpochReport, FitConfig, FitError, FitOutcome};
 use crate::history::TrainingHistory;
 
-/// burn's Flex generator is process-global: one fit at a time keeps runs reproducible.
-static FIT_LOCK: Mutex<()> = Mutex::new(());
+/// burn's Flex generator is process-global. Weight initialisation holds this lock, so that
+/// fits on parallel threads draw the weights they would draw alone; dropout masks come from
+/// each thread's own generator ([`ser_model::nets::seed_dropout`]). A network whose layers
+/// draw from the global generator during training holds it for the whole fit.
+static GLOBAL_RNG: Mutex<()> = Mutex::new(());
+
+fn lock_global_rng() -> std::sync::MutexGuard<'static, ()> {
+    GLOBAL_RNG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A run in progress: the model, its optimiser, and the bookkeeping that checkpoints save.
 pub(crate) struct Run {
@@ -46,17 +55,19 @@ pub(crate) fn fit_network(
     labels: &[String],
     mut on_epoch: impl FnMut(&EpochReport),
 ) -> Result<FitOutcome, FitError> {
-    let _guard = FIT_LOCK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let whole_fit = arch.draws_global_randomness();
+    let _whole_fit_guard = whole_fit.then(lock_global_rng);
     let kind = arch.input_kind();
     let data = Prepared::new(train, kind, cfg.frames);
     let meta = bundle_meta(cfg, kind, train.rows, data.norm.clone(), labels);
     let device = ser_model::training_device().autodiff();
     let fingerprint = checkpoint::fingerprint(cfg, train, val, labels);
-    let mut run = match checkpoint::resume(cfg, arch, &meta, &fingerprint, &device)? {
-        Some(run) => run,
-        None => fresh_run(cfg, arch, &meta, fingerprint, &device)?,
+    let mut run = {
+        let _init_guard = (!whole_fit).then(lock_global_rng);
+        match checkpoint::resume(cfg, arch, &meta, &fingerprint, &device)? {
+            Some(run) => run,
+            None => fresh_run(cfg, arch, &meta, fingerprint, &device)?,
+        }
     };
     let recipe = BatchRecipe {
         classes: labels.len(),
@@ -199,7 +210,13 @@ fn train_epoch(
     device: &Device,
 ) -> Result<Option<(f64, f64, f64)>, FitError> {
     let seed = epoch_seed(cfg.seed, epoch);
-    device.seed(seed);
+    ser_model::nets::seed_dropout(seed);
+    // Only a fit that holds the global generator's lock may reseed it.
+    if let ModelSpec::Network(arch) = &cfg.model
+        && arch.draws_global_randomness()
+    {
+        device.seed(seed);
+    }
     let mut rng = SplitMix64::new(seed);
     let n = data.y.len();
     let mut order: Vec<usize> = (0..n).collect();
