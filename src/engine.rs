@@ -357,7 +357,7 @@ impl Engine for MlEngine {
         dataset_zip: &Path,
         spec: &TrainSpec,
         work_dir: &Path,
-        progress: &mut dyn FnMut(TrainProgress),
+        progress: &mut (dyn FnMut(TrainProgress) + Send),
         cancel: &AtomicBool,
     ) -> Result<TrainOutcome, EngineError> {
         let epochs = spec.epochs.max(1);

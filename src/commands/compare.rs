@@ -115,6 +115,7 @@ fn evaluate_model(
         report_dir: &dir,
         resume: args.resume,
         only: None,
+        jobs: args.fit.jobs,
     };
     let (report, _) = cross_validate_kept(dataset, &featurised, &experiment, &kept)?
         .expect("every fold runs when none is singled out");

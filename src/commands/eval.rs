@@ -109,23 +109,30 @@ fn cross_validate_planned(
 ) -> anyhow::Result<CrossValidation> {
     let name = experiment.fit.model.name();
     let bar = Mutex::new(output::progress_bar(experiment.fit.epochs as u64, name));
+    // Folds running side by side: the bar follows the one furthest behind.
+    let mut running = std::collections::BTreeMap::new();
     let outcome = pipeline::cross_validate(dataset, featurised, experiment, plan, |event| {
         let bar = bar.lock().expect("progress bar lock");
         match event {
             FoldEvent::Epoch(fold, epoch) => {
                 let prefix = format!("{name} {} fold {fold} ", experiment.protocol);
+                running.insert(fold, epoch.epoch);
                 output::report_epoch(&bar, &prefix, epoch);
+                bar.set_position(running.values().min().copied().unwrap_or(0) as u64);
             }
-            FoldEvent::Finished(result) => output::report_line(
-                &bar,
-                format!(
-                    "fold {} finished: WA {:.1} %  UA {:.1} %  ({:.0} s of training)",
-                    result.report.fold,
-                    100.0 * result.report.metrics.wa,
-                    100.0 * result.report.metrics.ua,
-                    result.train_seconds
-                ),
-            ),
+            FoldEvent::Finished(result) => {
+                running.remove(&result.report.fold);
+                output::report_line(
+                    &bar,
+                    format!(
+                        "fold {} finished: WA {:.1} %  UA {:.1} %  ({:.0} s of training)",
+                        result.report.fold,
+                        100.0 * result.report.metrics.wa,
+                        100.0 * result.report.metrics.ua,
+                        result.train_seconds
+                    ),
+                );
+            }
         }
     })?;
     bar.into_inner()
@@ -152,6 +159,7 @@ fn cross_validate(arch: &str, args: &Args) -> anyhow::Result<Option<(EvalReport,
         report_dir: &args.report,
         resume: args.resume,
         only: (!args.folds.is_empty()).then(|| args.folds.clone()),
+        jobs: args.fit.jobs,
     };
     cross_validate_kept(&dataset, &featurised, &experiment, &folds)
 }
@@ -164,6 +172,8 @@ pub struct KeptFolds<'a> {
     pub resume: bool,
     /// Run only these folds (joining the other runs' finished folds).
     pub only: Option<Vec<usize>>,
+    /// Folds trained at once (see [`FoldPlan::jobs`]).
+    pub jobs: usize,
 }
 
 /// Cross-validates keeping each finished fold (and the running fold's checkpoints) on disk,
@@ -188,6 +198,7 @@ pub fn cross_validate_kept(
     let plan = FoldPlan {
         store: Some(store.clone()),
         only: kept.only.clone(),
+        jobs: kept.jobs,
     };
     match cross_validate_planned(dataset, featurised, experiment, &plan)? {
         CrossValidation::Report(report) => {

@@ -177,6 +177,7 @@ fn evaluate(
             report_dir: &dir,
             resume: args.resume,
             only: None,
+            jobs: args.fit.jobs,
         };
         let (report, _) = cross_validate_kept(dataset, featurised, &experiment, &kept)?
             .expect("every fold runs when none is singled out");

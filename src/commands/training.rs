@@ -24,6 +24,10 @@ pub struct FitArgs {
     /// Seed for splits, initialisation, shuffling and augmentation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Folds (and ensemble members) trained at once, each on its share of the threads
+    /// (0: one per thread; 1: one after another). The figures are the same either way.
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
     /// Peak learning rate (AdamW, cosine schedule).

@@ -287,7 +287,7 @@ pub trait Engine: Send + Sync + 'static {
         dataset_zip: &Path,
         spec: &TrainSpec,
         work_dir: &Path,
-        progress: &mut dyn FnMut(TrainProgress),
+        progress: &mut (dyn FnMut(TrainProgress) + Send),
         cancel: &AtomicBool,
     ) -> Result<TrainOutcome, EngineError>;
 

@@ -8,6 +8,7 @@
 //! - [`report`]: evaluation and comparison reports as JSON, offline HTML and Markdown.
 //! - [`pipeline`]: dataset → features → cross-validation reports, or a trained bundle.
 //! - [`folds`]: finished folds kept on disk, so a cross-validation resumes or runs in parts.
+//! - [`parallel`]: folds and ensemble members side by side, each on its share of the threads.
 //! - [`demo`]: deterministic synthetic evaluations for examples, UI work and tests.
 
 pub mod calibration;
@@ -16,6 +17,7 @@ pub mod fit;
 pub mod folds;
 pub mod history;
 pub mod metrics;
+pub mod parallel;
 pub mod pipeline;
 pub mod plots;
 pub mod report;

@@ -5,6 +5,7 @@
 //! so feature extraction for training and scoring is always the code that prediction uses.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -281,6 +282,9 @@ pub struct FoldPlan {
     pub store: Option<FoldStore>,
     /// Run only these folds (numbered as in the report); the report waits for the others.
     pub only: Option<Vec<usize>>,
+    /// Folds trained at once, each on its share of the threads (0: one per thread; 1: one
+    /// after another). The figures are the same either way.
+    pub jobs: usize,
 }
 
 /// What [`cross_validate`] reports while it runs.
@@ -311,7 +315,7 @@ pub fn cross_validate(
     featurised: &Featurised,
     experiment: &Experiment,
     plan: &FoldPlan,
-    mut progress: impl FnMut(FoldEvent),
+    progress: impl FnMut(FoldEvent) + Send,
 ) -> Result<CrossValidation, PipelineError> {
     let labels = protocol_labels(dataset, featurised, &experiment.protocol)?;
     let splits = ser_corpus::make_splits(dataset, &experiment.protocol, &experiment.split)?;
@@ -328,33 +332,31 @@ pub fn cross_validate(
         labels: &labels,
         merged_answers: Vec::new(),
     };
-    let mut results = Vec::new();
-    let mut missing = Vec::new();
-    for (fold, split) in splits.iter().enumerate() {
-        let wanted = plan.only.as_ref().is_none_or(|only| only.contains(&fold));
-        let result = match (&plan.store, wanted) {
-            (_, false) => None,
-            (None, true) => {
+    let wanted: Vec<usize> = (0..splits.len())
+        .filter(|fold| plan.only.as_ref().is_none_or(|only| only.contains(fold)))
+        .collect();
+    let progress = Mutex::new(progress);
+    let report = |event: FoldEvent| (progress.lock().expect("progress lock"))(event);
+    let outcomes = crate::parallel::run_each(&wanted, plan.jobs, |&fold| {
+        let split = &splits[fold];
+        match &plan.store {
+            None => {
                 let result = run_fold(&samples, &experiment.fit, split, fold, |r| {
-                    progress(FoldEvent::Epoch(fold, r))
+                    report(FoldEvent::Epoch(fold, r))
                 })?;
-                progress(FoldEvent::Finished(&result));
-                Some(result)
+                report(FoldEvent::Finished(&result));
+                Ok(Some(result))
             }
-            (Some(store), true) => {
+            Some(store) => {
                 let explicit = plan.only.is_some();
-                kept_fold(
-                    store,
-                    &samples,
-                    experiment,
-                    split,
-                    fold,
-                    explicit,
-                    &mut progress,
-                )?
+                kept_fold(store, &samples, experiment, split, fold, explicit, &report)
             }
-        };
-        match result {
+        }
+    })?;
+    let mut results = Vec::new();
+    let mut missing: Vec<usize> = (0..splits.len()).filter(|k| !wanted.contains(k)).collect();
+    for (fold, outcome) in wanted.into_iter().zip(outcomes) {
+        match outcome {
             Some(result) => results.push(result),
             None => missing.push(fold),
         }
@@ -369,6 +371,7 @@ pub fn cross_validate(
         }
     }
     if !missing.is_empty() {
+        missing.sort_unstable();
         return Ok(CrossValidation::Unfinished { missing });
     }
     results.sort_by_key(|r| r.report.fold);
@@ -386,7 +389,7 @@ fn kept_fold(
     split: &Split,
     fold: usize,
     explicit: bool,
-    progress: &mut impl FnMut(FoldEvent),
+    progress: &(dyn Fn(FoldEvent) + Sync),
 ) -> Result<Option<FoldResult>, PipelineError> {
     if let Some(result) = store.finished(fold)? {
         return Ok(Some(result));
@@ -421,7 +424,7 @@ fn run_fold(
     fit_config: &FitConfig,
     split: &Split,
     fold: usize,
-    on_epoch: impl FnMut(&EpochReport),
+    on_epoch: impl FnMut(&EpochReport) + Send,
 ) -> Result<FoldResult, PipelineError> {
     let started = Instant::now();
     let train = samples.train_data(&split.train, true)?;
@@ -853,7 +856,7 @@ pub fn train(
     dataset: &Dataset,
     featurised: &Featurised,
     run: &TrainRun,
-    on_epoch: impl FnMut(&EpochReport),
+    on_epoch: impl FnMut(&EpochReport) + Send,
 ) -> Result<Trained, PipelineError> {
     let labels = dataset_labels(dataset, featurised)?;
     let split = ser_corpus::training_split(dataset, &run.split)?;

@@ -16,7 +16,7 @@ pub mod resnet9;
 pub mod rnn;
 pub mod transformer;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -291,6 +291,19 @@ impl std::str::FromStr for Architecture {
 }
 
 impl Net {
+    /// Draws every parameter's initial value now. burn draws them lazily, at first use, from
+    /// whatever state the backend's generator has then; drawn right after building, under the
+    /// seed set for it, they depend on that seed alone.
+    pub fn initialise_now(&self) {
+        struct Touch;
+        impl ModuleVisitor for Touch {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                param.val();
+            }
+        }
+        self.visit(&mut Touch);
+    }
+
     /// `x`: [B, F, T] -> logits [B, classes]. Pooled models average over T.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         match self {

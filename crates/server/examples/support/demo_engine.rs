@@ -150,7 +150,7 @@ impl Engine for DemoEngine {
         _dataset_zip: &Path,
         spec: &TrainSpec,
         work_dir: &Path,
-        progress: &mut dyn FnMut(TrainProgress),
+        progress: &mut (dyn FnMut(TrainProgress) + Send),
         cancel: &AtomicBool,
     ) -> Result<TrainOutcome, EngineError> {
         progress(TrainProgress {

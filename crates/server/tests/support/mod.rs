@@ -130,7 +130,7 @@ impl Engine for FakeEngine {
         dataset_zip: &Path,
         spec: &TrainSpec,
         work_dir: &Path,
-        progress: &mut dyn FnMut(TrainProgress),
+        progress: &mut (dyn FnMut(TrainProgress) + Send),
         cancel: &AtomicBool,
     ) -> Result<TrainOutcome, EngineError> {
         assert!(dataset_zip.exists(), "dataset was saved before the job ran");

@@ -72,6 +72,10 @@ pub struct FitConfig {
     /// averaged (one ensemble bundle); 1 trains a single model.
     #[serde(default = "ser_model::bundle::one_member")]
     pub members: usize,
+    /// Ensemble members trained at once, each on its share of the threads (0: one per thread;
+    /// 1: one after another). The members are the same either way.
+    #[serde(skip)]
+    pub jobs: usize,
     /// Where `last.ser`, `best.ser`, `last.optim` and `state.json` go each epoch.
     pub checkpoint_dir: Option<PathBuf>,
     /// Continue from `checkpoint_dir` if it holds a checkpoint of this same run.
@@ -106,6 +110,7 @@ impl FitConfig {
             keep_last: false,
             seed: 0,
             members: 1,
+            jobs: 0,
             checkpoint_dir: None,
             resume: false,
             stop: None,
@@ -197,7 +202,7 @@ pub fn fit(
     train: &TrainData,
     val: &TrainData,
     labels: &[String],
-    on_epoch: impl FnMut(&EpochReport),
+    on_epoch: impl FnMut(&EpochReport) + Send,
 ) -> Result<FitOutcome, FitError> {
     check_inputs(cfg, train, val, labels)?;
     match &cfg.model {
@@ -209,7 +214,7 @@ pub fn fit(
     }
 }
 
-/// Trains `cfg.members` networks that differ only in their seed, one after another (each
+/// Trains `cfg.members` networks that differ only in their seed (`cfg.jobs` at a time, each
 /// with its own checkpoint folder `member-<i>`), and joins them into one ensemble bundle.
 /// A stop request ends the ensemble with the members trained so far.
 fn fit_ensemble(
@@ -218,10 +223,14 @@ fn fit_ensemble(
     train: &TrainData,
     val: &TrainData,
     labels: &[String],
-    mut on_epoch: impl FnMut(&EpochReport),
+    on_epoch: impl FnMut(&EpochReport) + Send,
 ) -> Result<FitOutcome, FitError> {
-    let mut outcomes: Vec<FitOutcome> = Vec::new();
-    for member in 0..cfg.members {
+    let on_epoch = std::sync::Mutex::new(on_epoch);
+    let members: Vec<usize> = (0..cfg.members).collect();
+    let outcomes = crate::parallel::run_each(&members, cfg.jobs, |&member| {
+        if network::stop_requested(cfg) {
+            return Ok(None);
+        }
         let member_cfg = FitConfig {
             seed: cfg.seed.wrapping_add(member as u64),
             members: 1,
@@ -231,17 +240,21 @@ fn fit_ensemble(
                 .map(|dir| dir.join(format!("member-{member}"))),
             ..cfg.clone()
         };
-        let outcome = network::fit_network(&member_cfg, arch, train, val, labels, |report| {
-            on_epoch(&EpochReport {
+        network::fit_network(&member_cfg, arch, train, val, labels, |report| {
+            (on_epoch.lock().expect("progress lock"))(&EpochReport {
                 member,
                 members: cfg.members,
                 ..report.clone()
             })
-        })?;
-        outcomes.push(outcome);
-        if network::stop_requested(cfg) {
-            break;
-        }
+        })
+        .map(Some)
+    })?;
+    // Members not started after a stop request leave no gap: the rest are in seed order.
+    let mut outcomes: Vec<FitOutcome> = outcomes.into_iter().flatten().collect();
+    if outcomes.is_empty() {
+        return Err(FitError::BadConfig(
+            "stopped before the first ensemble member started".into(),
+        ));
     }
     let members: Vec<Bundle> = outcomes.iter().map(|o| o.bundle.clone()).collect();
     let mut bundle = Bundle::ensemble(&members)?;

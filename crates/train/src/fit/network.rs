@@ -107,6 +107,7 @@ fn fresh_run(
 ) -> Result<Run, FitError> {
     device.seed(cfg.seed);
     let model = arch.build(meta.input.features, meta.labels.len(), device)?;
+    model.initialise_now();
     Ok(Run {
         model,
         optim: optimiser(cfg),
