@@ -40,6 +40,12 @@ impl CacheKey {
         Ok(Self::combine(hasher.finalize(), config))
     }
 
+    /// A key for something made from the same audio in another way (e.g. an augmented copy),
+    /// described by `how`.
+    pub fn derive(&self, how: &str) -> Self {
+        Self::combine(blake3::Hash::from_bytes(self.0), how)
+    }
+
     fn combine(content: blake3::Hash, config: &str) -> Self {
         let mut hasher = blake3::Hasher::new();
         hasher.update(content.as_bytes());
@@ -220,6 +226,17 @@ mod tests {
         assert_ne!(a, CacheKey::for_bytes(b"audio", "mfcc20"));
         assert_ne!(a, CacheKey::for_bytes(b"audi0", "mfcc40"));
         assert_eq!(a, CacheKey::for_bytes(b"audio", "mfcc40"));
+    }
+
+    #[test]
+    fn derived_keys_depend_on_the_key_and_how() {
+        let a = CacheKey::for_bytes(b"audio", "mfcc40");
+        let b = CacheKey::for_bytes(b"other", "mfcc40");
+        let copy = a.derive("augmented seed 1");
+        assert_eq!(copy, a.derive("augmented seed 1"));
+        assert_ne!(copy, a);
+        assert_ne!(copy, a.derive("augmented seed 2"));
+        assert_ne!(copy, b.derive("augmented seed 1"));
     }
 
     #[test]

@@ -5,29 +5,16 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// How many jobs run at once, and how many threads each gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Schedule {
-    pub at_once: usize,
-    pub threads_each: usize,
-}
-
-impl Schedule {
-    /// `requested` jobs at once (0: one per thread), never more than `jobs` nor `threads`,
-    /// sharing `threads` evenly.
-    pub fn new(requested: usize, jobs: usize, threads: usize) -> Self {
-        let threads = threads.max(1);
-        let wanted = if requested == 0 { threads } else { requested };
-        let at_once = wanted.min(jobs).min(threads).max(1);
-        Self {
-            at_once,
-            threads_each: (threads / at_once).max(1),
-        }
-    }
+/// Jobs run at once: `requested` (0: one per thread), never more than `jobs` nor `threads`.
+pub fn at_once(requested: usize, jobs: usize, threads: usize) -> usize {
+    let threads = threads.max(1);
+    let wanted = if requested == 0 { threads } else { requested };
+    wanted.min(jobs).min(threads).max(1)
 }
 
 /// Runs `job` on every item, `requested` at a time (0: one per thread of the current rayon
-/// pool), each inside a rayon pool of its share of the threads; results in item order. After
+/// pool), each inside a rayon pool of its share of the threads (the last ones, with fewer
+/// jobs left than run at once, get a larger share); results in item order. After
 /// a failure no further job starts and the first failure in item order is returned. One at a
 /// time runs on the calling thread's pool, as a plain loop would.
 pub fn run_each<T, R, E>(
@@ -40,22 +27,25 @@ where
     R: Send,
     E: Send,
 {
-    let schedule = Schedule::new(requested, items.len(), rayon::current_num_threads());
-    if schedule.at_once <= 1 {
+    let threads = rayon::current_num_threads();
+    let at_once = at_once(requested, items.len(), threads);
+    if at_once <= 1 {
         return items.iter().map(job).collect();
     }
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let slots: Vec<Mutex<Option<Result<R, E>>>> = items.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
-        for _ in 0..schedule.at_once {
+        for _ in 0..at_once {
             scope.spawn(|| {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(schedule.threads_each)
-                    .build();
                 while !failed.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(item) = items.get(i) else { break };
+                    // The last jobs get the threads the finished ones leave.
+                    let left = (items.len() - i).min(at_once);
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads((threads / left).max(1))
+                        .build();
                     let result = match &pool {
                         Ok(pool) => pool.install(|| job(item)),
                         Err(_) => job(item),
@@ -84,18 +74,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn schedules_share_the_threads() {
-        assert_eq!(Schedule::new(0, 5, 2), Schedule { at_once: 2, threads_each: 1 });
-        assert_eq!(Schedule::new(1, 5, 8), Schedule { at_once: 1, threads_each: 8 });
-        assert_eq!(Schedule::new(2, 5, 8), Schedule { at_once: 2, threads_each: 4 });
-        assert_eq!(Schedule::new(0, 3, 8), Schedule { at_once: 3, threads_each: 2 });
-        assert_eq!(Schedule::new(4, 5, 2), Schedule { at_once: 2, threads_each: 1 });
-        assert_eq!(Schedule::new(0, 0, 2).at_once, 1);
+    fn as_many_at_once_as_asked_jobs_and_threads_allow() {
+        assert_eq!(at_once(0, 5, 2), 2);
+        assert_eq!(at_once(1, 5, 8), 1);
+        assert_eq!(at_once(2, 5, 8), 2);
+        assert_eq!(at_once(0, 3, 8), 3);
+        assert_eq!(at_once(4, 5, 2), 2);
+        assert_eq!(at_once(0, 0, 2), 1);
     }
 
     #[test]
     fn results_come_in_item_order_on_pools_of_their_share() {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
         let items: Vec<u64> = (0..7).collect();
         let results = pool
             .install(|| {
@@ -105,18 +98,27 @@ mod tests {
                 })
             })
             .unwrap();
-        assert_eq!(results, (0..7).map(|k| (k, 2)).collect::<Vec<_>>());
+        let mut expected: Vec<(u64, usize)> = (0..6).map(|k| (k, 2)).collect();
+        expected.push((6, 4));
+        assert_eq!(results, expected);
     }
 
     #[test]
     fn a_failure_stops_new_jobs_and_comes_back() {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
         let started = AtomicUsize::new(0);
         let items: Vec<usize> = (0..20).collect();
         let outcome = pool.install(|| {
             run_each(&items, 2, |&k| {
                 started.fetch_add(1, Ordering::Relaxed);
-                if k == 1 { Err(format!("job {k} failed")) } else { Ok(k) }
+                if k == 1 {
+                    Err(format!("job {k} failed"))
+                } else {
+                    Ok(k)
+                }
             })
         });
         assert_eq!(outcome, Err("job 1 failed".to_string()));

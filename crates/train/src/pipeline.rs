@@ -87,8 +87,9 @@ pub struct Augmentation {
 
 type ClipFeatures = (FeatureMatrix, Vec<FeatureMatrix>);
 
-/// Decodes and featurises every clip in parallel (one extractor per worker thread), reading
-/// and filling `cache`, plus augmented copies when asked. A clip that cannot be decoded is
+/// Decodes and featurises every clip in parallel (one extractor per worker thread), plus
+/// augmented copies when asked, reading and filling `cache` for both (a copy's entry is keyed
+/// by its clip, the augmentation and its seed). A clip that cannot be decoded is
 /// recorded in `failures`, not fatal. Raising `stop` ends the work at the next clip.
 pub fn featurise(
     dataset: &Dataset,
@@ -112,12 +113,17 @@ pub fn featurise(
                 if stopped() {
                     return Err(PipelineError::Stopped.to_string());
                 }
-                let result = featurise_clip(extractor, config, &config_key, cache, &clip.path)
-                    .and_then(|m| {
-                        let copies =
-                            augmented_copies(extractor, config, augmentation, index, &clip.path)?;
-                        Ok((m, copies))
-                    });
+                let clip_key = CacheKey::for_file(&clip.path, &config_key);
+                let result = clip_key.map_err(|e| e.to_string()).and_then(|key| {
+                    let m = featurise_clip(extractor, config, cache, &key, &clip.path)?;
+                    let copy = CopyOf {
+                        index,
+                        path: &clip.path,
+                        key: &key,
+                    };
+                    let copies = augmented_copies(extractor, config, cache, augmentation, copy)?;
+                    Ok((m, copies))
+                });
                 progress();
                 result
             },
@@ -214,31 +220,50 @@ fn normalise_by_speaker(dataset: &Dataset, config: &FeatureConfig, featurised: &
     }
 }
 
-/// Features of `augmentation.copies` augmented versions of one clip (none without augmentation).
+/// The clip whose augmented copies are made: its place in the dataset (which seeds the
+/// copies) and its file's cache key.
+struct CopyOf<'a> {
+    index: usize,
+    path: &'a std::path::Path,
+    key: &'a CacheKey,
+}
+
+/// Features of `augmentation.copies` augmented versions of one clip (none without
+/// augmentation), from the cache when an earlier run made the same copies.
 fn augmented_copies(
     extractor: &mut Extractor,
     config: &FeatureConfig,
+    cache: &FeatureCache,
     augmentation: Option<&Augmentation>,
-    clip_index: usize,
-    path: &std::path::Path,
+    clip: CopyOf,
 ) -> Result<Vec<FeatureMatrix>, String> {
     let Some(augmentation) = augmentation.filter(|a| a.copies > 0) else {
         return Ok(Vec::new());
     };
-    let audio = ser_audio::load(path, &load_options(config)).map_err(|e| e.to_string())?;
+    let spec = serde_json::to_string(&augmentation.spec).map_err(|e| e.to_string())?;
+    let audio = std::cell::OnceCell::new();
     (0..augmentation.copies)
         .map(|copy| {
-            let seed = augmentation.seed ^ (((clip_index as u64) << 16) | copy as u64);
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let samples = ser_audio::augment::apply(
-                &augmentation.spec,
-                &audio.samples,
-                config.sample_rate,
-                &mut rng,
-            );
-            extractor
-                .extract(&samples)
-                .map_err(|e| format!("{}: augmented copy: {e}", path.display()))
+            let seed = augmentation.seed ^ (((clip.index as u64) << 16) | copy as u64);
+            let key = clip.key.derive(&format!("augmented {spec} seed {seed}"));
+            cache.get_or_compute(&key, || {
+                if audio.get().is_none() {
+                    let decoded = ser_audio::load(clip.path, &load_options(config))
+                        .map_err(|e| e.to_string())?;
+                    let _ = audio.set(decoded);
+                }
+                let samples = &audio.get().expect("decoded above").samples;
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let copy = ser_audio::augment::apply(
+                    &augmentation.spec,
+                    samples,
+                    config.sample_rate,
+                    &mut rng,
+                );
+                extractor
+                    .extract(&copy)
+                    .map_err(|e| format!("{}: augmented copy: {e}", clip.path.display()))
+            })
         })
         .collect()
 }
@@ -253,12 +278,11 @@ fn load_options(config: &FeatureConfig) -> ser_audio::LoadOptions {
 fn featurise_clip(
     extractor: &mut Extractor,
     config: &FeatureConfig,
-    config_key: &str,
     cache: &FeatureCache,
+    key: &CacheKey,
     path: &std::path::Path,
 ) -> Result<FeatureMatrix, String> {
-    let key = CacheKey::for_file(path, config_key).map_err(|e| e.to_string())?;
-    cache.get_or_compute(&key, || {
+    cache.get_or_compute(key, || {
         let audio = ser_audio::load(path, &load_options(config)).map_err(|e| e.to_string())?;
         extractor
             .extract(&audio.samples)
@@ -1502,6 +1526,58 @@ mod tests {
         );
     }
 
+    /// Augmented copies are cached like the clips: a second run reads all of them back.
+    #[test]
+    fn augmented_copies_come_back_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let clips: Vec<Clip> = (0..3)
+            .map(|k| {
+                let tone = ser_audio::Audio {
+                    samples: (0..8000)
+                        .map(|i| (i as f32 * 0.01 * (k + 1) as f32).sin() * 0.3)
+                        .collect(),
+                    sample_rate: 16_000,
+                };
+                let path = dir.path().join(format!("{k}.wav"));
+                std::fs::write(&path, ser_audio::encode_wav_pcm16(&tone)).unwrap();
+                let mut clip = clip(&k.to_string(), "happy");
+                clip.path = path;
+                clip
+            })
+            .collect();
+        let dataset = Dataset::new(dir.path(), clips);
+        let config = FeatureConfig::named("logmel64-frames").unwrap();
+        let cache_dir = dir.path().join("cache");
+        let cache = FeatureCache::new(&cache_dir, ser_corpus::CacheMode::ReadWrite);
+        let augmentation = Augmentation {
+            spec: Default::default(),
+            copies: 2,
+            seed: 5,
+        };
+        let run =
+            || featurise(&dataset, &config, &cache, Some(&augmentation), &|| {}, None).unwrap();
+        let first = run();
+        // Each clip and each of its copies is an entry; a second run adds none.
+        assert_eq!(walk(&cache_dir).len(), 3 * (1 + 2));
+        let second = run();
+        assert_eq!(walk(&cache_dir).len(), 3 * (1 + 2));
+        assert_eq!(second.augmented, first.augmented);
+        assert_ne!(first.augmented[0][0], first.augmented[0][1]);
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+        files
+    }
+
     #[test]
     fn clips_normalised_alone_join_the_training_part_only_when_asked() {
         let dataset = Dataset::new("d", vec![clip("a", "happy"), clip("b", "sad")]);
@@ -1534,5 +1610,94 @@ mod tests {
             2,
             "validation: originals only"
         );
+    }
+}
+
+#[cfg(test)]
+mod parallel_folds {
+    use super::*;
+    use ser_corpus::{Clip, Corpus};
+    use ser_model::nets::Cnn4Config;
+
+    /// Ten speakers, six clips each; class c raises rows 2c and 2c+1 of an 8 x 20 matrix.
+    fn corpus() -> (Dataset, Featurised) {
+        let mut rng = ser_model::rng::SplitMix64::new(3);
+        let emotions = ["happy", "sad", "angry"];
+        let (mut clips, mut matrices) = (Vec::new(), Vec::new());
+        for speaker in 1..=10 {
+            for k in 0..6 {
+                let class = k % 3;
+                let name = format!("{speaker}-{k}");
+                clips.push(Clip {
+                    path: PathBuf::from(&name),
+                    speaker: speaker.to_string(),
+                    emotion: emotions[class].to_string(),
+                    recording_id: name,
+                    corpus: Corpus::Folders,
+                    extra: Default::default(),
+                });
+                let data = (0..8 * 20)
+                    .map(|i| f32::from(u8::from(i / 20 / 2 == class)) + rng.unit() as f32)
+                    .collect();
+                matrices.push(Some(FeatureMatrix {
+                    rows: 8,
+                    cols: 20,
+                    data,
+                }));
+            }
+        }
+        let featurised = Featurised {
+            augmented: vec![Vec::new(); matrices.len()],
+            matrices,
+            failures: Vec::new(),
+            channel_simulation: false,
+            alone: Vec::new(),
+            train_alone: false,
+        };
+        (Dataset::new("d", clips), featurised)
+    }
+
+    /// Folds side by side give the figures of folds one after another.
+    #[test]
+    fn folds_side_by_side_score_as_folds_in_turn() {
+        let (dataset, featurised) = corpus();
+        let arch = ser_model::Architecture::Cnn4(Cnn4Config {
+            channels: vec![8, 8, 8, 8],
+            ..Default::default()
+        });
+        let mut fit = FitConfig::new(ModelSpec::Network(arch));
+        fit.frames = 16;
+        fit.epochs = 2;
+        fit.batch_size = 8;
+        let experiment = Experiment {
+            features: FeatureConfig::named("logmel64-frames").unwrap(),
+            fit,
+            protocol: "speaker-mod:5".parse().unwrap(),
+            split: SplitOptions::default(),
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let run = |jobs| {
+            let plan = FoldPlan {
+                jobs,
+                ..Default::default()
+            };
+            let outcome = pool.install(|| {
+                cross_validate(&dataset, &featurised, &experiment, &plan, |_| {}).unwrap()
+            });
+            let CrossValidation::Report(report) = outcome else {
+                panic!("every fold ran")
+            };
+            report
+                .folds
+                .iter()
+                .map(|f| (f.fold, f.metrics.ua, f.metrics.wa))
+                .collect::<Vec<_>>()
+        };
+        let in_turn = run(1);
+        assert_eq!(in_turn.len(), 5);
+        assert_eq!(run(2), in_turn);
     }
 }

@@ -1,7 +1,7 @@
 //! A 4-layer 1-D CNN over frame sequences (report 000's "4-layer CNN").
 
-use burn::module::Module;
 use super::ThreadDropout;
+use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};

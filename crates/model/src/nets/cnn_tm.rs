@@ -1,8 +1,8 @@
 //! Report 003's CNN-TM: two parallel 2-D CNN branches over a log-mel spectrogram feeding a
 //! Transformer encoder.
 
-use burn::module::Module;
 use super::ThreadDropout;
+use burn::module::Module;
 use burn::nn::transformer::TransformerEncoder;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};

@@ -101,10 +101,18 @@ mod tests {
         let layer = DropoutConfig::new(0.25).init();
         seed_dropout(1);
         let input = Tensor::<3>::ones([8, 16, 100], &training_device());
-        let values: Vec<f32> = layer.forward_seeded(input).into_data().to_vec().unwrap();
+        let values: Vec<f32> = layer
+            .forward_seeded(input)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         let kept = values.iter().filter(|&&v| v != 0.0).count() as f64 / values.len() as f64;
         assert!((kept - 0.75).abs() < 0.01, "kept {kept}");
-        assert!(values.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6));
+        assert!(
+            values
+                .iter()
+                .all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6)
+        );
     }
 
     #[test]

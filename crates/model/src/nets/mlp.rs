@@ -1,7 +1,7 @@
 //! Multi-layer perceptron over a pooled vector (report 000: 40-128-128-out).
 
-use burn::module::Module;
 use super::ThreadDropout;
+use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -57,7 +57,9 @@ impl Mlp {
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let mut x = x;
         for layer in &self.layers {
-            x = self.dropout.forward_seeded(self.act.forward(layer.forward(x)));
+            x = self
+                .dropout
+                .forward_seeded(self.act.forward(layer.forward(x)));
         }
         self.out.forward(x)
     }

@@ -5,11 +5,11 @@
 //! they take `[B, D, 1]` (or frames, which they pool).
 
 mod blocks;
-mod dropout;
 pub mod cnn1d_mfcc;
 pub mod cnn1d_pooled;
 pub mod cnn4;
 pub mod cnn_tm;
+mod dropout;
 mod flex_ops;
 pub mod mlp;
 pub mod resnet9;
@@ -21,11 +21,11 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 pub use cnn_tm::{CnnTm, CnnTmConfig};
-pub use dropout::seed_dropout;
-use dropout::ThreadDropout;
 pub use cnn1d_mfcc::{Cnn1dMfcc, Cnn1dMfccConfig};
 pub use cnn1d_pooled::{Cnn1dPooled, Cnn1dPooledConfig};
 pub use cnn4::{Cnn4, Cnn4Config, TimePooling};
+use dropout::ThreadDropout;
+pub use dropout::seed_dropout;
 pub use mlp::{Mlp, MlpConfig};
 pub use resnet9::{Resnet9, Resnet9Config};
 pub use rnn::{BiGruNet, LstmNet, RnnConfig};

@@ -1,8 +1,8 @@
 //! ResNet-9 (the DAWNBench design) over a log-mel spectrogram, with a width multiplier so
 //! that it trains on a CPU.
 
-use burn::module::Module;
 use super::ThreadDropout;
+use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};

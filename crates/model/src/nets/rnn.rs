@@ -1,7 +1,7 @@
 //! Recurrent networks over frame sequences: stacked LSTM and bidirectional GRU.
 
-use burn::module::Module;
 use super::ThreadDropout;
+use burn::module::Module;
 use burn::nn::gru::{BiGru, BiGruConfig};
 use burn::nn::lstm::{Lstm, LstmConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};

@@ -1,7 +1,7 @@
 //! Transformer encoder over frame sequences with sinusoidal positional encoding.
 
-use burn::module::Module;
 use super::ThreadDropout;
+use burn::module::Module;
 use burn::nn::transformer::{
     TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput,
 };

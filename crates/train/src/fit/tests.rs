@@ -334,6 +334,36 @@ fn a_stop_mid_epoch_neither_counts_nor_checkpoints_that_epoch() {
     assert!(ser_model::Bundle::from_bytes(&out.bundle.to_bytes().unwrap(), dir.path()).is_ok());
 }
 
+/// Members trained side by side, each on one thread, are the members trained one after
+/// another on two threads: dropout masks and initial weights depend on the seed alone. A
+/// network with burn's transformer inside (cnn-tm) trains one member at a time to get there.
+#[test]
+fn ensemble_members_side_by_side_are_the_members_in_turn() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    for name in ["cnn1d-mfcc", "cnn-tm"] {
+        let arch = tiny(name);
+        let (train, val) = data_for(&arch);
+        let mut cfg = config(arch, 2);
+        cfg.members = 3;
+        cfg.spec_augment = Some(SpecAugment::default());
+        let mut fit_with = |jobs| {
+            cfg.jobs = jobs;
+            let out = pool.install(|| fit(&cfg, &train, &val, &labels(), |_| {}).unwrap());
+            out.members
+                .into_iter()
+                .map(|m| m.payload)
+                .collect::<Vec<_>>()
+        };
+        let in_turn = fit_with(1);
+        let side_by_side = fit_with(2);
+        assert_eq!(in_turn.len(), 3);
+        assert!(in_turn == side_by_side, "{name}: members differ");
+    }
+}
+
 #[test]
 fn an_ensemble_is_its_seeds_trained_alone_and_averaged() {
     let arch = tiny("cnn1d-mfcc");
@@ -341,6 +371,7 @@ fn an_ensemble_is_its_seeds_trained_alone_and_averaged() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(arch, 2);
     cfg.members = 2;
+    cfg.jobs = 1;
     cfg.checkpoint_dir = Some(dir.path().to_path_buf());
     let mut seen = Vec::new();
     let out = fit(&cfg, &train, &val, &labels(), |r| {
