@@ -1,5 +1,6 @@
 //! Report 000's 1-D CNN over a pooled feature vector treated as a 1-channel sequence.
 
+use super::ThreadDropout;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
@@ -76,10 +77,10 @@ impl Cnn1dPooled {
         for (i, conv) in self.convs.iter().enumerate() {
             x = conv.forward(x);
             if i % 2 == 1 {
-                x = self.drop_conv.forward(x);
+                x = self.drop_conv.forward_seeded(x);
             }
         }
         let x: Tensor<2> = x.flatten(1, 2);
-        self.out.forward(self.drop_dense.forward(x))
+        self.out.forward(self.drop_dense.forward_seeded(x))
     }
 }

@@ -126,12 +126,12 @@ fn every_network_reduces_its_loss() {
     for name in Architecture::NAMES {
         let arch = tiny(name);
         let (train, val) = data_for(&arch);
-        let out = fit(&config(arch, 6), &train, &val, &labels(), |_| {}).unwrap();
+        let out = fit(&config(arch, 10), &train, &val, &labels(), |_| {}).unwrap();
         let first = out.reports[0].train_loss;
         let last = out.reports.last().unwrap().train_loss;
         println!("{name}: loss {first:.3} -> {last:.3}");
         assert!(last < 0.8 * first, "{name}: loss {first} -> {last}");
-        assert_eq!(out.history.epochs.len(), 6);
+        assert_eq!(out.history.epochs.len(), 10);
     }
 }
 
@@ -273,7 +273,7 @@ fn resuming_a_run_that_stopped_early_trains_no_further() {
 fn fitted_bundle_predicts_validation_like_the_loop_scored_it() {
     let arch = tiny("cnn1d-mfcc");
     let (train, val) = data_for(&arch);
-    let out = fit(&config(arch, 5), &train, &val, &labels(), |_| {}).unwrap();
+    let out = fit(&config(arch, 10), &train, &val, &labels(), |_| {}).unwrap();
     let bytes = out.bundle.to_bytes().unwrap();
     let bundle = ser_model::Bundle::from_bytes(&bytes, std::path::Path::new("mem")).unwrap();
     let predictor = Predictor::new(&bundle).unwrap();
