@@ -10,7 +10,7 @@ pub struct Pcm16Decoder {
 impl Pcm16Decoder {
     /// The samples `bytes` completes, in order.
     pub fn decode(&mut self, bytes: &[u8]) -> Vec<f32> {
-        let mut samples = Vec::with_capacity((bytes.len() + 1) / 2);
+        let mut samples = Vec::with_capacity(bytes.len().div_ceil(2));
         let mut rest = bytes;
         if let Some(low) = self.carried.take() {
             match rest.split_first() {

@@ -1495,20 +1495,7 @@ mod tests {
     #[test]
     fn featurising_stops_at_the_next_clip_when_asked() {
         let dir = tempfile::tempdir().unwrap();
-        let tone = ser_audio::Audio {
-            samples: (0..8000).map(|i| (i as f32 * 0.1).sin() * 0.3).collect(),
-            sample_rate: 16_000,
-        };
-        let clips: Vec<Clip> = (0..40)
-            .map(|k| {
-                let path = dir.path().join(format!("{k}.wav"));
-                std::fs::write(&path, ser_audio::encode_wav_pcm16(&tone)).unwrap();
-                let mut clip = clip(&k.to_string(), "happy");
-                clip.path = path;
-                clip
-            })
-            .collect();
-        let dataset = Dataset::new(dir.path(), clips);
+        let dataset = tone_clips(dir.path(), 40, |_| 0.1);
         let config = FeatureConfig::named("logmel64-frames").unwrap();
         let cache = FeatureCache::new(dir.path().join("cache"), ser_corpus::CacheMode::Off);
         let stop = AtomicBool::new(false);
@@ -1526,26 +1513,31 @@ mod tests {
         );
     }
 
-    /// Augmented copies are cached like the clips: a second run reads all of them back.
-    #[test]
-    fn augmented_copies_come_back_from_the_cache() {
-        let dir = tempfile::tempdir().unwrap();
-        let clips: Vec<Clip> = (0..3)
+    /// `n` half-second tones as WAV files in `dir`, clip k at `step(k)` radians a sample.
+    fn tone_clips(dir: &std::path::Path, n: usize, step: impl Fn(usize) -> f32) -> Dataset {
+        let clips = (0..n)
             .map(|k| {
                 let tone = ser_audio::Audio {
                     samples: (0..8000)
-                        .map(|i| (i as f32 * 0.01 * (k + 1) as f32).sin() * 0.3)
+                        .map(|i| (i as f32 * step(k)).sin() * 0.3)
                         .collect(),
                     sample_rate: 16_000,
                 };
-                let path = dir.path().join(format!("{k}.wav"));
+                let path = dir.join(format!("{k}.wav"));
                 std::fs::write(&path, ser_audio::encode_wav_pcm16(&tone)).unwrap();
                 let mut clip = clip(&k.to_string(), "happy");
                 clip.path = path;
                 clip
             })
             .collect();
-        let dataset = Dataset::new(dir.path(), clips);
+        Dataset::new(dir, clips)
+    }
+
+    /// Augmented copies are cached like the clips: a second run reads all of them back.
+    #[test]
+    fn augmented_copies_come_back_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let dataset = tone_clips(dir.path(), 3, |k| 0.01 * (k + 1) as f32);
         let config = FeatureConfig::named("logmel64-frames").unwrap();
         let cache_dir = dir.path().join("cache");
         let cache = FeatureCache::new(&cache_dir, ser_corpus::CacheMode::ReadWrite);
