@@ -396,3 +396,92 @@ fn listen_prints_a_line_per_hop_of_live_audio() {
         "--realtime plays 1.5 s of audio in real time"
     );
 }
+
+/// With a per-speaker model (the shipped one), the clips of a speaker that a folder names
+/// are normalised together, so a clip spoken louder than the speaker's others sounds louder
+/// to the model; each clip alone loses that (its own level is all it has).
+#[test]
+fn predict_normalises_the_clips_of_one_speaker_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let actor = dir.path().join("Actor_01");
+    std::fs::create_dir(&actor).unwrap();
+    let quiet = actor.join("quiet.wav");
+    let loud = actor.join("loud.wav");
+    // A buzz with a breath of noise, so that every band is well above the 16-bit floor and
+    // the two clips differ by their level only (30 dB).
+    let voice = |gain: f32| {
+        move |t: f32| {
+            let syllables = 0.2 + 0.8 * (std::f32::consts::PI * 4.0 * t).sin().abs();
+            let buzz: f32 = (1..=6)
+                .map(|k| (2.0 * std::f32::consts::PI * 160.0 * k as f32 * t).sin() / k as f32)
+                .sum();
+            let hash = ((t * 16_000.0) as u32).wrapping_mul(2_654_435_761) >> 8;
+            let noise = hash as f32 / (1u32 << 24) as f32 * 2.0 - 1.0;
+            gain * syllables * (buzz + 0.3 * noise) / 2.5
+        }
+    };
+    support::write_wav(&quiet, 16_000, 2.0, voice(0.03));
+    support::write_wav(&loud, 16_000, 2.0, voice(0.95));
+    write_tone(dir.path(), "nobody.wav", 16_000, 2.0);
+    let predict = |speakers: &str| {
+        let out = ser()
+            .args(["predict", "--json", "--top", "8", "--speakers", speakers])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{stderr}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (json.as_array().unwrap().clone(), stderr)
+    };
+    let file = |results: &[serde_json::Value], name: &str| {
+        let r = results
+            .iter()
+            .find(|r| r["file"].as_str().unwrap().ends_with(name));
+        r.unwrap().clone()
+    };
+    // How far apart the two clips' answers are (largest probability difference).
+    let gap = |results: &[serde_json::Value]| {
+        let probs = |r: serde_json::Value| -> std::collections::BTreeMap<String, f64> {
+            r["top"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        s["label"].as_str().unwrap().to_string(),
+                        s["prob"].as_f64().unwrap(),
+                    )
+                })
+                .collect()
+        };
+        let (q, l) = (
+            probs(file(results, "quiet.wav")),
+            probs(file(results, "loud.wav")),
+        );
+        q.iter()
+            .map(|(label, p)| (p - l.get(label).copied().unwrap_or(0.0)).abs())
+            .fold(0.0, f64::max)
+    };
+
+    let (together, stderr) = predict("auto");
+    assert!(stderr.contains("2 of the 3 clips normalised"), "{stderr}");
+    assert_eq!(file(&together, "quiet.wav")["speaker"], "0/1");
+    assert_eq!(file(&together, "loud.wav")["speaker"], "0/1");
+    assert!(file(&together, "nobody.wav")["speaker"].is_null());
+    assert!(gap(&together) > 0.05, "{together:?}");
+
+    let (alone, stderr) = predict("alone");
+    assert!(!stderr.contains("normalised"), "{stderr}");
+    assert!(alone.iter().all(|r| r["speaker"].is_null()));
+    assert!(gap(&alone) < 0.01, "{alone:?}");
+    // The clip with no speaker is predicted alone either way.
+    assert_eq!(
+        file(&together, "nobody.wav")["top"],
+        file(&alone, "nobody.wav")["top"]
+    );
+
+    let (one, stderr) = predict("one");
+    assert!(stderr.contains("3 of the 3 clips"), "{stderr}");
+    assert_eq!(file(&one, "nobody.wav")["speaker"], "all");
+}

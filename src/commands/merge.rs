@@ -51,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let missing: Vec<String> = expand(&args.expect)?
         .into_iter()
-        .map(|(path, _)| path.display().to_string())
+        .map(|file| file.path.display().to_string())
         .filter(|file| !seen.contains(file))
         .collect();
     if missing.is_empty() {

@@ -1,7 +1,8 @@
 //! `ser predict FILE...`: the emotion of each clip (file, emotion, confidence, top 3, and the
 //! true emotion when the file name or folder tells it), or with `--timeline` the emotions of
 //! the speech segments of long recordings. A file that cannot be read is reported and the
-//! others still predicted. `--shard I/N --out part.jsonl` predicts one share of a large list
+//! others still predicted. For models normalised per speaker, clips whose speaker is known
+//! are normalised together (`--speakers`). `--shard I/N --out part.jsonl` predicts one share of a large list
 //! for a job array, resumably.
 
 use std::collections::HashSet;
@@ -11,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 use ser_infer::{
-    Classifier, ClipPrediction, InferenceError, Scored, TimedPrediction, TimelineOptions,
-    speech_share,
+    Classifier, ClipFeatures, ClipPrediction, InferenceError, Scored, TimedPrediction,
+    TimelineOptions, speech_share,
 };
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +57,30 @@ pub struct Args {
     /// in it (a restarted shard carries on where it stopped).
     #[arg(long, value_name = "FILE.jsonl", conflicts_with_all = ["json", "csv", "vtt"])]
     out: Option<PathBuf>,
+    /// Which clips come from one speaker, for models normalised per speaker (`ser info`
+    /// says so), which are more accurate when several clips of a speaker are known: `auto`
+    /// groups the clips whose speaker a list's speaker column, the file names of a known
+    /// corpus or speaker folders (Actor_01, speaker_3) name; `one` takes all the files for
+    /// one speaker; `alone` predicts each clip on its own. `--timeline` and `--out` predict
+    /// each file on its own.
+    #[arg(long, value_enum, default_value_t = Speakers::Auto)]
+    speakers: Speakers,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Speakers {
+    Auto,
+    One,
+    Alone,
+}
+
+/// A file to predict, with what its list or name says of it.
+pub(crate) struct Listed {
+    pub(crate) path: PathBuf,
+    /// Its emotion from a list's emotion column (else guessed from its name when predicted).
+    truth: Option<String>,
+    /// Its speaker, namespaced by the argument that listed it.
+    speaker: Option<String>,
 }
 
 /// One file's outcome: a line of `--json` / `--out`, a row of the table or CSV.
@@ -77,6 +102,9 @@ pub(crate) struct FileResult {
     top: Vec<Scored>,
     #[serde(skip_serializing_if = "Option::is_none")]
     true_emotion: Option<String>,
+    /// The speaker whose clips this one was normalised with (see `--speakers`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    speaker: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     segments: Option<Vec<TimedPrediction>>,
     /// With --timeline: the share of the speech time each emotion won.
@@ -110,7 +138,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut files = expand(&args.files)?;
     if let Some(shard) = args.shard {
-        files.retain(|(path, _)| shard.holds(path));
+        files.retain(|file| shard.holds(&file.path));
+    }
+    if args.speakers == Speakers::One && (args.out.is_some() || args.timeline) {
+        anyhow::bail!(
+            "--speakers one needs every clip in one run: --out and --timeline predict each file on its own"
+        );
     }
     if let Some(out) = &args.out {
         return predict_into(&classifier, files, out, &args);
@@ -121,10 +154,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             files.len()
         );
     }
-    let results: Vec<FileResult> = files
-        .par_iter()
-        .map(|(path, truth)| predict_file(&classifier, path, truth.as_deref(), &args))
-        .collect();
+    let results = predict_files(&classifier, &files, &args);
     for failed in results.iter().filter_map(|r| r.error.as_ref()) {
         eprintln!("error: {failed}");
     }
@@ -159,21 +189,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// status says whether every file of this run could be read.
 fn predict_into(
     classifier: &Classifier,
-    mut files: Vec<(PathBuf, Option<String>)>,
+    mut files: Vec<Listed>,
     out: &Path,
     args: &Args,
 ) -> anyhow::Result<ExitCode> {
     let (lines, done) = JsonLines::open_resuming::<FileResult>(out)?;
     let finished: HashSet<String> = done.into_iter().map(|r| r.file).collect();
     let total = files.len();
-    files.retain(|(path, _)| !finished.contains(&path.display().to_string()));
+    files.retain(|file| !finished.contains(&file.path.display().to_string()));
     let bar = output::progress_bar(
         files.len() as u64,
         &format!("predicting into {}", out.display()),
     );
     let failures = AtomicUsize::new(0);
-    files.par_iter().try_for_each(|(path, truth)| {
-        let result = predict_file(classifier, path, truth.as_deref(), args);
+    files.par_iter().try_for_each(|file| {
+        let result = predict_file(classifier, file, args);
         if let Some(error) = &result.error {
             bar.suspend(|| eprintln!("error: {error}"));
             failures.fetch_add(1, Ordering::Relaxed);
@@ -196,12 +226,14 @@ fn predict_into(
     })
 }
 
-/// Files as given, each with its true emotion when known: folders are replaced by the audio
-/// files inside them (sorted), CSV lists by the files they list (with their emotions when
-/// they have an emotion column).
-pub(crate) fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Option<String>)>> {
+/// Files as given, each with its true emotion and speaker when known: folders are replaced by
+/// the audio files inside them (sorted), CSV lists by the files they list (with the emotions
+/// and speakers of their columns).
+pub(crate) fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<Listed>> {
     let mut files = Vec::new();
-    for path in paths {
+    for (source, path) in paths.iter().enumerate() {
+        // Speaker 1 of one folder is not speaker 1 of another.
+        let speaker = |id: String| format!("{source}/{id}");
         if path.is_dir() {
             let mut found = Vec::new();
             collect_audio(path, &mut found)?;
@@ -209,15 +241,109 @@ pub(crate) fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Option<S
             if found.is_empty() {
                 anyhow::bail!("{}: no audio files in this folder", path.display());
             }
-            files.extend(found.into_iter().map(|f| (f, None)));
+            let rels: Vec<&Path> = found
+                .iter()
+                .map(|f| f.strip_prefix(path).unwrap_or(f))
+                .collect();
+            let speakers = ser_corpus::speakers_of(&rels);
+            files.extend(found.iter().zip(speakers).map(|(f, id)| Listed {
+                path: f.clone(),
+                truth: None,
+                speaker: id.map(speaker),
+            }));
         } else if ser_corpus::is_manifest_path(path) {
             let listed = ser_corpus::read_file_list(path).map_err(|e| anyhow::anyhow!("{e}"))?;
-            files.extend(listed.into_iter().map(|f| (f.path, f.emotion)));
+            files.extend(listed.into_iter().map(|f| Listed {
+                path: f.path,
+                truth: f.emotion,
+                speaker: f.speaker.map(speaker),
+            }));
         } else {
-            files.push((path.clone(), None));
+            files.push(Listed {
+                path: path.clone(),
+                truth: None,
+                speaker: None,
+            });
         }
     }
     Ok(files)
+}
+
+/// Predicts every file; with a per-speaker model, the clips of each known speaker together.
+fn predict_files(classifier: &Classifier, files: &[Listed], args: &Args) -> Vec<FileResult> {
+    let groups = speaker_groups(classifier, files, args);
+    if groups.is_empty() {
+        return files
+            .par_iter()
+            .map(|file| predict_file(classifier, file, args))
+            .collect();
+    }
+    let mut results: Vec<Option<FileResult>> = files.iter().map(|_| None).collect();
+    let mut grouped = vec![false; files.len()];
+    for (speaker, members) in &groups {
+        let clips: Vec<Result<ClipFeatures, InferenceError>> = members
+            .par_iter()
+            .map(|&i| classifier.clip_features(&files[i].path))
+            .collect();
+        let (heard, clips): (Vec<usize>, Vec<ClipFeatures>) = members
+            .iter()
+            .zip(clips)
+            .filter_map(|(&i, clip)| match clip {
+                Ok(clip) => Some((i, clip)),
+                Err(e) => {
+                    results[i] = Some(file_result(&files[i], Err(e), args));
+                    None
+                }
+            })
+            .unzip();
+        for (i, prediction) in heard.into_iter().zip(classifier.classify_together(clips)) {
+            let mut result = file_result(&files[i], prediction.map(Outcome::Clip), args);
+            result.speaker = Some(speaker.clone());
+            results[i] = Some(result);
+        }
+        members.iter().for_each(|&i| grouped[i] = true);
+    }
+    let alone: Vec<(usize, FileResult)> = (0..files.len())
+        .into_par_iter()
+        .filter(|&i| !grouped[i])
+        .map(|i| (i, predict_file(classifier, &files[i], args)))
+        .collect();
+    for (i, result) in alone {
+        results[i] = Some(result);
+    }
+    results.into_iter().flatten().collect()
+}
+
+/// The clips to normalise together, by speaker (none when each clip goes alone), and a line
+/// on standard error saying how the clips were grouped.
+fn speaker_groups(
+    classifier: &Classifier,
+    files: &[Listed],
+    args: &Args,
+) -> std::collections::BTreeMap<String, Vec<usize>> {
+    let mut groups = std::collections::BTreeMap::<String, Vec<usize>>::new();
+    if !classifier.normalises_by_speaker() || args.timeline || args.out.is_some() {
+        return groups;
+    }
+    for (i, file) in files.iter().enumerate() {
+        let speaker = match args.speakers {
+            Speakers::Alone => None,
+            Speakers::One => Some("all".to_string()),
+            Speakers::Auto => file.speaker.clone(),
+        };
+        if let Some(speaker) = speaker {
+            groups.entry(speaker).or_default().push(i);
+        }
+    }
+    let together: usize = groups.values().map(Vec::len).sum();
+    if together > 0 {
+        eprintln!(
+            "{together} of the {} clips normalised with the other clips of their speaker ({} speakers); --speakers alone predicts each clip on its own",
+            files.len(),
+            groups.len()
+        );
+    }
+    groups
 }
 
 fn collect_audio(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
@@ -234,40 +360,37 @@ fn collect_audio(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Predicts one file; `truth` is its emotion from a manifest (else guessed from its name).
-fn predict_file(
-    classifier: &Classifier,
-    path: &Path,
-    truth: Option<&str>,
-    args: &Args,
-) -> FileResult {
-    let guessed = || ser_corpus::guess_emotion(path).map(|(e, _)| e.to_string());
-    let mut result = FileResult {
-        file: path.display().to_string(),
-        emotion: None,
-        confidence: None,
-        uncertain: false,
-        no_speech: false,
-        top: Vec::new(),
-        true_emotion: truth.map(str::to_string).or_else(guessed),
-        segments: None,
-        speech_share: None,
-        error: None,
-    };
+/// Predicts one file on its own.
+fn predict_file(classifier: &Classifier, file: &Listed, args: &Args) -> FileResult {
     let outcome = if args.timeline {
-        timeline(classifier, path, args.window).map(|segments| {
-            result.speech_share = Some(speech_share(&segments));
-            result.segments = Some(segments);
-        })
+        timeline(classifier, &file.path, args.window).map(Outcome::Timeline)
     } else {
-        classifier
-            .classify_file(path)
-            .map(|p| fill(&mut result, &p, args.top))
+        classifier.classify_file(&file.path).map(Outcome::Clip)
+    };
+    file_result(file, outcome, args)
+}
+
+/// What predicting a file gave.
+enum Outcome {
+    Clip(ClipPrediction),
+    Timeline(Vec<TimedPrediction>),
+}
+
+fn file_result(file: &Listed, outcome: Result<Outcome, InferenceError>, args: &Args) -> FileResult {
+    let guessed = || ser_corpus::guess_emotion(&file.path).map(|(e, _)| e.to_string());
+    let mut result = FileResult {
+        file: file.path.display().to_string(),
+        true_emotion: file.truth.clone().or_else(guessed),
+        ..FileResult::default()
     };
     match outcome {
+        Ok(Outcome::Clip(prediction)) => fill(&mut result, &prediction, args.top),
+        Ok(Outcome::Timeline(segments)) => {
+            result.speech_share = Some(speech_share(&segments));
+            result.segments = Some(segments);
+        }
         Err(InferenceError::NoSpeech { .. }) if !args.timeline => result.no_speech = true,
         Err(e) => result.error = Some(e.to_string()),
-        Ok(()) => {}
     }
     result
 }

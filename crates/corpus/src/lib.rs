@@ -30,7 +30,7 @@ pub use read::{
     ListedFile, ManifestColumns, OpenOptions, SchemeChoice, open_dataset, read_file_list,
     read_folder, read_manifest, read_zip,
 };
-pub use scheme::{detect_scheme, guess_emotion};
+pub use scheme::{detect_scheme, guess_emotion, speakers_of};
 pub use split::{
     LeakageError, Protocol, Split, SplitOptions, TRAINING_PROTOCOL, check_no_leakage, make_splits,
     training_split,

@@ -302,10 +302,12 @@ pub fn read_manifest(csv_path: &Path, opts: &OpenOptions) -> Result<Dataset, Cor
 pub struct ListedFile {
     pub path: PathBuf,
     pub emotion: Option<String>,
+    /// The speaker, when the list has a speaker column.
+    pub speaker: Option<String>,
 }
 
 /// Reads a list of files to predict: a CSV with a path column (as a manifest's) and, unlike a
-/// training manifest, an optional emotion column. Paths are relative to the CSV's folder;
+/// training manifest, optional emotion and speaker columns. Paths are relative to the CSV's folder;
 /// files are not opened here (the caller reports each unreadable one).
 pub fn read_file_list(csv_path: &Path) -> Result<Vec<ListedFile>, CorpusError> {
     let (mut reader, headers) = open_csv(csv_path)?;
@@ -313,6 +315,7 @@ pub fn read_file_list(csv_path: &Path) -> Result<Vec<ListedFile>, CorpusError> {
     let path_column =
         find(PATH_NAMES).ok_or_else(|| missing_column(csv_path, &headers, PATH_NAMES[0]))?;
     let emotion_column = find(EMOTION_NAMES);
+    let speaker_column = find(SPEAKER_NAMES);
     let base = csv_path.parent().unwrap_or(Path::new(""));
     let mut files = Vec::new();
     for record in reader.records() {
@@ -325,13 +328,15 @@ pub fn read_file_list(csv_path: &Path) -> Result<Vec<ListedFile>, CorpusError> {
                 reason: "empty path".into(),
             });
         }
-        let emotion = emotion_column
-            .and_then(|i| record.get(i))
-            .filter(|e| !e.is_empty())
-            .map(canonical_label);
+        let cell = |column: Option<usize>| {
+            column
+                .and_then(|i| record.get(i))
+                .filter(|cell| !cell.is_empty())
+        };
         files.push(ListedFile {
             path: base.join(rel),
-            emotion,
+            emotion: cell(emotion_column).map(canonical_label),
+            speaker: cell(speaker_column).map(normalise_speaker),
         });
     }
     Ok(files)
@@ -552,8 +557,13 @@ mod tests {
         assert_eq!(files[0].path, dir.path().join("calls/a.wav"));
         assert_eq!(files[0].emotion.as_deref(), Some("happy"));
         assert_eq!(files[1].emotion, None);
+        assert_eq!(files[0].speaker, None);
         std::fs::write(&csv, "path\nx.wav\n").unwrap();
         assert_eq!(read_file_list(&csv).unwrap()[0].emotion, None);
+        std::fs::write(&csv, "path,speaker\nx.wav,07\ny.wav,\n").unwrap();
+        let files = read_file_list(&csv).unwrap();
+        assert_eq!(files[0].speaker.as_deref(), Some("7"));
+        assert_eq!(files[1].speaker, None);
         std::fs::write(&csv, "name,emotion\nx.wav,sad\n").unwrap();
         let err = read_file_list(&csv).unwrap_err().to_string();
         assert!(err.contains("path") && err.contains("calls.csv"), "{err}");

@@ -83,6 +83,21 @@ pub fn detect_scheme<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Option<Co
     (count * 2 > total).then_some(SCHEMES[best])
 }
 
+/// The speaker of each of `rels` (paths relative to the folder that holds them all) as the
+/// folder's naming tells it: the scheme most names follow (RAVDESS's actor field, ...), else
+/// a speaker folder (`Actor_01`, `speaker_3`); `None` where neither says.
+pub fn speakers_of(rels: &[&Path]) -> Vec<Option<String>> {
+    let scheme = detect_scheme(rels.iter().copied());
+    rels.iter()
+        .map(|rel| {
+            scheme
+                .and_then(|s| parse_name(s, rel))
+                .and_then(|info| info.speaker)
+                .or_else(|| folder_speaker(rel))
+        })
+        .collect()
+}
+
 /// Best guess at a single file's labels (e.g. a file uploaded for prediction): the first
 /// scheme its name follows, else the nearest emotion-named folder.
 pub fn guess_emotion(path: &Path) -> Option<(Emotion, Corpus)> {
@@ -585,6 +600,20 @@ mod tests {
         let f = Path::new("uploads/Calm/take.wav");
         assert_eq!(guess_emotion(f), Some((Calm, Corpus::Folders)));
         assert_eq!(guess_emotion(Path::new("clip.wav")), None);
+    }
+
+    #[test]
+    fn a_folders_speakers_come_from_its_scheme_then_speaker_folders() {
+        let ravdess = ["a/03-01-05-01-01-01-12.wav", "b/03-01-03-02-02-01-07.wav"];
+        let rels: Vec<&Path> = ravdess.iter().map(Path::new).collect();
+        let speakers = speakers_of(&rels);
+        assert_eq!(speakers, [Some("12".to_string()), Some("7".to_string())]);
+        let loose = ["Actor_03/take1.wav", "speaker_b/x.wav", "misc/y.wav"];
+        let rels: Vec<&Path> = loose.iter().map(Path::new).collect();
+        assert_eq!(
+            speakers_of(&rels),
+            [Some("3".to_string()), Some("b".to_string()), None]
+        );
     }
 
     #[test]
