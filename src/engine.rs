@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ser_audio::Pcm16Decoder;
-use ser_audio::augment::AugmentSpec;
 use ser_corpus::{CacheMode, Dataset, FeatureCache, OpenOptions, SplitOptions, ZipLimits};
 use ser_features::FeatureConfig;
 use ser_infer::{
@@ -24,6 +23,7 @@ use ser_server::{
 };
 use ser_train::fit::{EpochReport, FitConfig, FreqWarp, SpecAugment};
 use ser_train::pipeline::{self, Augmentation, Featurised, PipelineError, TrainRun};
+use ser_train::recipe::SHIPPED;
 
 use crate::commands::training::default_features;
 use crate::default_model;
@@ -34,12 +34,6 @@ const WAVEFORM_BUCKETS: usize = 1000;
 const MAX_CACHED_MODELS: usize = 32;
 /// Share of the training speakers held out for early stopping.
 const VAL_FRACTION: f64 = 0.2;
-/// Augmented copies per training clip when a job asks for augmentation: the shipped
-/// model's recipe (docs/models.md: +5.7 points of UA on RAVDESS over none).
-const AUGMENTED_COPIES: usize = 2;
-/// Largest frequency warp of augmented log-mel training crops: the shipped model's recipe
-/// (docs/models.md: +1.6 points of UA under speaker-mod:5, +5.4 on the holdout split).
-const FREQ_WARP: f32 = 0.1;
 
 /// Every trainable model kind: (id, display name, description).
 const KINDS: [(&str, &str, &str); 12] = [
@@ -76,7 +70,7 @@ const KINDS: [(&str, &str, &str); 12] = [
     (
         "cnn4",
         "4-layer 1-D CNN",
-        "Four convolution blocks over a log-mel spectrogram, then the mean and spread of each channel over time: the shipped model's architecture. The most accurate here on unseen speakers, with augmentation.",
+        "Four convolution blocks over a log-mel spectrogram normalised by each speaker's average, then the mean and spread of each channel over time: the shipped model, trained its way (the last of the epochs is kept). The most accurate here on unseen speakers, with augmentation.",
     ),
     (
         "cnn-tm",
@@ -367,17 +361,21 @@ impl Engine for MlEngine {
             ..TrainProgress::default()
         };
         let model = self.web_model(&spec.kind)?;
-        let features = FeatureConfig::named(default_features(&model))
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        // The shipped model's architecture is trained the shipped model's way (features,
+        // single-clip training, last epoch kept); augmentation, when asked for, is that
+        // recipe's for every network.
+        let shipped_kind = model.name() == SHIPPED.architecture;
+        let features = if shipped_kind {
+            SHIPPED.feature_config()
+        } else {
+            FeatureConfig::named(default_features(&model))
+        }
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
         progress(phase("unpacking the dataset"));
         let dataset = open_zip(dataset_zip, work_dir)?;
         check_cancel(cancel)?;
-        let augmentation = spec.augment.then(|| Augmentation {
-            spec: AugmentSpec::default(),
-            copies: AUGMENTED_COPIES,
-            seed: 0,
-        });
-        let featurised = featurise(
+        let augmentation = spec.augment.then(|| SHIPPED.augmentation(0));
+        let mut featurised = featurise(
             &dataset,
             &features,
             augmentation.as_ref(),
@@ -389,17 +387,26 @@ impl Engine for MlEngine {
                 )));
             },
         )?;
+        featurised.train_alone = shipped_kind && SHIPPED.train_alone;
         check_cancel(cancel)?;
         progress(phase(&format!("training {}", spec.kind)));
 
         let frame_model = model.input_kind() != ser_model::InputKind::Pooled;
-        let mut fit = FitConfig::new(model);
+        let mut fit = if shipped_kind {
+            SHIPPED.fit_config(model, &features)
+        } else {
+            FitConfig::new(model)
+        };
         fit.epochs = epochs as usize;
         fit.members = spec.members.max(1) as usize;
-        if spec.augment && frame_model {
-            fit.spec_augment = Some(SpecAugment::default());
-            fit.freq_warp = FreqWarp::on_mel_bands(FREQ_WARP, &features);
-        }
+        (fit.spec_augment, fit.freq_warp) = if spec.augment && frame_model {
+            (
+                Some(SpecAugment::default()),
+                FreqWarp::on_mel_bands(SHIPPED.freq_warp, &features),
+            )
+        } else {
+            (None, None)
+        };
         fit.checkpoint_dir = Some(work_dir.join("checkpoints"));
         fit.resume = true;
         let stop = Arc::new(AtomicBool::new(false));
@@ -1077,8 +1084,12 @@ mod tests {
         let bundle = Bundle::load(&outcome.bundle).unwrap();
         let shipped = crate::default_model::bundle(None).unwrap();
         assert_eq!(bundle.meta.model, shipped.meta.model);
-        let training = &bundle.meta.provenance["training"];
-        assert!(training.contains("frequency warp"), "{training}");
+        assert_eq!(bundle.meta.features, shipped.meta.features);
+        // Crops, schedule, augmentation, rooms, single clips, the last epoch kept: all of it.
+        assert_eq!(
+            bundle.meta.provenance["training"],
+            shipped.meta.provenance["training"]
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`pipeline`]: dataset → features → cross-validation reports, or a trained bundle.
 //! - [`folds`]: finished folds kept on disk, so a cross-validation resumes or runs in parts.
 //! - [`parallel`]: folds and ensemble members side by side, each on its share of the threads.
+//! - [`recipe`]: the shipped model's training recipe, for the web Training page and the docs.
 //! - [`demo`]: deterministic synthetic evaluations for examples, UI work and tests.
 
 pub mod calibration;
@@ -20,4 +21,5 @@ pub mod metrics;
 pub mod parallel;
 pub mod pipeline;
 pub mod plots;
+pub mod recipe;
 pub mod report;
