@@ -16,6 +16,7 @@ use ser_infer::{
 };
 use ser_model::Bundle;
 use ser_model::bundle::ModelSpec;
+use ser_model::catalogue::CATALOGUE;
 use ser_server::{
     ClassMetrics, DefaultModel, Engine, EngineError, EpochRecord, LIVE_SAMPLE_RATE, LabelProb,
     LiveResult, LiveSession, ModelKind, Prediction, TestOutcome, Timeline, TimelineSegment,
@@ -25,7 +26,6 @@ use ser_train::fit::{EpochReport, FitConfig, FreqWarp, SpecAugment};
 use ser_train::pipeline::{self, Augmentation, Featurised, PipelineError, TrainRun};
 use ser_train::recipe::SHIPPED;
 
-use crate::commands::training::default_features;
 use crate::default_model;
 
 /// Buckets of the waveform summary sent with each prediction.
@@ -34,70 +34,6 @@ const WAVEFORM_BUCKETS: usize = 1000;
 const MAX_CACHED_MODELS: usize = 32;
 /// Share of the training speakers held out for early stopping.
 const VAL_FRACTION: f64 = 0.2;
-
-/// Every trainable model kind: (id, display name, description).
-const KINDS: [(&str, &str, &str); 12] = [
-    (
-        "svm-linear",
-        "Linear SVM",
-        "A linear support-vector machine on a 281-value summary of each clip. Trains in seconds; a solid baseline.",
-    ),
-    (
-        "svm-rbf",
-        "SVM (RBF kernel)",
-        "A kernel support-vector machine on the 281-value clip summary. Fast to train and among the most accurate on small corpora.",
-    ),
-    (
-        "random-forest",
-        "Random forest",
-        "An ensemble of decision trees on the 281-value clip summary. Fast, robust, no tuning.",
-    ),
-    (
-        "mlp",
-        "Multilayer perceptron",
-        "A small fully connected network on the 281-value clip summary. Quick to train.",
-    ),
-    (
-        "cnn1d-pooled",
-        "1-D CNN on pooled features",
-        "Convolution layers over the clip summary vector (report 000).",
-    ),
-    (
-        "cnn1d-mfcc",
-        "1-D CNN on MFCC frames",
-        "Three convolution blocks over 40 MFCCs per 10 ms frame (report 004).",
-    ),
-    (
-        "cnn4",
-        "4-layer 1-D CNN",
-        "Four convolution blocks over a log-mel spectrogram normalised by each speaker's average, then the mean and spread of each channel over time: the shipped model, trained its way (the last of the epochs is kept). The most accurate here on unseen speakers, with augmentation.",
-    ),
-    (
-        "cnn-tm",
-        "CNN + Transformer",
-        "Parallel convolution branches followed by a Transformer encoder over a log-mel spectrogram (report 003). Slow on a CPU.",
-    ),
-    (
-        "resnet9",
-        "ResNet-9",
-        "A residual 2-D CNN over a log-mel spectrogram. Slow on a CPU.",
-    ),
-    (
-        "transformer",
-        "Transformer",
-        "A 2-layer Transformer encoder over MFCC frames.",
-    ),
-    (
-        "lstm",
-        "LSTM",
-        "A recurrent network (long short-term memory) over MFCC frames.",
-    ),
-    (
-        "bigru",
-        "Bidirectional GRU",
-        "Three bidirectional GRU layers over MFCC frames.",
-    ),
-];
 
 /// The engine of `ser serve`.
 pub struct MlEngine {
@@ -279,13 +215,13 @@ impl MlEngine {
 
 impl Engine for MlEngine {
     fn model_kinds(&self) -> Vec<ModelKind> {
-        KINDS
+        CATALOGUE
             .iter()
-            .map(|(id, name, description)| ModelKind {
-                id: (*id).to_owned(),
-                name: (*name).to_owned(),
-                description: (*description).to_owned(),
-                ensemble: ModelSpec::from_name(id).is_ok_and(|m| m.allows_members(2)),
+            .map(|entry| ModelKind {
+                id: entry.name.to_owned(),
+                name: entry.display_name.to_owned(),
+                description: entry.description.to_owned(),
+                ensemble: ModelSpec::from_name(entry.name).is_ok_and(|m| m.allows_members(2)),
             })
             .collect()
     }
@@ -368,7 +304,7 @@ impl Engine for MlEngine {
         let features = if shipped_kind {
             SHIPPED.feature_config()
         } else {
-            FeatureConfig::named(default_features(&model))
+            FeatureConfig::named(model.default_features())
         }
         .map_err(|e| EngineError::Internal(e.to_string()))?;
         progress(phase("unpacking the dataset"));

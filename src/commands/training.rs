@@ -108,7 +108,7 @@ impl FitArgs {
         let name = self
             .features
             .as_deref()
-            .unwrap_or_else(|| default_features(model));
+            .unwrap_or_else(|| model.default_features());
         Ok(FeatureConfig::named(name)?)
     }
 
@@ -165,16 +165,6 @@ impl FitArgs {
             CacheMode::ReadWrite
         };
         FeatureCache::new(FeatureCache::default_dir(), mode)
-    }
-}
-
-/// Pooled models get the rich pooled vector; the 2-D CNNs (report 003's CNN-TM, ResNet-9)
-/// and the 4-layer CNN a log-mel spectrogram; the other frame models MFCC frames.
-pub fn default_features(model: &ModelSpec) -> &'static str {
-    match (model.input_kind(), model.name()) {
-        (ser_model::InputKind::Pooled, _) => "pooled-rich",
-        (_, "cnn-tm" | "resnet9" | "cnn4") => "logmel64-frames",
-        _ => "mfcc40-frames",
     }
 }
 

@@ -3,6 +3,8 @@
 //! - [`nets`]: burn networks (Flex CPU backend; CUDA/wgpu behind the `cuda`/`wgpu` features).
 //! - [`classical`]: SVM and random forest on pooled vectors.
 //! - [`bundle`]: the `.ser` file: header + JSON config + safetensors weights.
+//! - [`catalogue`]: every trainable model with its display name, description and default
+//!   features (one table for the CLI and the web).
 //! - [`input`]: feature matrices, normalisation, crops and windows.
 //! - [`predictor`]: probabilities from a bundle and a feature matrix.
 
@@ -10,6 +12,7 @@
 pub use burn;
 
 pub mod bundle;
+pub mod catalogue;
 pub mod classical;
 pub mod input;
 pub mod nets;
