@@ -26,6 +26,11 @@ pub struct Args {
     /// Skip the training measurement (the slowest part).
     #[arg(long)]
     no_train: bool,
+    /// Also time the timeline of a recording this many minutes long (speech-like sound all
+    /// the way: every window is classified), decoded from a WAV file on all threads as
+    /// `ser predict --timeline` does, with the process's peak memory.
+    #[arg(long, value_name = "MINUTES")]
+    timeline_minutes: Option<f64>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -38,6 +43,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             feature_speed(runs)?,
         ])
     })?;
+    if let Some(minutes) = args.timeline_minutes {
+        rows.push(timeline_speed(args.model.as_deref(), minutes)?);
+    }
     if !args.no_train {
         rows.push(training_speed()?);
     }
@@ -48,21 +56,48 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A deterministic speech-like test signal: a gliding harmonic tone whose level rises and
-/// falls like syllables (4 per second), with noise.
+/// A deterministic speech-like test signal: a harmonic tone gliding around 140 Hz whose level
+/// rises and falls like syllables (4 per second), with noise.
 fn test_signal(seconds: f64, rate: u32) -> Vec<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let n = (seconds * rate as f64) as usize;
-    (0..n)
-        .map(|i| {
-            let t = i as f64 / rate as f64;
-            let f0 = 140.0 + 40.0 * (2.0 * std::f64::consts::PI * 0.5 * t).sin();
-            let phase = 2.0 * std::f64::consts::PI * f0 * t;
-            let voiced: f64 = (1..=5).map(|h| (h as f64 * phase).sin() / h as f64).sum();
-            let syllables = 0.2 + 0.8 * (std::f64::consts::PI * 4.0 * t).sin().abs();
-            (0.2 * syllables * voiced + 0.01 * rng.random_range(-1.0..1.0)) as f32
-        })
+    SpeechLike::new(rate)
+        .take((seconds * rate as f64) as usize)
         .collect()
+}
+
+/// The samples of [`test_signal`], one at a time (for recordings too long to hold).
+struct SpeechLike {
+    rng: ChaCha8Rng,
+    rate: f64,
+    n: u64,
+    phase: f64,
+}
+
+impl SpeechLike {
+    fn new(rate: u32) -> Self {
+        Self {
+            rng: ChaCha8Rng::seed_from_u64(7),
+            rate: f64::from(rate),
+            n: 0,
+            phase: 0.0,
+        }
+    }
+}
+
+impl Iterator for SpeechLike {
+    type Item = f32;
+
+    fn next(&mut self) -> Option<f32> {
+        use std::f64::consts::PI;
+        let t = self.n as f64 / self.rate;
+        self.n += 1;
+        let f0 = 140.0 + 40.0 * (2.0 * PI * 0.5 * t).sin();
+        self.phase = (self.phase + 2.0 * PI * f0 / self.rate) % (2.0 * PI);
+        let voiced: f64 = (1..=5)
+            .map(|h| (h as f64 * self.phase).sin() / h as f64)
+            .sum();
+        let syllables = 0.2 + 0.8 * (PI * 4.0 * t).sin().abs();
+        Some((0.2 * syllables * voiced + 0.01 * self.rng.random_range(-1.0..1.0)) as f32)
+    }
 }
 
 /// Median and 95th percentile of `runs` timings of `f`, in milliseconds.
@@ -100,6 +135,59 @@ fn predict_latency(model: Option<&str>, runs: usize) -> anyhow::Result<Vec<Strin
             meta.features.as_ref().map_or("?", |f| f.name.as_str())
         ),
     ])
+}
+
+/// The timeline of a long speech-like recording: written to a temporary 16 kHz WAV a block
+/// at a time (so that making it costs no memory), then decoded and classified window by
+/// window on all threads; peak resident memory from the kernel's high-water mark.
+fn timeline_speed(model: Option<&str>, minutes: f64) -> anyhow::Result<Vec<String>> {
+    let classifier = default_model::classifier(model)?;
+    let rate = classifier.sample_rate();
+    let seconds = minutes * 60.0;
+    let path = std::env::temp_dir().join(format!("ser-bench-{}.wav", std::process::id()));
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&path, spec)?;
+    for sample in SpeechLike::new(rate).take((seconds * f64::from(rate)) as usize) {
+        writer.write_sample((sample * 32767.0) as i16)?;
+    }
+    writer.finalize()?;
+    let before_mb = peak_rss_mb();
+    let start = Instant::now();
+    let timed = (|| -> anyhow::Result<usize> {
+        let audio = classifier.decode_file(&path)?;
+        let options = ser_infer::TimelineOptions::default();
+        Ok(classifier
+            .timeline(&audio.samples, "bench.wav", &options)?
+            .len())
+    })();
+    let elapsed = start.elapsed().as_secs_f64();
+    std::fs::remove_file(&path)?;
+    let windows = timed?;
+    let peak = match (before_mb, peak_rss_mb()) {
+        (Some(before), Some(after)) => format!("peak RSS {after:.0} MB ({before:.0} MB before)"),
+        _ => "peak RSS unknown on this system".into(),
+    };
+    Ok(vec![
+        format!(
+            "timeline of {minutes} min ({} threads)",
+            rayon::current_num_threads()
+        ),
+        format!("{elapsed:.2} s, {:.0}x real time", seconds / elapsed),
+        format!("{windows} windows; decode + voice activity + features + model; {peak}"),
+    ])
+}
+
+/// The process's peak resident memory so far (`VmHWM`, Linux), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 fn feature_speed(runs: usize) -> anyhow::Result<Vec<String>> {

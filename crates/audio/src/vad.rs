@@ -121,18 +121,9 @@ fn level_variation_db(levels: &[f32], segment: &Segment, hop_s: f64) -> f32 {
 }
 
 /// RMS level (dB) of frames of `frame` samples centred on every multiple of `hop`, with zero
-/// padding at the edges; O(n) through a running sum of squares.
+/// padding at the edges. Each frame is summed on its own (O(n * frame / hop)): a prefix sum
+/// over the whole recording would cost 8 bytes per sample, twice the recording itself.
 fn frame_levels_db(x: &[f32], frame: usize, hop: usize) -> Vec<f32> {
-    if x.is_empty() {
-        return Vec::new();
-    }
-    let mut prefix = Vec::with_capacity(x.len() + 1);
-    prefix.push(0.0f64);
-    let mut acc = 0.0f64;
-    for &v in x {
-        acc += f64::from(v) * f64::from(v);
-        prefix.push(acc);
-    }
     let half = frame / 2;
     (0..x.len().div_ceil(hop))
         .map(|i| {
@@ -141,7 +132,8 @@ fn frame_levels_db(x: &[f32], frame: usize, hop: usize) -> Vec<f32> {
                 centre.saturating_sub(half),
                 (centre + frame - half).min(x.len()),
             );
-            let mean = (prefix[b] - prefix[a]).max(0.0) / frame as f64;
+            let energy: f64 = x[a..b].iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+            let mean = energy / frame as f64;
             (10.0 * mean.max(1e-10).log10()) as f32
         })
         .collect()
