@@ -485,3 +485,42 @@ fn predict_normalises_the_clips_of_one_speaker_together() {
     assert!(stderr.contains("3 of the 3 clips"), "{stderr}");
     assert_eq!(file(&one, "nobody.wav")["speaker"], "all");
 }
+
+/// A prepared dataset folder with its own MANIFEST.csv (as ../shared/data/ased has): the
+/// manifest names the clips' speakers and emotions, so `ser predict FOLDER` groups by speaker
+/// and scores against the true emotions.
+#[test]
+fn predict_of_a_folder_reads_its_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sad")).unwrap();
+    write_tone(&dir.path().join("sad"), "x-01.wav", 16_000, 1.0);
+    write_tone(dir.path(), "y-01.wav", 16_000, 1.0);
+    write_tone(dir.path(), "unlisted.wav", 16_000, 1.0);
+    std::fs::write(
+        dir.path().join("MANIFEST.csv"),
+        "path,speaker,emotion\nsad/x-01.wav,01,angry\ny-01.wav,1,happy\n",
+    )
+    .unwrap();
+    let out = ser()
+        .args(["predict", "--json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_name = |name: &str| {
+        let all = results.as_array().unwrap();
+        all.iter()
+            .find(|r| r["file"].as_str().unwrap().ends_with(name))
+            .unwrap()
+            .clone()
+    };
+    // The list's emotion beats the "sad" folder; both clips are speaker 1.
+    assert_eq!(by_name("x-01.wav")["true_emotion"], "angry");
+    assert_eq!(by_name("y-01.wav")["true_emotion"], "happy");
+    assert_eq!(by_name("x-01.wav")["speaker"], "0/1");
+    assert_eq!(by_name("y-01.wav")["speaker"], "0/1");
+    assert!(by_name("unlisted.wav")["speaker"].is_null());
+    assert!(stderr.contains("2 of the 3 clips normalised"), "{stderr}");
+}

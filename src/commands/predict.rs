@@ -227,8 +227,9 @@ fn predict_into(
 }
 
 /// Files as given, each with its true emotion and speaker when known: folders are replaced by
-/// the audio files inside them (sorted), CSV lists by the files they list (with the emotions
-/// and speakers of their columns).
+/// the audio files inside them (sorted; a `MANIFEST.csv` at the top names their emotions and
+/// speakers), CSV lists by the files they list (with the emotions and speakers of their
+/// columns).
 pub(crate) fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<Listed>> {
     let mut files = Vec::new();
     for (source, path) in paths.iter().enumerate() {
@@ -246,10 +247,15 @@ pub(crate) fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<Listed>> {
                 .map(|f| f.strip_prefix(path).unwrap_or(f))
                 .collect();
             let speakers = ser_corpus::speakers_of(&rels);
-            files.extend(found.iter().zip(speakers).map(|(f, id)| Listed {
-                path: f.clone(),
-                truth: None,
-                speaker: id.map(speaker),
+            let mut listed = folder_manifest(path)?;
+            files.extend(found.iter().zip(speakers).map(|(f, id)| {
+                let entry = listed.remove(f);
+                let (truth, from_list) = entry.map_or((None, None), |e| (e.emotion, e.speaker));
+                Listed {
+                    path: f.clone(),
+                    truth,
+                    speaker: from_list.or(id).map(speaker),
+                }
             }));
         } else if ser_corpus::is_manifest_path(path) {
             let listed = ser_corpus::read_file_list(path).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -344,6 +350,27 @@ fn speaker_groups(
         );
     }
     groups
+}
+
+/// The files a folder's own manifest (`MANIFEST.csv` at its top, as a prepared dataset has)
+/// lists, by path: their emotions and speakers beat what names and folders suggest.
+fn folder_manifest(
+    dir: &Path,
+) -> anyhow::Result<std::collections::HashMap<PathBuf, ser_corpus::ListedFile>> {
+    let manifest = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("{}: cannot list folder: {e}", dir.display()))?
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.eq_ignore_ascii_case("manifest.csv"))
+        });
+    let Some(manifest) = manifest else {
+        return Ok(Default::default());
+    };
+    let listed = ser_corpus::read_file_list(&manifest).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(listed.into_iter().map(|f| (f.path.clone(), f)).collect())
 }
 
 fn collect_audio(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
