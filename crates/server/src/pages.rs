@@ -54,6 +54,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("assets/account.js"),
     ),
+    (
+        "capture-worklet.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/capture-worklet.js"),
+    ),
     ("logo.svg", "image/svg+xml", include_str!("assets/logo.svg")),
 ];
 

@@ -244,7 +244,7 @@ document.addEventListener('DOMContentLoaded', () => {
   });
 
   const TARGET_RATE = 16000;
-  let rec = null;        // { ctx, stream, node, chunks, rate, started, timer }
+  let rec = null;        // { ctx, stream, node, chunks, rate, timer, live }
   let recording = null;  // { samples, wav }
 
   async function startRecording() {
@@ -259,16 +259,26 @@ document.addEventListener('DOMContentLoaded', () => {
       toast('Microphone access was denied. Allow it in the browser to record.', 'error');
       return;
     }
-    const ctx = new (window.AudioContext || window.webkitAudioContext)();
+    const ctx = new AudioContext();
+    let node;
+    try {
+      await ctx.audioWorklet.addModule('/assets/capture-worklet.js');
+      node = new AudioWorkletNode(ctx, 'capture', { numberOfInputs: 1, numberOfOutputs: 1, channelCount: 1, channelCountMode: 'explicit' });
+    } catch (err) {
+      stream.getTracks().forEach((t) => t.stop());
+      ctx.close();
+      toast('This browser cannot capture audio here (no AudioWorklet).', 'error');
+      return;
+    }
     const source = ctx.createMediaStreamSource(stream);
-    const node = ctx.createScriptProcessor(4096, 1, 1);
     const silent = ctx.createGain();
     silent.gain.value = 0;
     const chunks = [];
     const live = $('live-switch').checked ? startLive(ctx.sampleRate) : null;
-    node.onaudioprocess = (e) => {
-      chunks.push(new Float32Array(e.inputBuffer.getChannelData(0)));
-      if (live) live.send(chunks[chunks.length - 1]);
+    node.port.onmessage = (e) => {
+      if (!(e.data instanceof Float32Array)) return;
+      chunks.push(e.data);
+      if (live) live.send(e.data);
       drawWaveform($('mic-wave'), chunks.length > 40 ? concat(chunks.slice(-40)) : concat(chunks));
     };
     source.connect(node);
@@ -290,13 +300,26 @@ document.addEventListener('DOMContentLoaded', () => {
     $('mic-hint').textContent = '';
   }
 
-  function stopRecording() {
-    if (!rec) return;
+  // Resolves once the capture worklet has handed over its last, partial block.
+  function flushCapture(node) {
+    return new Promise((resolve) => {
+      const done = setTimeout(resolve, 500);
+      node.port.addEventListener('message', (e) => {
+        if (e.data === 'flushed') { clearTimeout(done); resolve(); }
+      });
+      node.port.postMessage('flush');
+    });
+  }
+
+  async function stopRecording() {
+    if (!rec || rec.stopping) return;
+    rec.stopping = true;
+    clearInterval(rec.timer);
+    rec.stream.getTracks().forEach((t) => t.stop());
+    await flushCapture(rec.node);
     const wasLive = Boolean(rec.live);
     if (rec.live) rec.live.end();
-    clearInterval(rec.timer);
     rec.node.disconnect();
-    rec.stream.getTracks().forEach((t) => t.stop());
     rec.ctx.close();
     const samples = resample(concat(rec.chunks), rec.rate, TARGET_RATE);
     rec = null;
