@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ser_audio::Pcm16Decoder;
+use ser_audio::{Audio, Pcm16Decoder};
 use ser_corpus::{CacheMode, Dataset, FeatureCache, OpenOptions, SplitOptions, ZipLimits};
 use ser_features::FeatureConfig;
 use ser_infer::{
@@ -237,30 +237,60 @@ impl Engine for MlEngine {
         file_name: &str,
     ) -> Result<Prediction, EngineError> {
         let classifier = self.classifier(model)?;
-        let decoded = classifier
-            .decode_bytes(audio, file_name)
-            .map_err(|e| EngineError::Input(named(file_name, &e.to_string())))?;
-        if decoded.samples.is_empty() {
-            return Err(EngineError::Input(format!("{file_name}: no audio samples")));
-        }
+        let decoded = decode(&classifier, audio, file_name)?;
         let prediction = classifier
             .classify_samples(&decoded.samples, file_name)
-            .map_err(|e| match e {
-                InferenceError::NoSpeech { .. } => EngineError::NoSpeech(file_name.to_owned()),
-                other => EngineError::Input(named(file_name, &other.to_string())),
-            })?;
-        let top = prediction.top();
-        Ok(Prediction {
-            label: top.label.clone(),
-            confidence: top.prob,
-            probabilities: label_probs(&prediction.ranked),
-            true_label: ser_corpus::guess_emotion(Path::new(file_name))
-                .map(|(emotion, _)| emotion.name().to_owned()),
-            waveform: waveform(&decoded.samples, WAVEFORM_BUCKETS),
-            duration_s: decoded.duration_s() as f32,
-            uncertain: prediction.uncertain,
-            timeline: timeline(&classifier, &decoded.samples, file_name),
-        })
+            .map_err(|e| inference_error(file_name, e))?;
+        Ok(web_prediction(
+            &classifier,
+            &decoded,
+            file_name,
+            &prediction,
+        ))
+    }
+
+    fn predict_one_speaker(
+        &self,
+        model: Option<&Path>,
+        clips: &[(&[u8], &str)],
+    ) -> Vec<Result<Prediction, EngineError>> {
+        let classifier = match self.classifier(model) {
+            Ok(classifier) => classifier,
+            Err(e) => return clips.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let decoded: Vec<Result<Audio, EngineError>> = clips
+            .iter()
+            .map(|(audio, name)| decode(&classifier, audio, name))
+            .collect();
+        let mut results: Vec<Result<Prediction, EngineError>> = Vec::with_capacity(clips.len());
+        let (mut heard, mut features) = (Vec::new(), Vec::new());
+        for (i, (audio, (_, name))) in decoded.iter().zip(clips).enumerate() {
+            let clip = audio.as_ref().map_err(Clone::clone).and_then(|audio| {
+                classifier
+                    .speech_features(&audio.samples, name)
+                    .map_err(|e| inference_error(name, e))
+            });
+            match clip {
+                Ok(clip) => {
+                    heard.push(i);
+                    features.push(clip);
+                    results.push(Err(EngineError::Internal("not classified".into())));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        for (i, prediction) in heard
+            .into_iter()
+            .zip(classifier.classify_together(features))
+        {
+            let (Ok(audio), name) = (&decoded[i], clips[i].1) else {
+                continue;
+            };
+            results[i] = prediction
+                .map(|p| web_prediction(&classifier, audio, name, &p))
+                .map_err(|e| inference_error(name, e));
+        }
+        results
     }
 
     fn live(
@@ -551,6 +581,46 @@ fn enough_clips(featurised: &Featurised, work_dir: &Path) -> Result<(), EngineEr
 }
 
 /// `message` prefixed with the file name unless it names the file already.
+/// An upload decoded at the model's rate; empty audio is the user's error.
+fn decode(classifier: &Classifier, audio: &[u8], file_name: &str) -> Result<Audio, EngineError> {
+    let decoded = classifier
+        .decode_bytes(audio, file_name)
+        .map_err(|e| EngineError::Input(named(file_name, &e.to_string())))?;
+    if decoded.samples.is_empty() {
+        return Err(EngineError::Input(format!("{file_name}: no audio samples")));
+    }
+    Ok(decoded)
+}
+
+fn inference_error(file_name: &str, e: InferenceError) -> EngineError {
+    match e {
+        InferenceError::NoSpeech { .. } => EngineError::NoSpeech(file_name.to_owned()),
+        other => EngineError::Input(named(file_name, &other.to_string())),
+    }
+}
+
+/// A classified upload as the web shows it: the answer, its waveform and, for a recording
+/// longer than one window, its timeline.
+fn web_prediction(
+    classifier: &Classifier,
+    decoded: &Audio,
+    file_name: &str,
+    prediction: &ser_infer::ClipPrediction,
+) -> Prediction {
+    let top = prediction.top();
+    Prediction {
+        label: top.label.clone(),
+        confidence: top.prob,
+        probabilities: label_probs(&prediction.ranked),
+        true_label: ser_corpus::guess_emotion(Path::new(file_name))
+            .map(|(emotion, _)| emotion.name().to_owned()),
+        waveform: waveform(&decoded.samples, WAVEFORM_BUCKETS),
+        duration_s: decoded.duration_s() as f32,
+        uncertain: prediction.uncertain,
+        timeline: timeline(classifier, &decoded.samples, file_name),
+    }
+}
+
 fn named(file_name: &str, message: &str) -> String {
     if message.contains(file_name) {
         message.to_owned()
@@ -817,6 +887,61 @@ mod tests {
             EngineError::Input(message) => assert!(message.contains("notes.wav"), "{message}"),
             other => panic!("expected an input error, got {other:?}"),
         }
+    }
+
+    /// Clips of one speaker are classified together by the shipped (per-speaker) model: a
+    /// clip 30 dB louder than the speaker's other clip sounds louder to it, while each alone
+    /// sounds the same; an unreadable clip among them fails alone, by name.
+    #[test]
+    fn clips_of_one_speaker_are_classified_together() {
+        let voice = |gain: f32| {
+            let spec = hound::WavSpec {
+                channels: 1,
+                sample_rate: 16_000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let mut cursor = std::io::Cursor::new(Vec::new());
+            let mut writer = hound::WavWriter::new(&mut cursor, spec).unwrap();
+            for i in 0..32_000u32 {
+                let t = i as f32 / 16_000.0;
+                let syllables = 0.2 + 0.8 * (std::f32::consts::PI * 4.0 * t).sin().abs();
+                let buzz: f32 = (1..=6)
+                    .map(|k| (2.0 * std::f32::consts::PI * 160.0 * k as f32 * t).sin() / k as f32)
+                    .sum();
+                let noise = (i.wrapping_mul(2_654_435_761) >> 8) as f32 / (1u32 << 24) as f32;
+                let v = gain * syllables * (buzz + 0.3 * (2.0 * noise - 1.0)) / 2.5;
+                writer.write_sample((v * 32767.0) as i16).unwrap();
+            }
+            writer.finalize().unwrap();
+            cursor.into_inner()
+        };
+        let (quiet, loud) = (voice(0.03), voice(0.95));
+        let engine = MlEngine::new().unwrap();
+        let gap = |a: &Prediction, b: &Prediction| {
+            a.probabilities
+                .iter()
+                .map(|p| {
+                    let other = b.probabilities.iter().find(|q| q.label == p.label).unwrap();
+                    (p.prob - other.prob).abs()
+                })
+                .fold(0.0f32, f32::max)
+        };
+        let alone = (
+            engine.predict(None, &quiet, "quiet.wav").unwrap(),
+            engine.predict(None, &loud, "loud.wav").unwrap(),
+        );
+        let clips: [(&[u8], &str); 3] = [
+            (&quiet, "quiet.wav"),
+            (b"not audio", "notes.wav"),
+            (&loud, "loud.wav"),
+        ];
+        let together = engine.predict_one_speaker(None, &clips);
+        assert!(gap(&alone.0, &alone.1) < 0.01);
+        let (q, l) = (together[0].as_ref().unwrap(), together[2].as_ref().unwrap());
+        assert!(gap(q, l) > 0.05, "{q:?} {l:?}");
+        assert!(matches!(&together[1], Err(EngineError::Input(m)) if m.contains("notes.wav")));
+        assert!((q.duration_s - 2.0).abs() < 0.01 && !q.waveform.is_empty());
     }
 
     #[test]

@@ -54,7 +54,9 @@ test('upload two clips, predict, open a waveform', async () => {
   await shot(page, 'prediction-waveform');
   await page.click('#wave-modal .icon-btn[data-close]');
   await page.waitForSelector('#wave-modal', { state: 'hidden' });
-  // A file that is not audio gets an error row naming it; the others are unaffected.
+  // A file that is not audio gets an error row naming it; the others are unaffected (sent
+  // as clips of one speaker, which the engine classifies together).
+  await page.check('#one-speaker');
   await page.setInputFiles('#files', [clips[0], { name: 'broken.wav', mimeType: 'audio/wav', buffer: Buffer.from('RIFF but not really a wave file') }]);
   await page.waitForSelector('#predict-btn:not([disabled])');
   await page.click('#predict-btn');

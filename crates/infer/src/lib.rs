@@ -382,12 +382,22 @@ impl Classifier {
     /// [`InferenceError::NoSpeech`].
     pub fn clip_features(&self, path: &Path) -> Result<ClipFeatures, InferenceError> {
         let audio = self.decode_file(path)?;
-        let name = path.display().to_string();
-        if vad::detect_speech(&audio.samples, self.sample_rate(), &VadConfig::default()).is_empty()
-        {
+        self.speech_features(&audio.samples, &path.display().to_string())
+    }
+
+    /// The features of decoded samples (at [`Classifier::sample_rate`]) for
+    /// [`Classifier::classify_together`]; samples without speech are
+    /// [`InferenceError::NoSpeech`].
+    pub fn speech_features(
+        &self,
+        samples: &[f32],
+        name: &str,
+    ) -> Result<ClipFeatures, InferenceError> {
+        let name = name.to_string();
+        if vad::detect_speech(samples, self.sample_rate(), &VadConfig::default()).is_empty() {
             return Err(InferenceError::NoSpeech { name });
         }
-        let features = self.extract(&audio.samples, &name)?;
+        let features = self.extract(samples, &name)?;
         Ok(ClipFeatures { name, features })
     }
 

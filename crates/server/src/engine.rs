@@ -279,6 +279,20 @@ pub trait Engine: Send + Sync + 'static {
         file_name: &str,
     ) -> Result<Prediction, EngineError>;
 
+    /// Classify clips known to come from one speaker, (audio, file name) each; the answers
+    /// keep their order. A model normalised per speaker classifies them together, which is
+    /// more accurate than each clip alone; by default each is classified alone.
+    fn predict_one_speaker(
+        &self,
+        model: Option<&Path>,
+        clips: &[(&[u8], &str)],
+    ) -> Vec<Result<Prediction, EngineError>> {
+        clips
+            .iter()
+            .map(|(audio, name)| self.predict(model, audio, name))
+            .collect()
+    }
+
     /// Train on a dataset ZIP (one folder per emotion, or a known corpus naming scheme).
     /// Scratch files go in `work_dir`; the bundle must be written there too.
     /// Check `cancel` between batches and return [`EngineError::Cancelled`] when it is set.

@@ -59,6 +59,51 @@ async fn predicts_many_files_reporting_errors_per_file() {
     assert_eq!(one["waveform"].as_array().unwrap().len(), 10);
 }
 
+/// Files sent as clips of one speaker go to the engine together (the fake marks them with
+/// confidence 0.5); results keep the request's order, failures stay per file, and a single
+/// file or a request without the flag is predicted alone.
+#[tokio::test]
+async fn clips_of_one_speaker_are_predicted_together() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann").await;
+    let send = |one_speaker: &'static str, files: &'static [(&'static str, &'static [u8])]| {
+        let mut parts = vec![Part::Text("one_speaker", one_speaker)];
+        parts.extend(
+            files
+                .iter()
+                .map(|(name, data)| Part::File("files", name, data)),
+        );
+        app.send(multipart("/api/predict", &parts, Some(&ann)))
+    };
+    const FILES: &[(&str, &[u8])] = &[
+        ("happy_01.wav", b"RIFF...."),
+        ("empty.wav", b""),
+        ("corrupt.wav", b"garbage"),
+        ("sad_02.wav", b"RIFF...."),
+    ];
+    let body = body_json(send("true", FILES).await).await;
+    let results = body["results"].as_array().unwrap();
+    let names: Vec<&str> = results
+        .iter()
+        .map(|r| r["file_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["happy_01.wav", "empty.wav", "corrupt.wav", "sad_02.wav"]
+    );
+    assert_eq!(results[0]["prediction"]["label"], "happy");
+    assert_eq!(results[0]["prediction"]["confidence"], 0.5);
+    assert_eq!(results[1]["error"], "empty.wav is empty");
+    assert_eq!(results[2]["error"], "corrupt.wav: not a valid audio file");
+    assert_eq!(results[3]["prediction"]["label"], "sad");
+    assert_eq!(results[3]["prediction"]["confidence"], 0.5);
+
+    let alone = body_json(send("false", FILES).await).await;
+    assert_ne!(alone["results"][0]["prediction"]["confidence"], 0.5);
+    let single = body_json(send("true", &FILES[..1]).await).await;
+    assert_ne!(single["results"][0]["prediction"]["confidence"], 0.5);
+}
+
 /// A prediction under the model's threshold stays marked uncertain in the history, not only
 /// in the fresh result.
 #[tokio::test]

@@ -71,6 +71,8 @@ struct Upload {
 struct PredictForm {
     model_id: Option<String>,
     source: String,
+    /// The files are clips of one speaker (classified together).
+    one_speaker: bool,
     files: Vec<Upload>,
 }
 
@@ -79,11 +81,13 @@ async fn read_predict_form(state: &AppState, multipart: &mut Multipart) -> AppRe
     let mut form = PredictForm {
         model_id: None,
         source: "upload".to_owned(),
+        one_speaker: false,
         files: Vec::new(),
     };
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name().unwrap_or("") {
             "model_id" => form.model_id = Some(text_field(field).await?),
+            "one_speaker" => form.one_speaker = text_field(field).await? == "true",
             "source" => {
                 let source = text_field(field).await?;
                 form.source = if source == "microphone" {
@@ -129,9 +133,25 @@ pub async fn predict(
 ) -> AppResult<Json<Value>> {
     let form = read_predict_form(&state, &mut multipart).await?;
     let model = choose_model(&state, &caller.user.id, form.model_id.as_deref()).await?;
-    let mut results = Vec::with_capacity(form.files.len());
-    for upload in form.files {
-        results.push(predict_one(&state, &caller.user.id, &model, &form.source, upload).await?);
+    let names: Vec<String> = form.files.iter().map(|u| u.name.clone()).collect();
+    let mut outcomes: Vec<Option<Result<Prediction, EngineError>>> =
+        names.iter().map(|_| None).collect();
+    let mut uploads = Vec::with_capacity(names.len());
+    for (i, upload) in form.files.into_iter().enumerate() {
+        if upload.data.is_empty() {
+            let error = format!("{} is empty", upload.name);
+            outcomes[i] = Some(Err(EngineError::Input(error)));
+        } else {
+            uploads.push((i, upload));
+        }
+    }
+    for (i, outcome) in run_engine(&state, &model, uploads, form.one_speaker).await {
+        outcomes[i] = outcome;
+    }
+    let mut results = Vec::with_capacity(names.len());
+    for (name, outcome) in names.iter().zip(outcomes) {
+        let source = &form.source;
+        results.push(result_json(&state, &caller.user.id, &model, source, name, outcome).await?);
     }
     Ok(Json(json!({
         "model": { "id": model.id.as_deref().unwrap_or(DEFAULT_MODEL_ID), "name": model.name },
@@ -139,43 +159,80 @@ pub async fn predict(
     })))
 }
 
-/// One file's outcome: `{file_name, ok: true, prediction, uncertain}`, `{file_name, ok: false,
-/// no_speech: true, error}` for audio without speech, or `{file_name, ok: false, error}`.
-async fn predict_one(
+/// What the engine made of each upload (by its place in the request): one call per file, or
+/// with `one_speaker` one call for all of them. `None` where the engine's task died.
+async fn run_engine(
+    state: &AppState,
+    model: &ChosenModel,
+    uploads: Vec<(usize, Upload)>,
+    one_speaker: bool,
+) -> Vec<(usize, Option<Result<Prediction, EngineError>>)> {
+    let places: Vec<usize> = uploads.iter().map(|(i, _)| *i).collect();
+    if one_speaker && uploads.len() > 1 {
+        let (engine, path) = (state.engine.clone(), model.path.clone());
+        let task = tokio::task::spawn_blocking(move || {
+            let clips: Vec<(&[u8], &str)> = uploads
+                .iter()
+                .map(|(_, u)| (u.data.as_slice(), u.name.as_str()))
+                .collect();
+            engine.predict_one_speaker(path.as_deref(), &clips)
+        });
+        let results = task
+            .await
+            .inspect_err(|join| tracing::error!(error = %join, "prediction panicked"))
+            .ok();
+        return match results {
+            Some(results) => places
+                .into_iter()
+                .zip(results.into_iter().map(Some))
+                .collect(),
+            None => places.into_iter().map(|i| (i, None)).collect(),
+        };
+    }
+    let mut outcomes = Vec::with_capacity(uploads.len());
+    for (i, upload) in uploads {
+        let (engine, path) = (state.engine.clone(), model.path.clone());
+        let name = upload.name.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            engine.predict(path.as_deref(), &upload.data, &upload.name)
+        });
+        let outcome = task
+            .await
+            .inspect_err(|join| tracing::error!(file = %name, error = %join, "prediction panicked"))
+            .ok();
+        outcomes.push((i, outcome));
+    }
+    outcomes
+}
+
+/// One file's outcome, stored when it is a prediction: `{file_name, ok: true, prediction,
+/// uncertain}`, `{file_name, ok: false, no_speech: true, error}` for audio without speech, or
+/// `{file_name, ok: false, error}`.
+async fn result_json(
     state: &AppState,
     user_id: &str,
     model: &ChosenModel,
     source: &str,
-    upload: Upload,
+    name: &str,
+    outcome: Option<Result<Prediction, EngineError>>,
 ) -> AppResult<Value> {
-    let name = upload.name.clone();
     let failed = |error: String| Ok(json!({ "file_name": name, "ok": false, "error": error }));
-    if upload.data.is_empty() {
-        return failed(format!("{name} is empty"));
-    }
-    let (engine, path) = (state.engine.clone(), model.path.clone());
-    let task = tokio::task::spawn_blocking(move || {
-        engine.predict(path.as_deref(), &upload.data, &upload.name)
-    });
-    let prediction = match task.await {
-        Ok(Ok(p)) => p,
-        Ok(Err(EngineError::Input(msg))) => return failed(state.scrub(&msg)),
-        Ok(Err(no_speech @ EngineError::NoSpeech(_))) => {
+    let prediction = match outcome {
+        Some(Ok(p)) => p,
+        Some(Err(EngineError::Input(msg))) => return failed(state.scrub(&msg)),
+        Some(Err(no_speech @ EngineError::NoSpeech(_))) => {
             let error = no_speech.to_string();
             return Ok(
                 json!({ "file_name": name, "ok": false, "no_speech": true, "error": error }),
             );
         }
-        Ok(Err(other)) => {
+        Some(Err(other)) => {
             tracing::error!(file = %name, error = %other, "prediction failed");
             return failed(format!("{name}: the engine failed unexpectedly"));
         }
-        Err(join) => {
-            tracing::error!(file = %name, error = %join, "prediction panicked");
-            return failed(format!("{name}: the engine crashed unexpectedly"));
-        }
+        None => return failed(format!("{name}: the engine crashed unexpectedly")),
     };
-    let record = record_from(prediction, model, source, &name);
+    let record = record_from(prediction, model, source, name);
     state.db.insert_prediction(user_id, &record).await?;
     let uncertain = record.uncertain;
     Ok(json!({ "file_name": name, "ok": true, "prediction": record, "uncertain": uncertain }))

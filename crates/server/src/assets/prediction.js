@@ -25,6 +25,7 @@ document.addEventListener('DOMContentLoaded', () => {
     if (!files.length) return;
     const data = new FormData();
     data.append('model_id', model.value);
+    data.append('one_speaker', $('one-speaker').checked ? 'true' : 'false');
     files.forEach((f) => data.append('files', f, f.name));
     predictBtn.disabled = true;
     predictBtn.textContent = `Predicting ${files.length} file${files.length > 1 ? 's' : ''}…`;
