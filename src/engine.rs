@@ -258,39 +258,35 @@ impl Engine for MlEngine {
             Ok(classifier) => classifier,
             Err(e) => return clips.iter().map(|_| Err(e.clone())).collect(),
         };
-        let decoded: Vec<Result<Audio, EngineError>> = clips
-            .iter()
-            .map(|(audio, name)| decode(&classifier, audio, name))
-            .collect();
-        let mut results: Vec<Result<Prediction, EngineError>> = Vec::with_capacity(clips.len());
+        // Clips that cannot be decoded or hold no speech keep their error and add nothing to
+        // the speaker's means.
+        let mut results: Vec<Option<Result<Prediction, EngineError>>> = Vec::new();
         let (mut heard, mut features) = (Vec::new(), Vec::new());
-        for (i, (audio, (_, name))) in decoded.iter().zip(clips).enumerate() {
-            let clip = audio.as_ref().map_err(Clone::clone).and_then(|audio| {
-                classifier
-                    .speech_features(&audio.samples, name)
-                    .map_err(|e| inference_error(name, e))
+        for (i, (audio, name)) in clips.iter().enumerate() {
+            let clip = decode(&classifier, audio, name).and_then(|decoded| {
+                let clip = classifier
+                    .speech_features(&decoded.samples, name)
+                    .map_err(|e| inference_error(name, e))?;
+                Ok((decoded, clip))
             });
             match clip {
-                Ok(clip) => {
-                    heard.push(i);
+                Ok((decoded, clip)) => {
+                    heard.push((i, decoded));
                     features.push(clip);
-                    results.push(Err(EngineError::Internal("not classified".into())));
+                    results.push(None);
                 }
-                Err(e) => results.push(Err(e)),
+                Err(e) => results.push(Some(Err(e))),
             }
         }
-        for (i, prediction) in heard
-            .into_iter()
-            .zip(classifier.classify_together(features))
-        {
-            let (Ok(audio), name) = (&decoded[i], clips[i].1) else {
-                continue;
-            };
-            results[i] = prediction
-                .map(|p| web_prediction(&classifier, audio, name, &p))
-                .map_err(|e| inference_error(name, e));
+        for ((i, decoded), prediction) in heard.iter().zip(classifier.classify_together(features)) {
+            let name = clips[*i].1;
+            results[*i] = Some(
+                prediction
+                    .map(|p| web_prediction(&classifier, decoded, name, &p))
+                    .map_err(|e| inference_error(name, e)),
+            );
         }
-        results
+        results.into_iter().flatten().collect()
     }
 
     fn live(

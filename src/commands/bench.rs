@@ -27,8 +27,9 @@ pub struct Args {
     #[arg(long)]
     no_train: bool,
     /// Also time the timeline of a recording this many minutes long (speech-like sound all
-    /// the way: every window is classified), decoded from a WAV file on all threads as
-    /// `ser predict --timeline` does, with the process's peak memory.
+    /// the way: every window is classified), decoded from a WAV file as `ser predict
+    /// --timeline` does (on one thread: the timeline classifies its windows in turn), with
+    /// the process's peak memory.
     #[arg(long, value_name = "MINUTES")]
     timeline_minutes: Option<f64>,
 }
@@ -139,7 +140,7 @@ fn predict_latency(model: Option<&str>, runs: usize) -> anyhow::Result<Vec<Strin
 
 /// The timeline of a long speech-like recording: written to a temporary 16 kHz WAV a block
 /// at a time (so that making it costs no memory), then decoded and classified window by
-/// window on all threads; peak resident memory from the kernel's high-water mark.
+/// window (in turn, on one thread); peak resident memory from the kernel's high-water mark.
 fn timeline_speed(model: Option<&str>, minutes: f64) -> anyhow::Result<Vec<String>> {
     let classifier = default_model::classifier(model)?;
     let rate = classifier.sample_rate();
@@ -173,10 +174,7 @@ fn timeline_speed(model: Option<&str>, minutes: f64) -> anyhow::Result<Vec<Strin
         _ => "peak RSS unknown on this system".into(),
     };
     Ok(vec![
-        format!(
-            "timeline of {minutes} min ({} threads)",
-            rayon::current_num_threads()
-        ),
+        format!("timeline of {minutes} min (1 thread)"),
         format!("{elapsed:.2} s, {:.0}x real time", seconds / elapsed),
         format!("{windows} windows; decode + voice activity + features + model; {peak}"),
     ])

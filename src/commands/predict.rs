@@ -285,7 +285,6 @@ fn predict_files(classifier: &Classifier, files: &[Listed], args: &Args) -> Vec<
             .collect();
     }
     let mut results: Vec<Option<FileResult>> = files.iter().map(|_| None).collect();
-    let mut grouped = vec![false; files.len()];
     for (speaker, members) in &groups {
         let clips: Vec<Result<ClipFeatures, InferenceError>> = members
             .par_iter()
@@ -307,11 +306,11 @@ fn predict_files(classifier: &Classifier, files: &[Listed], args: &Args) -> Vec<
             result.speaker = Some(speaker.clone());
             results[i] = Some(result);
         }
-        members.iter().for_each(|&i| grouped[i] = true);
     }
+    // Every clip of a group has its result now; the rest go alone.
     let alone: Vec<(usize, FileResult)> = (0..files.len())
         .into_par_iter()
-        .filter(|&i| !grouped[i])
+        .filter(|&i| results[i].is_none())
         .map(|i| (i, predict_file(classifier, &files[i], args)))
         .collect();
     for (i, result) in alone {
