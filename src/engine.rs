@@ -12,7 +12,7 @@ use ser_audio::{Audio, Pcm16Decoder};
 use ser_corpus::{CacheMode, Dataset, FeatureCache, OpenOptions, SplitOptions, ZipLimits};
 use ser_features::FeatureConfig;
 use ser_infer::{
-    Classifier, InferenceError, LiveStream, LiveWindow, TimelineOptions, speech_share,
+    Classifier, InferenceError, LiveStream, LiveWindow, Recording, TimelineOptions, speech_share,
 };
 use ser_model::Bundle;
 use ser_model::bundle::ModelSpec;
@@ -142,7 +142,9 @@ fn timeline(classifier: &Classifier, samples: &[f32], file_name: &str) -> Option
     if seconds <= options.window_s {
         return None;
     }
-    let windows = classifier.timeline(samples, file_name, &options).ok()?;
+    let windows = classifier
+        .timeline(Recording::Samples(samples), file_name, &options)
+        .ok()?;
     Some(Timeline {
         speech_share: label_probs(&speech_share(&windows)),
         segments: windows

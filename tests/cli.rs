@@ -524,3 +524,43 @@ fn predict_of_a_folder_reads_its_manifest() {
     assert!(by_name("unlisted.wav")["speaker"].is_null());
     assert!(stderr.contains("2 of the 3 clips normalised"), "{stderr}");
 }
+
+/// Recordings over `--max-hours` are refused by name with both lengths in words; 0 lifts
+/// the limit, and a timeline (streamed) of the same file then runs.
+#[test]
+fn predict_refuses_recordings_over_the_duration_limit_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let tone = write_tone(dir.path(), "long-call.wav", 16_000, 6.0);
+    let out = ser()
+        .args(["predict", "--timeline", "--max-hours", "0.001"])
+        .arg(&tone)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("long-call.wav: audio is 6.0 s long, more than the limit of 3.6 s"),
+        "{text}"
+    );
+    let out = ser()
+        .args(["predict", "--max-hours", "0"])
+        .arg(&tone)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = ser()
+        .args(["predict", "--max-hours=-1"])
+        .arg(&tone)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a number of hours"));
+}

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use ser_audio::vad;
+
 mod support;
 
 fn ser(cache: &Path, args: &[&str]) -> Output {
@@ -470,6 +472,80 @@ fn speaker_normalised_model_uses_the_whole_recording_in_a_timeline() {
     let emotion = |i: usize| segments[i]["prediction"]["ranked"][0]["label"].clone();
     assert_eq!(emotion(0), "sad", "{out}");
     assert_eq!(emotion(1), "happy", "{out}");
+}
+
+/// A timeline decoded as a stream (a file, an upload's bytes) is the timeline of the
+/// recording decoded into memory, bit for bit: windows, speaker means and all, through the
+/// resampler too (44.1 kHz in, 16 kHz model).
+#[test]
+fn streamed_timeline_equals_the_timeline_of_the_decoded_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = ["--features", "logmel64-frames+spk", "--epochs", "3"];
+    let (_, model) = train(dir.path(), "svm-linear", &extra);
+    let long = dir.path().join("long.wav");
+    // Speech-like stretches of both tones (longer than a window) between short silences.
+    support::write_wav(&long, 44_100, 23.0, |t| {
+        let freq = if (t % 10.0) < 5.0 { 150.0 } else { 900.0 };
+        let syllables = 0.5 + 0.5 * (t * 3.0 * std::f32::consts::PI).sin().abs();
+        let on = (t % 7.0) < 6.2;
+        if on {
+            syllables * support::sine(freq, 0.4)(t)
+        } else {
+            0.0
+        }
+    });
+    let classifier = ser_infer::Classifier::load(&model).unwrap();
+    let options = ser_infer::TimelineOptions::default();
+    let decoded = classifier.decode_file(&long).unwrap();
+    let in_memory = classifier
+        .timeline(
+            ser_infer::Recording::Samples(&decoded.samples),
+            "long.wav",
+            &options,
+        )
+        .unwrap();
+    assert!(in_memory.len() >= 5, "{in_memory:?}");
+    let streamed = classifier
+        .timeline(ser_infer::Recording::File(&long), "long.wav", &options)
+        .unwrap();
+    assert_eq!(streamed, in_memory);
+    let bytes = std::fs::read(&long).unwrap();
+    let upload = ser_infer::Recording::Bytes {
+        bytes: &bytes,
+        name: "long.wav",
+    };
+    assert_eq!(
+        classifier.timeline(upload, "long.wav", &options).unwrap(),
+        in_memory
+    );
+
+    // Unsmoothed, the windows are the voice-activity windows classified together.
+    let raw = ser_infer::TimelineOptions {
+        smooth: false,
+        ..Default::default()
+    };
+    let speech: Vec<_> = vad::detect_speech(&decoded.samples, 16_000, &raw.vad)
+        .into_iter()
+        .filter(|s| s.duration_s() >= raw.min_segment_s)
+        .collect();
+    let windows = vad::split_long_segments(&speech, raw.window_s, raw.overlap_s);
+    let clips = windows
+        .iter()
+        .map(|w| {
+            let samples = w.slice(&decoded.samples, 16_000);
+            classifier.speech_features(samples, "window").unwrap()
+        })
+        .collect();
+    let together: Vec<_> = classifier
+        .classify_together(clips)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let streamed = classifier
+        .timeline(ser_infer::Recording::File(&long), "long.wav", &raw)
+        .unwrap();
+    let answers: Vec<_> = streamed.into_iter().map(|t| t.prediction).collect();
+    assert_eq!(answers, together);
 }
 
 /// A list predicted as 4 shards into JSON-lines parts covers every file exactly once; a

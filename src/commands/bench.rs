@@ -139,8 +139,8 @@ fn predict_latency(model: Option<&str>, runs: usize) -> anyhow::Result<Vec<Strin
 }
 
 /// The timeline of a long speech-like recording: written to a temporary 16 kHz WAV a block
-/// at a time (so that making it costs no memory), then decoded and classified window by
-/// window (in turn, on one thread); peak resident memory from the kernel's high-water mark.
+/// at a time (so that making it costs no memory), then decoded as a stream and classified
+/// window by window (in turn, on one thread); peak resident memory from the kernel's high-water mark.
 fn timeline_speed(model: Option<&str>, minutes: f64) -> anyhow::Result<Vec<String>> {
     let classifier = default_model::classifier(model)?;
     let rate = classifier.sample_rate();
@@ -160,11 +160,9 @@ fn timeline_speed(model: Option<&str>, minutes: f64) -> anyhow::Result<Vec<Strin
     let before_mb = peak_rss_mb();
     let start = Instant::now();
     let timed = (|| -> anyhow::Result<usize> {
-        let audio = classifier.decode_file(&path)?;
         let options = ser_infer::TimelineOptions::default();
-        Ok(classifier
-            .timeline(&audio.samples, "bench.wav", &options)?
-            .len())
+        let recording = ser_infer::Recording::File(&path);
+        Ok(classifier.timeline(recording, "bench.wav", &options)?.len())
     })();
     let elapsed = start.elapsed().as_secs_f64();
     std::fs::remove_file(&path)?;

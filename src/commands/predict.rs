@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 use ser_infer::{
-    Classifier, ClipFeatures, ClipPrediction, InferenceError, Scored, TimedPrediction,
+    Classifier, ClipFeatures, ClipPrediction, InferenceError, Recording, Scored, TimedPrediction,
     TimelineOptions, speech_share,
 };
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,10 @@ pub struct Args {
     /// model's own threshold, else 0.4).
     #[arg(long, value_parser = unit_interval)]
     uncertain_below: Option<f32>,
+    /// Refuse recordings longer than this many hours (0: no limit). Timelines are decoded as
+    /// a stream, so a longer recording costs time, not memory.
+    #[arg(long, default_value_t = ser_audio::DEFAULT_MAX_DURATION_S / 3600.0, value_parser = hours)]
+    max_hours: f64,
     #[arg(long, conflicts_with_all = ["csv", "vtt"])]
     json: bool,
     #[arg(long, conflicts_with = "vtt")]
@@ -136,6 +140,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(threshold) = args.uncertain_below {
         classifier = classifier.with_uncertain_below(threshold);
     }
+    let max_s = (args.max_hours > 0.0).then_some(args.max_hours * 3600.0);
+    classifier = classifier.with_max_duration(max_s);
     let mut files = expand(&args.files)?;
     if let Some(shard) = args.shard {
         files.retain(|file| shard.holds(&file.path));
@@ -428,17 +434,24 @@ fn unit_interval(text: &str) -> Result<f32, String> {
     }
 }
 
+fn hours(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{text} is not a number of hours (0 or more)")),
+    }
+}
+
 fn timeline(
     classifier: &Classifier,
     path: &Path,
     window_s: f64,
 ) -> Result<Vec<TimedPrediction>, ser_infer::InferenceError> {
-    let audio = classifier.decode_file(path)?;
     let options = TimelineOptions {
         window_s,
         ..Default::default()
     };
-    classifier.timeline(&audio.samples, &path.display().to_string(), &options)
+    let name = path.display().to_string();
+    classifier.timeline(Recording::File(path), &name, &options)
 }
 
 fn fill(result: &mut FileResult, prediction: &ClipPrediction, top: usize) {

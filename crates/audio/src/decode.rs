@@ -1,4 +1,4 @@
-//! Decoding with symphonia into one preallocated mono buffer.
+//! Decoding with symphonia to mono, into one preallocated buffer or a packet at a time.
 
 use std::io::ErrorKind;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -47,20 +47,17 @@ pub(crate) struct Decoded {
 
 /// Runs `f`, turning a panic inside a decoder into a [`AudioError::Malformed`] for `file`.
 /// This is a last line of defence: malformed input must never bring the process down.
-pub(crate) fn catch_decoder_panics<T>(
+pub(crate) fn catch_decoder_panics<T, E: From<AudioError>>(
     file: &Path,
-    f: impl FnOnce() -> Result<T, AudioError>,
-) -> Result<T, AudioError> {
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
         let what = payload
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        Err(malformed(
-            file,
-            format!("the decoder failed on this data ({what})"),
-        ))
+        Err(malformed(file, format!("the decoder failed on this data ({what})")).into())
     })
 }
 
@@ -171,9 +168,28 @@ impl OpenStream<'_> {
     }
 
     /// Decodes the whole track to mono f32, enforcing `max_s` while decoding.
-    pub fn decode_all(mut self, max_s: Option<f64>) -> Result<Decoded, AudioError> {
+    pub fn decode_all(self, max_s: Option<f64>) -> Result<Decoded, AudioError> {
+        let mut samples = Vec::with_capacity(self.initial_capacity(max_s));
+        let sample_rate = self.decode_into(max_s, &mut |block: &[f32], _rate: u32| {
+            samples.extend_from_slice(block);
+            Ok::<(), AudioError>(())
+        })?;
+        Ok(Decoded {
+            samples,
+            sample_rate,
+        })
+    }
+
+    /// Decodes the whole track to mono f32 and hands it to `out` a packet at a time with its
+    /// sample rate, enforcing `max_s` while decoding; returns the rate. Damage found at the
+    /// end (a truncated WAV) is an error after `out` has seen what came before it.
+    pub fn decode_into<E: From<AudioError>>(
+        mut self,
+        max_s: Option<f64>,
+        out: &mut dyn FnMut(&[f32], u32) -> Result<(), E>,
+    ) -> Result<u32, E> {
         let mut decoder = self.make_decoder()?;
-        let mut sink = MonoSink::new(self.initial_capacity(max_s));
+        let mut sink = MonoSink::default();
         let mut counts = PacketCounts::default();
         let end = loop {
             let packet = match self.format.next_packet() {
@@ -194,7 +210,12 @@ impl OpenStream<'_> {
                 continue;
             }
             match decoder.decode(&packet) {
-                Ok(buf) => sink.push(&buf, self.name)?,
+                Ok(buf) => {
+                    if let Some((block, rate)) = sink.mix(&buf, self.name)? {
+                        check_finite(self.name, block)?;
+                        out(block, rate)?;
+                    }
+                }
                 Err(SymError::DecodeError(msg)) => counts.record_bad_packet(self.name, msg),
                 Err(SymError::IoError(e)) => counts.record_bad_packet(self.name, &e.to_string()),
                 Err(SymError::ResetRequired) => decoder.reset(),
@@ -202,14 +223,15 @@ impl OpenStream<'_> {
                     return Err(AudioError::UnsupportedCodec {
                         file: self.name.to_owned(),
                         codec: format!("{} ({what})", codec_name(self.params.codec)),
-                    });
+                    }
+                    .into());
                 }
-                Err(e) => return Err(malformed(self.name, e.to_string())),
+                Err(e) => return Err(malformed(self.name, e.to_string()).into()),
             }
             counts.good_packets = sink.packets_with_audio;
             self.check_decoded_duration(&sink, max_s)?;
         };
-        self.finish(sink, &counts, end)
+        Ok(self.finish(&sink, &counts, end)?)
     }
 
     /// Reserve what the header promises, but never more than the limit or a sane maximum.
@@ -241,22 +263,22 @@ impl OpenStream<'_> {
         let (Some(max_s), Some(rate)) = (max_s, sink.rate) else {
             return Ok(());
         };
-        let duration_s = sink.samples.len() as f64 / f64::from(rate);
+        let duration_s = sink.frames as f64 / f64::from(rate);
         if duration_s > max_s {
             return Err(too_long(self.name, duration_s, max_s));
         }
         Ok(())
     }
 
-    /// Applies the truncation policy and the final sanity checks.
+    /// Applies the truncation policy and the final sanity checks; returns the sample rate.
     fn finish(
         self,
-        sink: MonoSink,
+        sink: &MonoSink,
         counts: &PacketCounts,
         end: StreamEnd,
-    ) -> Result<Decoded, AudioError> {
+    ) -> Result<u32, AudioError> {
         let name = self.name;
-        let frames = sink.samples.len() as u64;
+        let frames = sink.frames;
         let Some(sample_rate) = sink.rate.filter(|_| frames > 0) else {
             return Err(nothing_decoded(name, counts, &end));
         };
@@ -271,11 +293,7 @@ impl OpenStream<'_> {
             ));
         }
         self.check_truncation(frames, sample_rate, &end)?;
-        check_finite(name, &sink.samples)?;
-        Ok(Decoded {
-            samples: sink.samples,
-            sample_rate,
-        })
+        Ok(sample_rate)
     }
 
     /// The truncation policy (see the crate docs): WAV must hold every frame its header
@@ -346,49 +364,49 @@ impl PacketCounts {
     }
 }
 
-/// Accumulates decoded buffers as mono, reusing one scratch buffer for the interleaved copy.
+/// Mixes decoded buffers down to mono, one packet at a time, reusing its buffers.
+#[derive(Default)]
 struct MonoSink {
-    samples: Vec<f32>,
+    block: Vec<f32>,
     scratch: Vec<f32>,
     rate: Option<u32>,
+    /// Mono samples mixed so far.
+    frames: u64,
     packets_with_audio: u64,
 }
 
 impl MonoSink {
-    fn new(capacity: usize) -> Self {
-        Self {
-            samples: Vec::with_capacity(capacity),
-            scratch: Vec::new(),
-            rate: None,
-            packets_with_audio: 0,
-        }
-    }
-
-    fn push(&mut self, buf: &GenericAudioBufferRef<'_>, file: &Path) -> Result<(), AudioError> {
+    /// The packet as mono samples with their rate; `None` for a packet without audio.
+    fn mix(
+        &mut self,
+        buf: &GenericAudioBufferRef<'_>,
+        file: &Path,
+    ) -> Result<Option<(&[f32], u32)>, AudioError> {
         let frames = buf.frames();
         let channels = buf.spec().channels().count();
         if frames == 0 {
-            return Ok(());
+            return Ok(None);
         }
         if channels == 0 {
             return Err(malformed(file, "decoded audio has 0 channels"));
         }
-        self.check_rate(buf.spec().rate(), file)?;
+        let rate = self.check_rate(buf.spec().rate(), file)?;
         self.packets_with_audio += 1;
+        self.frames += frames as u64;
         if channels == 1 {
-            let start = self.samples.len();
-            self.samples.resize(start + frames, 0.0);
-            buf.copy_to_slice_interleaved(&mut self.samples[start..]);
+            self.block.resize(frames, 0.0);
+            buf.copy_to_slice_interleaved(&mut self.block[..]);
         } else {
             self.scratch.resize(frames * channels, 0.0);
             buf.copy_to_slice_interleaved(&mut self.scratch[..]);
-            self.samples
+            self.block.clear();
+            self.block
                 .extend(self.scratch.chunks_exact(channels).map(mean_like_numpy));
         }
-        Ok(())
+        Ok(Some((&self.block, rate)))
     }
 
-    fn check_rate(&mut self, rate: u32, file: &Path) -> Result<(), AudioError> {
+    fn check_rate(&mut self, rate: u32, file: &Path) -> Result<u32, AudioError> {
         match self.rate {
             None if PLAUSIBLE_RATES.contains(&rate) => self.rate = Some(rate),
             None => {
@@ -405,7 +423,7 @@ impl MonoSink {
             }
             Some(_) => {}
         }
-        Ok(())
+        Ok(rate)
     }
 }
 

@@ -42,7 +42,11 @@ pub enum AudioError {
     UnsupportedCodec { file: PathBuf, codec: String },
 
     /// The audio is longer than the caller's limit (`LoadOptions::max_duration_s`).
-    #[error("{file}: audio is {duration_s:.1} s long, more than the limit of {max_s:.1} s")]
+    #[error(
+        "{file}: audio is {} long, more than the limit of {}",
+        readable_duration(*duration_s),
+        readable_duration(*max_s)
+    )]
     TooLong {
         file: PathBuf,
         duration_s: f64,
@@ -74,5 +78,14 @@ impl AudioError {
             | Self::Malformed { file, .. } => Some(file),
             Self::InvalidRate { .. } => None,
         }
+    }
+}
+
+/// Seconds as a person reads them: "95.0 s", "12.5 min", "10.0 h".
+fn readable_duration(seconds: f64) -> String {
+    match seconds {
+        s if s < 120.0 => format!("{s:.1} s"),
+        s if s < 7200.0 => format!("{:.1} min", s / 60.0),
+        s => format!("{:.1} h", s / 3600.0),
     }
 }

@@ -137,6 +137,48 @@ pub fn load_bytes(bytes: &[u8], name: &str, opts: &LoadOptions) -> Result<Audio,
     })
 }
 
+/// Decodes an audio file a packet at a time, resampled to `opts.target_rate` if given, and
+/// hands the mono samples to `on_block` in order: memory stays bounded by a packet whatever the
+/// file's length, and the samples are those [`load`] gives all at once. Returns the rate and
+/// length of what was handed on. An error from `on_block` stops decoding and is returned as
+/// it is.
+pub fn stream<E: From<AudioError>>(
+    path: &Path,
+    opts: &LoadOptions,
+    on_block: &mut dyn FnMut(&[f32]) -> Result<(), E>,
+) -> Result<Streamed, E> {
+    decode::catch_decoder_panics(path, || {
+        stream_input(&source::Input::file(path)?, opts, on_block)
+    })
+}
+
+/// Like [`stream`], for an in-memory file (an upload).
+pub fn stream_bytes<E: From<AudioError>>(
+    bytes: &[u8],
+    name: &str,
+    opts: &LoadOptions,
+    on_block: &mut dyn FnMut(&[f32]) -> Result<(), E>,
+) -> Result<Streamed, E> {
+    let name = Path::new(name);
+    decode::catch_decoder_panics(name, || {
+        stream_input(&source::Input::bytes(bytes, name)?, opts, on_block)
+    })
+}
+
+/// What [`stream`] handed on: `samples` mono samples at `sample_rate`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Streamed {
+    pub sample_rate: u32,
+    pub samples: u64,
+}
+
+impl Streamed {
+    /// Duration in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.samples as f64 / f64::from(self.sample_rate.max(1))
+    }
+}
+
 /// Describes an audio file from its headers (counting packets when the header has no length).
 pub fn probe(path: &Path) -> Result<AudioInfo, AudioError> {
     decode::catch_decoder_panics(path, || {
@@ -151,6 +193,40 @@ pub fn probe_bytes(bytes: &[u8], name: &str) -> Result<AudioInfo, AudioError> {
     decode::catch_decoder_panics(name, || {
         let stream = decode::open_stream(&source::Input::bytes(bytes, name)?)?;
         info::describe(stream)
+    })
+}
+
+fn stream_input<E: From<AudioError>>(
+    input: &source::Input<'_>,
+    opts: &LoadOptions,
+    on_block: &mut dyn FnMut(&[f32]) -> Result<(), E>,
+) -> Result<Streamed, E> {
+    let stream = decode::open_stream(input)?;
+    stream.check_declared_duration(opts.max_duration_s)?;
+    let mut samples = 0u64;
+    let mut counted = |block: &[f32]| {
+        samples += block.len() as u64;
+        on_block(block)
+    };
+    let mut resampler: Option<resample::StreamResampler> = None;
+    let source_rate = stream.decode_into(opts.max_duration_s, &mut |block, rate| match opts
+        .target_rate
+    {
+        Some(to) if to != rate => {
+            if resampler.is_none() {
+                resampler = Some(resample::StreamResampler::new(rate, to)?);
+            }
+            let resampler = resampler.as_mut().expect("created above");
+            resampler.push(block, &mut counted)
+        }
+        _ => counted(block),
+    })?;
+    if let Some(resampler) = resampler {
+        resampler.finish(&mut counted)?;
+    }
+    Ok(Streamed {
+        sample_rate: opts.target_rate.unwrap_or(source_rate),
+        samples,
     })
 }
 

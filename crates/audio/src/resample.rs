@@ -121,3 +121,161 @@ fn internal() -> AudioError {
         detail: "internal resampler buffer error",
     }
 }
+
+/// [`resample`] for a signal that arrives in pieces: the same filter, the same delay removal
+/// and the same `ceil(n * to / from)` output samples, bit for bit, in memory bounded by one
+/// block whatever the signal's length.
+pub(crate) struct StreamResampler {
+    inner: Fft<f32>,
+    /// Input not yet resampled (less than one block after each push).
+    pending: Vec<f32>,
+    scratch: Vec<f32>,
+    /// Output samples still to drop at the start: the filter's delay.
+    delay_left: usize,
+    samples_in: usize,
+    samples_out: usize,
+}
+
+impl StreamResampler {
+    pub fn new(from_rate: u32, to_rate: u32) -> Result<Self, AudioError> {
+        check_rate(from_rate)?;
+        check_rate(to_rate)?;
+        let inner = new_resampler(from_rate, to_rate)?;
+        let delay_left = inner.output_delay();
+        let scratch = vec![0.0; inner.output_frames_max()];
+        Ok(Self {
+            inner,
+            pending: Vec::new(),
+            scratch,
+            delay_left,
+            samples_in: 0,
+            samples_out: 0,
+        })
+    }
+
+    /// Resamples every whole block that `samples` completes and hands the output to `emit`.
+    pub fn push<E: From<AudioError>>(
+        &mut self,
+        samples: &[f32],
+        emit: &mut dyn FnMut(&[f32]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.samples_in += samples.len();
+        self.pending.extend_from_slice(samples);
+        let block = self.inner.input_frames_next();
+        let mut start = 0;
+        while self.pending.len() - start >= block {
+            let produced = self.process(start, block)?;
+            start += block;
+            self.emit(produced, usize::MAX, emit)?;
+        }
+        self.pending.drain(..start);
+        Ok(())
+    }
+
+    /// Resamples what is left, pads with silence as `resample` does, and stops at exactly
+    /// `ceil(n * to / from)` samples.
+    pub fn finish<E: From<AudioError>>(
+        mut self,
+        emit: &mut dyn FnMut(&[f32]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let expected = (self.inner.resample_ratio() * self.samples_in as f64).ceil() as usize;
+        let mut partial = self.pending.len();
+        while self.samples_out < expected {
+            let produced = self.process(0, partial)?;
+            partial = 0;
+            self.emit(produced, expected, emit)?;
+        }
+        Ok(())
+    }
+
+    /// One block from `pending[start..]` (`valid` frames, zero-padded to a block); returns
+    /// how many output frames are in `scratch`.
+    fn process(&mut self, start: usize, valid: usize) -> Result<usize, AudioError> {
+        let input = InterleavedSlice::new(&self.pending[start..start + valid], 1, valid)
+            .map_err(|_| internal())?;
+        let len = self.scratch.len();
+        let mut output =
+            InterleavedSlice::new_mut(&mut self.scratch, 1, len).map_err(|_| internal())?;
+        let indexing = rubato::Indexing::new().partial_len(valid);
+        let (_, produced) = self
+            .inner
+            .process_into_buffer(&input, &mut output, Some(&indexing))
+            .map_err(|_| internal())?;
+        Ok(produced)
+    }
+
+    /// Hands `scratch[..produced]` on, less the delay still to drop, up to `limit` in all.
+    fn emit<E: From<AudioError>>(
+        &mut self,
+        produced: usize,
+        limit: usize,
+        emit: &mut dyn FnMut(&[f32]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let skip = self.delay_left.min(produced);
+        self.delay_left -= skip;
+        let take = (produced - skip).min(limit - self.samples_out);
+        self.samples_out += take;
+        if take > 0 {
+            emit(&self.scratch[skip..skip + take])?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A signal with content across the band, so that any misaligned block shows.
+    fn chirp(n: usize, rate: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / rate as f32;
+                (2.0 * std::f32::consts::PI * (200.0 + 3000.0 * t) * t).sin() * 0.5
+            })
+            .collect()
+    }
+
+    fn streamed(samples: &[f32], from: u32, to: u32, piece: usize) -> Vec<f32> {
+        let mut out = Vec::new();
+        let mut collect = |block: &[f32]| {
+            out.extend_from_slice(block);
+            Ok::<(), AudioError>(())
+        };
+        let mut resampler = StreamResampler::new(from, to).unwrap();
+        for chunk in samples.chunks(piece) {
+            resampler.push(chunk, &mut collect).unwrap();
+        }
+        resampler.finish(&mut collect).unwrap();
+        out
+    }
+
+    #[test]
+    fn streaming_gives_the_whole_signal_result_bit_for_bit() {
+        for (from, to) in [(44_100, 16_000), (8_000, 16_000), (48_000, 16_000)] {
+            let block = block_len(from, to);
+            for n in [
+                1,
+                100,
+                block - 1,
+                block,
+                block + 1,
+                3 * block,
+                5 * block + 17,
+                40_000,
+            ] {
+                let signal = chirp(n, from);
+                let whole = resample(&signal, from, to).unwrap();
+                for piece in [1_000, 4_096, n] {
+                    let got = streamed(&signal, from, to, piece);
+                    assert_eq!(got.len(), whole.len(), "{from}->{to} n {n} piece {piece}");
+                    let same = got
+                        .iter()
+                        .zip(&whole)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{from}->{to} n {n} piece {piece}: samples differ");
+                }
+            }
+        }
+    }
+}

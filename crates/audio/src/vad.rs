@@ -82,30 +82,114 @@ const SILENCE_DB: f32 = -100.0;
 
 /// Finds the speech segments of a mono recording.
 pub fn detect_speech(samples: &[f32], sample_rate: u32, cfg: &VadConfig) -> Vec<Segment> {
-    let hop = ((cfg.hop_s * f64::from(sample_rate)).round() as usize).max(1);
-    let frame = ((cfg.frame_s * f64::from(sample_rate)).round() as usize).max(hop);
-    let levels = frame_levels_db(samples, frame, hop);
-    if levels.is_empty() {
-        return Vec::new();
+    let mut meter = LevelMeter::new(sample_rate, cfg);
+    meter.push(samples);
+    meter.finish().speech(cfg)
+}
+
+/// The frame levels of a recording that arrives in pieces ([`detect_speech`] of the whole,
+/// in memory bounded by one frame plus 4 bytes per 10 ms hop: 1.4 MB for an hour).
+pub struct LevelMeter {
+    frame: usize,
+    hop: usize,
+    sample_rate: u32,
+    levels: Vec<f32>,
+    /// The samples not yet behind every frame that still needs them, from sample `held_from`.
+    held: Vec<f32>,
+    held_from: usize,
+    samples: usize,
+}
+
+impl LevelMeter {
+    pub fn new(sample_rate: u32, cfg: &VadConfig) -> Self {
+        let hop = ((cfg.hop_s * f64::from(sample_rate)).round() as usize).max(1);
+        let frame = ((cfg.frame_s * f64::from(sample_rate)).round() as usize).max(hop);
+        Self {
+            frame,
+            hop,
+            sample_rate,
+            levels: Vec::new(),
+            held: Vec::new(),
+            held_from: 0,
+            samples: 0,
+        }
     }
-    let threshold = threshold_db(&levels, cfg);
-    let mut active: Vec<bool> = levels
-        .iter()
-        .map(|&l| l > threshold && l > SILENCE_DB)
-        .collect();
-    bridge_gaps(&mut active, (cfg.hangover_s / cfg.hop_s).round() as usize);
-    let hop_s = hop as f64 / f64::from(sample_rate);
-    let duration_s = samples.len() as f64 / f64::from(sample_rate);
-    let segments = runs_to_segments(&active, hop_s, duration_s);
-    let segments: Vec<Segment> = segments
-        .into_iter()
-        .filter(|s| s.duration_s() >= cfg.min_speech_s)
-        .collect();
-    let segments = merge_close(segments, cfg.min_silence_s)
-        .into_iter()
-        .filter(|s| level_variation_db(&levels, s, hop_s) >= cfg.min_variation_db)
-        .collect();
-    pad(segments, cfg.padding_s, duration_s)
+
+    /// Measures every frame that `samples` completes.
+    pub fn push(&mut self, samples: &[f32]) {
+        self.held.extend_from_slice(samples);
+        self.samples += samples.len();
+        let half = self.frame / 2;
+        // Frame i covers [i*hop - half, i*hop + frame - half): complete once that end is in.
+        while self.levels.len() * self.hop + self.frame - half <= self.samples {
+            self.measure_next();
+        }
+        let needed_from = (self.levels.len() * self.hop).saturating_sub(half);
+        if needed_from > self.held_from {
+            self.held.drain(..needed_from - self.held_from);
+            self.held_from = needed_from;
+        }
+    }
+
+    /// Measures the last frames (zero-padded past the end) and returns the levels.
+    pub fn finish(mut self) -> SpeechLevels {
+        while self.levels.len() < self.samples.div_ceil(self.hop) {
+            self.measure_next();
+        }
+        SpeechLevels {
+            hop_s: self.hop as f64 / f64::from(self.sample_rate),
+            duration_s: self.samples as f64 / f64::from(self.sample_rate),
+            levels: self.levels,
+        }
+    }
+
+    /// RMS level (dB) of the next frame, centred on a multiple of the hop, with zero padding
+    /// at the edges. Each frame is summed on its own, in the order of the signal.
+    fn measure_next(&mut self) {
+        let centre = self.levels.len() * self.hop;
+        let half = self.frame / 2;
+        let (a, b) = (
+            centre.saturating_sub(half),
+            (centre + self.frame - half).min(self.samples),
+        );
+        let held = &self.held[a - self.held_from..b - self.held_from];
+        let energy: f64 = held.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+        let mean = energy / self.frame as f64;
+        self.levels.push((10.0 * mean.max(1e-10).log10()) as f32);
+    }
+}
+
+/// A recording's frame levels ([`LevelMeter`]), from which [`SpeechLevels::speech`] finds its
+/// speech.
+pub struct SpeechLevels {
+    levels: Vec<f32>,
+    hop_s: f64,
+    duration_s: f64,
+}
+
+impl SpeechLevels {
+    /// The speech segments (see the module docs for the rules).
+    pub fn speech(&self, cfg: &VadConfig) -> Vec<Segment> {
+        let levels = &self.levels;
+        if levels.is_empty() {
+            return Vec::new();
+        }
+        let threshold = threshold_db(levels, cfg);
+        let mut active: Vec<bool> = levels
+            .iter()
+            .map(|&l| l > threshold && l > SILENCE_DB)
+            .collect();
+        bridge_gaps(&mut active, (cfg.hangover_s / cfg.hop_s).round() as usize);
+        let segments: Vec<Segment> = runs_to_segments(&active, self.hop_s, self.duration_s)
+            .into_iter()
+            .filter(|s| s.duration_s() >= cfg.min_speech_s)
+            .collect();
+        let segments = merge_close(segments, cfg.min_silence_s)
+            .into_iter()
+            .filter(|s| level_variation_db(levels, s, self.hop_s) >= cfg.min_variation_db)
+            .collect();
+        pad(segments, cfg.padding_s, self.duration_s)
+    }
 }
 
 /// How much the frame levels inside `segment` vary: 90th minus 10th percentile (dB).
@@ -118,25 +202,6 @@ fn level_variation_db(levels: &[f32], segment: &Segment, hop_s: f64) -> f32 {
     inside.sort_by(f32::total_cmp);
     let at = |p: f64| inside[((inside.len() - 1) as f64 * p).round() as usize];
     at(0.9) - at(0.1)
-}
-
-/// RMS level (dB) of frames of `frame` samples centred on every multiple of `hop`, with zero
-/// padding at the edges. Each frame is summed on its own (O(n * frame / hop)): a prefix sum
-/// over the whole recording would cost 8 bytes per sample, twice the recording itself.
-fn frame_levels_db(x: &[f32], frame: usize, hop: usize) -> Vec<f32> {
-    let half = frame / 2;
-    (0..x.len().div_ceil(hop))
-        .map(|i| {
-            let centre = i * hop;
-            let (a, b) = (
-                centre.saturating_sub(half),
-                (centre + frame - half).min(x.len()),
-            );
-            let energy: f64 = x[a..b].iter().map(|&v| f64::from(v) * f64::from(v)).sum();
-            let mean = energy / frame as f64;
-            (10.0 * mean.max(1e-10).log10()) as f32
-        })
-        .collect()
 }
 
 fn threshold_db(levels: &[f32], cfg: &VadConfig) -> f32 {
@@ -314,5 +379,71 @@ impl StreamWindower {
             start_s: (self.buffer_start + offset as u64) as f64 / f64::from(self.sample_rate),
             samples: self.buffer[offset..offset + len].to_vec(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bursts of a tone with level changes, between silences, with a tail shorter than a hop.
+    fn bursts(rate: u32) -> Vec<f32> {
+        let n = rate as usize * 5 + 77;
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / rate as f32;
+                let on = (t % 1.5) < 0.8;
+                let syllable = 0.3 + 0.7 * (t * 4.0 * std::f32::consts::PI).sin().abs();
+                if on {
+                    0.3 * syllable * (t * 900.0).sin()
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn levels_measured_in_pieces_equal_levels_of_the_whole() {
+        let cfg = VadConfig::default();
+        for rate in [8_000, 16_000, 44_100] {
+            let signal = bursts(rate);
+            let mut whole = LevelMeter::new(rate, &cfg);
+            whole.push(&signal);
+            let whole = whole.finish();
+            for piece in [1, 159, 160, 161, 4_096] {
+                let mut meter = LevelMeter::new(rate, &cfg);
+                signal.chunks(piece).for_each(|chunk| meter.push(chunk));
+                let pieces = meter.finish();
+                assert_eq!(
+                    pieces.levels.len(),
+                    signal.len().div_ceil(whole_hop(rate, &cfg))
+                );
+                assert_eq!(
+                    pieces.levels, whole.levels,
+                    "rate {rate}, pieces of {piece}"
+                );
+                assert_eq!(pieces.speech(&cfg), whole.speech(&cfg));
+            }
+            assert_eq!(whole.speech(&cfg).len(), 4, "rate {rate}");
+        }
+    }
+
+    #[test]
+    fn the_meter_holds_about_one_frame_of_samples() {
+        let cfg = VadConfig::default();
+        let mut meter = LevelMeter::new(16_000, &cfg);
+        for chunk in bursts(16_000).chunks(1_000) {
+            meter.push(chunk);
+            assert!(
+                meter.held.len() <= 1_000 + 320,
+                "{} samples held",
+                meter.held.len()
+            );
+        }
+    }
+
+    fn whole_hop(rate: u32, cfg: &VadConfig) -> usize {
+        ((cfg.hop_s * f64::from(rate)).round() as usize).max(1)
     }
 }

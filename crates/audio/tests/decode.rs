@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use ser_audio::{AudioError, LoadOptions, load, load_bytes, probe, probe_bytes};
+use ser_audio::{
+    AudioError, LoadOptions, load, load_bytes, probe, probe_bytes, stream, stream_bytes,
+};
 
 fn manifest() -> serde_json::Value {
     let text = std::fs::read_to_string(fixture("manifest.json")).unwrap();
@@ -50,6 +52,92 @@ fn load_bytes_matches_load() {
     let bytes = std::fs::read(&path).unwrap();
     let from_bytes = load_bytes(&bytes, "upload.flac", &LoadOptions::default()).unwrap();
     assert_eq!(from_bytes, load(&path, &LoadOptions::default()).unwrap());
+}
+
+/// Streams `path` (or its bytes) at `target_rate`: the blocks joined, and what `stream` said.
+fn streamed(path: &std::path::Path, target_rate: Option<u32>, from_bytes: bool) -> (Vec<f32>, u32) {
+    let opts = LoadOptions {
+        target_rate,
+        ..LoadOptions::default()
+    };
+    let mut samples = Vec::new();
+    let mut collect = |block: &[f32]| {
+        samples.extend_from_slice(block);
+        Ok::<(), AudioError>(())
+    };
+    let done = if from_bytes {
+        let bytes = std::fs::read(path).unwrap();
+        stream_bytes(&bytes, "upload.flac", &opts, &mut collect).unwrap()
+    } else {
+        stream(path, &opts, &mut collect).unwrap()
+    };
+    assert_eq!(done.samples, samples.len() as u64);
+    (samples, done.sample_rate)
+}
+
+#[test]
+fn streaming_gives_the_samples_load_gives() {
+    let manifest = manifest();
+    for input in manifest["inputs"].as_array().unwrap() {
+        let Some(rel) = input["audio"].as_str() else {
+            continue;
+        };
+        let path = fixture(rel);
+        for target_rate in [None, Some(16_000), Some(22_050)] {
+            let opts = LoadOptions {
+                target_rate,
+                ..LoadOptions::default()
+            };
+            let whole = load(&path, &opts).unwrap();
+            let (samples, rate) = streamed(&path, target_rate, rel.ends_with(".flac"));
+            assert_eq!(rate, whole.sample_rate, "{rel} at {target_rate:?}");
+            assert_eq!(
+                samples.len(),
+                whole.samples.len(),
+                "{rel} at {target_rate:?}"
+            );
+            let same = samples
+                .iter()
+                .zip(&whole.samples)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{rel} at {target_rate:?}: samples differ");
+        }
+    }
+}
+
+#[test]
+fn streaming_stops_at_the_first_error_of_the_consumer() {
+    let path = fixture("inputs/ravdess_a01_neutral.flac");
+    let mut blocks = 0;
+    let result = stream(&path, &LoadOptions::default(), &mut |_: &[f32]| {
+        blocks += 1;
+        Err(AudioError::Empty {
+            file: "stop here".into(),
+        })
+    });
+    assert!(
+        matches!(result, Err(AudioError::Empty { file }) if file.to_str() == Some("stop here"))
+    );
+    assert_eq!(blocks, 1);
+}
+
+#[test]
+fn streaming_reports_bad_files_like_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("cut.wav");
+    let mut bytes = wav16(&sine(440.0, 16_000, 1.0, 0.5), 16_000);
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&truncated, bytes).unwrap();
+    let mut ignore = |_: &[f32]| Ok::<(), AudioError>(());
+    let err = stream(&truncated, &LoadOptions::default(), &mut ignore).unwrap_err();
+    assert!(matches!(err, AudioError::Truncated { .. }), "{err}");
+    let long = LoadOptions {
+        max_duration_s: Some(0.5),
+        ..LoadOptions::default()
+    };
+    let path = fixture("inputs/ravdess_a01_neutral.flac");
+    let err = stream(&path, &long, &mut ignore).unwrap_err();
+    assert!(matches!(err, AudioError::TooLong { .. }), "{err}");
 }
 
 /// Random interleaved integer samples across the full range of a `bits`-bit encoding.

@@ -3,19 +3,24 @@
 //! web server's engine all classify through [`Classifier`]; `eval --model` scores a whole
 //! dataset's cached features with the bundle's `Predictor` instead.
 //!
-//! Long recordings go through [`Classifier::timeline`]: voice-activity detection finds the
-//! speech, long stretches are cut into overlapping windows, and each window is classified.
+//! Long recordings go through [`Classifier::timeline`] ([`timeline`]): voice-activity
+//! detection finds the speech, long stretches are cut into overlapping windows, and the windows
+//! are classified together, decoding files as a stream.
 //! Live audio goes through [`LiveStream`]: a rolling window every hop, as the samples arrive.
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use ser_audio::vad::{self, Segment, StreamWindow, StreamWindower, VadConfig};
+use ser_audio::vad::{self, StreamWindow, StreamWindower, VadConfig};
 use ser_audio::{Audio, AudioError, LoadOptions};
 use ser_features::{Extractor, FeatureConfig, SpeakerMeans, UtteranceNorm};
 use ser_model::input::FeatureView;
 use ser_model::{Bundle, BundleError, Predictor};
+
+mod timeline;
+
+pub use timeline::{Recording, TimedPrediction, TimelineOptions, speech_share};
 
 /// Why a clip could not be classified. Audio errors name the file already.
 #[derive(Debug, thiserror::Error)]
@@ -73,120 +78,6 @@ impl ClipPrediction {
     }
 }
 
-/// One classified stretch of a long recording.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TimedPrediction {
-    pub start_s: f64,
-    pub end_s: f64,
-    pub prediction: ClipPrediction,
-}
-
-/// How [`Classifier::timeline`] cuts a recording.
-#[derive(Debug, Clone)]
-pub struct TimelineOptions {
-    pub vad: VadConfig,
-    /// Speech longer than this is classified in windows of this length.
-    pub window_s: f64,
-    pub overlap_s: f64,
-    /// Speech segments shorter than this are skipped (too short to judge).
-    pub min_segment_s: f64,
-    /// Average each window's probabilities with those of the windows touching it (weights
-    /// 1/4, 1/2, 1/4): emotions change over seconds, not from one window to the next.
-    pub smooth: bool,
-}
-
-impl Default for TimelineOptions {
-    fn default() -> Self {
-        Self {
-            vad: VadConfig::default(),
-            window_s: 4.0,
-            overlap_s: 1.0,
-            min_segment_s: 0.5,
-            smooth: true,
-        }
-    }
-}
-
-fn timed(segment: &Segment, prediction: ClipPrediction) -> TimedPrediction {
-    TimedPrediction {
-        start_s: segment.start_s,
-        end_s: segment.end_s,
-        prediction,
-    }
-}
-
-/// Windows closer than this (seconds) count as neighbours when smoothing.
-const NEIGHBOUR_GAP_S: f64 = 0.25;
-
-/// Each window's probabilities averaged with its touching neighbours' (1/4, 1/2, 1/4; the
-/// weights of a missing neighbour go to the window itself), re-ranked.
-fn smooth(
-    timeline: &[TimedPrediction],
-    labels: &[String],
-    uncertain_below: f32,
-) -> Vec<TimedPrediction> {
-    let probs = |t: &TimedPrediction| -> Vec<f32> {
-        labels
-            .iter()
-            .map(|label| {
-                t.prediction
-                    .ranked
-                    .iter()
-                    .find(|s| &s.label == label)
-                    .map_or(0.0, |s| s.prob)
-            })
-            .collect()
-    };
-    let touching =
-        |a: &TimedPrediction, b: &TimedPrediction| b.start_s <= a.end_s + NEIGHBOUR_GAP_S;
-    (0..timeline.len())
-        .map(|i| {
-            let own = probs(&timeline[i]);
-            let before = (i > 0 && touching(&timeline[i - 1], &timeline[i]))
-                .then(|| probs(&timeline[i - 1]));
-            let after = (i + 1 < timeline.len() && touching(&timeline[i], &timeline[i + 1]))
-                .then(|| probs(&timeline[i + 1]));
-            let mixed: Vec<f32> = (0..labels.len())
-                .map(|k| {
-                    let side = |n: &Option<Vec<f32>>| n.as_ref().map_or(own[k], |p| p[k]);
-                    0.5 * own[k] + 0.25 * side(&before) + 0.25 * side(&after)
-                })
-                .collect();
-            TimedPrediction {
-                prediction: ClipPrediction::new(labels, &mixed, uncertain_below),
-                ..timeline[i].clone()
-            }
-        })
-        .collect()
-}
-
-/// The share of the classified speech time that each emotion won (most first); overlapping
-/// windows count their shared stretch once, for the earlier window.
-pub fn speech_share(timeline: &[TimedPrediction]) -> Vec<Scored> {
-    let mut seconds: Vec<(String, f64)> = Vec::new();
-    let mut covered_until = f64::NEG_INFINITY;
-    for t in timeline {
-        let start = t.start_s.max(covered_until);
-        let length = (t.end_s - start).max(0.0);
-        covered_until = covered_until.max(t.end_s);
-        let label = &t.prediction.top().label;
-        match seconds.iter_mut().find(|(l, _)| l == label) {
-            Some((_, s)) => *s += length,
-            None => seconds.push((label.clone(), length)),
-        }
-    }
-    let total: f64 = seconds.iter().map(|(_, s)| s).sum();
-    let mut share: Vec<Scored> = seconds
-        .into_iter()
-        .map(|(label, s)| Scored {
-            label,
-            prob: if total > 0.0 { (s / total) as f32 } else { 0.0 },
-        })
-        .collect();
-    share.sort_by(|a, b| b.prob.total_cmp(&a.prob));
-    share
-}
-
 /// A loaded model plus its feature extraction. Shareable between threads: extractors are
 /// pooled so concurrent calls do not rebuild FFT plans and filter banks.
 pub struct Classifier {
@@ -194,6 +85,7 @@ pub struct Classifier {
     features: FeatureConfig,
     extractors: Mutex<Vec<Extractor>>,
     uncertain_below: f32,
+    max_duration_s: Option<f64>,
 }
 
 impl Classifier {
@@ -221,7 +113,16 @@ impl Classifier {
                 .meta
                 .uncertain_below
                 .unwrap_or(DEFAULT_UNCERTAIN_BELOW),
+            max_duration_s: Some(ser_audio::DEFAULT_MAX_DURATION_S),
         })
+    }
+
+    /// Refuses audio longer than `seconds` (`None`: no limit; default
+    /// [`ser_audio::DEFAULT_MAX_DURATION_S`]). Timelines stream, so a longer limit costs
+    /// time, not memory; a clip classified whole is held in memory (4 bytes per sample).
+    pub fn with_max_duration(mut self, seconds: Option<f64>) -> Self {
+        self.max_duration_s = seconds;
+        self
     }
 
     /// Marks answers whose top probability is below `threshold` as uncertain (instead of
@@ -256,7 +157,7 @@ impl Classifier {
     fn load_options(&self) -> LoadOptions {
         LoadOptions {
             target_rate: Some(self.features.sample_rate),
-            ..Default::default()
+            max_duration_s: self.max_duration_s,
         }
     }
 
@@ -326,57 +227,6 @@ impl Classifier {
         ))
     }
 
-    /// Classifies the speech of a long recording segment by segment.
-    pub fn timeline(
-        &self,
-        samples: &[f32],
-        name: &str,
-        options: &TimelineOptions,
-    ) -> Result<Vec<TimedPrediction>, InferenceError> {
-        let rate = self.sample_rate();
-        let speech: Vec<Segment> = vad::detect_speech(samples, rate, &options.vad)
-            .into_iter()
-            .filter(|s| s.duration_s() >= options.min_segment_s)
-            .collect();
-        if speech.is_empty() {
-            return Err(InferenceError::NoSpeech {
-                name: name.to_string(),
-            });
-        }
-        let windows = vad::split_long_segments(&speech, options.window_s, options.overlap_s);
-        let mut timeline = self.classify_windows(samples, name, &windows)?;
-        if options.smooth {
-            timeline = smooth(&timeline, self.labels(), self.uncertain_below);
-        }
-        Ok(timeline)
-    }
-
-    /// One prediction per window of `samples`: the windows of one recording are one speaker.
-    fn classify_windows(
-        &self,
-        samples: &[f32],
-        name: &str,
-        windows: &[Segment],
-    ) -> Result<Vec<TimedPrediction>, InferenceError> {
-        let rate = self.sample_rate();
-        let clips = windows
-            .iter()
-            .map(|segment| {
-                let label = format!("{name} at {:.2} s", segment.start_s);
-                self.extract(segment.slice(samples, rate), &label)
-                    .map(|features| ClipFeatures {
-                        name: label,
-                        features,
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        windows
-            .iter()
-            .zip(self.classify_together(clips))
-            .map(|(segment, prediction)| Ok(timed(segment, prediction?)))
-            .collect()
-    }
-
     /// Decodes a file and extracts its features, to be classified with the other clips of
     /// its speaker by [`Classifier::classify_together`]. A file without speech is
     /// [`InferenceError::NoSpeech`].
@@ -409,21 +259,34 @@ impl Classifier {
     /// models classify each clip as if it came alone. The answers keep the clips' order.
     pub fn classify_together(
         &self,
-        mut clips: Vec<ClipFeatures>,
+        clips: Vec<ClipFeatures>,
     ) -> Vec<Result<ClipPrediction, InferenceError>> {
+        let mut speaker = SpeakerMeans::default();
         if self.normalises_by_speaker() {
-            let mut speaker = SpeakerMeans::default();
-            for clip in &clips {
-                speaker.add(&clip.features, &self.features.frame_levels(&clip.features));
-            }
-            clips
-                .iter_mut()
-                .for_each(|clip| speaker.subtract(&mut clip.features));
+            clips.iter().for_each(|clip| self.hear(&mut speaker, clip));
         }
         clips
-            .iter()
-            .map(|clip| self.classify_features(&clip.features, &clip.name))
+            .into_iter()
+            .map(|clip| self.classify_as(&speaker, clip))
             .collect()
+    }
+
+    /// Adds a clip to the band means of its speaker (for per-speaker feature sets).
+    fn hear(&self, speaker: &mut SpeakerMeans, clip: &ClipFeatures) {
+        speaker.add(&clip.features, &self.features.frame_levels(&clip.features));
+    }
+
+    /// Classifies a clip of the speaker whose clips [`Classifier::hear`] took in (normalised
+    /// by their means, for per-speaker feature sets).
+    fn classify_as(
+        &self,
+        speaker: &SpeakerMeans,
+        mut clip: ClipFeatures,
+    ) -> Result<ClipPrediction, InferenceError> {
+        if self.normalises_by_speaker() {
+            speaker.subtract(&mut clip.features);
+        }
+        self.classify_features(&clip.features, &clip.name)
     }
 
     /// The bundle's features of `samples` (for `+spk` sets, before the speaker's means are
@@ -527,64 +390,5 @@ impl<C: Deref<Target = Classifier>> LiveStream<C> {
             end_s,
             prediction,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn labels() -> Vec<String> {
-        vec!["sad".into(), "happy".into()]
-    }
-
-    fn window(start_s: f64, end_s: f64, sad: f32) -> TimedPrediction {
-        TimedPrediction {
-            start_s,
-            end_s,
-            prediction: ClipPrediction::new(&labels(), &[sad, 1.0 - sad], 0.4),
-        }
-    }
-
-    fn prob_of(t: &TimedPrediction, label: &str) -> f32 {
-        t.prediction
-            .ranked
-            .iter()
-            .find(|s| s.label == label)
-            .unwrap()
-            .prob
-    }
-
-    #[test]
-    fn smoothing_mixes_touching_windows_only() {
-        let timeline = vec![
-            window(0.0, 4.0, 1.0),
-            window(3.0, 7.0, 0.0),
-            window(6.0, 10.0, 1.0),
-            // 5 s later: a stretch of its own, left as it was.
-            window(15.0, 17.0, 0.2),
-        ];
-        let smoothed = smooth(&timeline, &labels(), 0.4);
-        assert!((prob_of(&smoothed[0], "sad") - 0.75).abs() < 1e-6);
-        // The middle window's neighbours both say sad: it flips to sad at 0.5.
-        assert!((prob_of(&smoothed[1], "sad") - 0.5).abs() < 1e-6);
-        assert!((prob_of(&smoothed[2], "sad") - 0.75).abs() < 1e-6);
-        assert_eq!(smoothed[3], timeline[3]);
-        assert_eq!((smoothed[1].start_s, smoothed[1].end_s), (3.0, 7.0));
-    }
-
-    #[test]
-    fn speech_share_counts_overlaps_once() {
-        // sad 0-4 s; happy 3-7 s counts 4-7 s; sad again 10-12 s.
-        let timeline = vec![
-            window(0.0, 4.0, 0.9),
-            window(3.0, 7.0, 0.1),
-            window(10.0, 12.0, 0.9),
-        ];
-        let share = speech_share(&timeline);
-        assert_eq!(share[0].label, "sad");
-        assert!((share[0].prob - 6.0 / 9.0).abs() < 1e-6, "{share:?}");
-        assert!((share[1].prob - 3.0 / 9.0).abs() < 1e-6, "{share:?}");
-        assert!(speech_share(&[]).is_empty());
     }
 }
