@@ -144,6 +144,10 @@ fn use_unseen_corpus_temperature(
 /// The key of the figures that holds a corpus-out report's unseen-corpus temperature.
 const UNSEEN_CORPUS_TEMPERATURE: &str = "unseen_corpus_temperature";
 
+/// The key of the figures that holds, per held-out corpus, the ECE under the temperature
+/// fitted on the other held-out corpora (`ser info` shows it).
+pub const UNSEEN_CORPUS_ECE: &str = "unseen_corpus_ece";
+
 /// Cross-validates the training settings under each `--evaluate` protocol, writes the
 /// reports, and adds per protocol the figures to keep in the bundle to `figures` (which
 /// holds those of `--evaluated`).
@@ -267,12 +271,16 @@ fn bundle_figures(report: &EvalReport, source: &Path) -> serde_json::Value {
     }
     if let Some(t) = report.unseen_corpus_temperature {
         figures[UNSEEN_CORPUS_TEMPERATURE] = serde_json::json!(t);
-        let ece: Vec<f64> = report
+        // Each held-out corpus's ECE under the temperature fitted on the others only.
+        let ece: serde_json::Map<String, serde_json::Value> = report
             .folds
             .iter()
-            .filter_map(|f| f.unseen_corpus.map(|u| u.ece))
+            .filter_map(|f| {
+                let corpus = ser_corpus::corpus_of_speaker(f.test_speakers.first()?)?;
+                Some((corpus.to_string(), serde_json::json!(f.unseen_corpus?.ece)))
+            })
             .collect();
-        figures["unseen_corpus_ece"] = serde_json::json!(ece);
+        figures[UNSEEN_CORPUS_ECE] = serde_json::Value::Object(ece);
     }
     figures
 }

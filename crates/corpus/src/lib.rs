@@ -23,8 +23,8 @@ pub use dataset::{
 pub use error::CorpusError;
 pub use labels::{Emotion, LabelMap, LabelSet, MapOptions, Unmapped, canonical_label};
 pub use merge::{
-    ASED_COMMON_SENTENCES, CORPUS_KEY, corpus_name_of, evaluation_groups, known_language, merge,
-    speaker_in_corpus,
+    ASED_COMMON_SENTENCES, CORPUS_KEY, corpus_name_of, corpus_of_speaker, evaluation_groups,
+    known_language, merge, speaker_in_corpus,
 };
 pub use read::{
     ListedFile, ManifestColumns, OpenOptions, SchemeChoice, open_dataset, read_file_list,

@@ -34,6 +34,14 @@ pub fn speaker_in_corpus(speaker: &str) -> &str {
         .map_or(speaker, |(_, own)| own)
 }
 
+/// The corpus of a namespaced speaker id (`ased/1` -> `ased`); `None` outside a merged
+/// dataset.
+pub fn corpus_of_speaker(speaker: &str) -> Option<&str> {
+    speaker
+        .split_once(NAMESPACE_SEPARATOR)
+        .map(|(corpus, _)| corpus)
+}
+
 /// The language of a well-known corpus, by the name [`corpus_name_of`] gives it (`ravdess`,
 /// `ased`, ...), so that a model card can say which languages a model has heard.
 pub fn known_language(corpus_name: &str) -> Option<&'static str> {
