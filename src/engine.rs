@@ -41,6 +41,8 @@ pub struct MlEngine {
     default_info: DefaultModel,
     /// Classifiers of trained bundles, by bundle path.
     loaded: Mutex<HashMap<PathBuf, Arc<Classifier>>>,
+    /// How long uploads are cut into a timeline.
+    timeline: TimelineOptions,
 }
 
 /// "Trained on ravdess: 1440 clips, 24 speakers. Speaker-independent UA 65.9 % (speaker-mod:5)
@@ -136,14 +138,18 @@ fn label_probs(ranked: &[ser_infer::Scored]) -> Vec<LabelProb> {
 
 /// The timeline of a recording longer than one window (the one `ser predict --timeline`
 /// gives); `None` for shorter clips, or when no stretch of speech is long enough to judge.
-fn timeline(classifier: &Classifier, samples: &[f32], file_name: &str) -> Option<Timeline> {
-    let options = TimelineOptions::default();
+fn timeline(
+    classifier: &Classifier,
+    samples: &[f32],
+    file_name: &str,
+    options: &TimelineOptions,
+) -> Option<Timeline> {
     let seconds = samples.len() as f64 / f64::from(classifier.sample_rate());
     if seconds <= options.window_s {
         return None;
     }
     let windows = classifier
-        .timeline(Recording::Samples(samples), file_name, &options)
+        .timeline(Recording::Samples(samples), file_name, options)
         .ok()?;
     Some(Timeline {
         speech_share: label_probs(&speech_share(&windows)),
@@ -176,7 +182,14 @@ impl MlEngine {
             default: Arc::new(default),
             default_info,
             loaded: Mutex::new(HashMap::new()),
+            timeline: TimelineOptions::default(),
         })
+    }
+
+    /// Finds the speech of long uploads with `detector` instead of the default (Silero).
+    pub fn with_vad(mut self, detector: ser_audio::vad::Detector) -> Self {
+        self.timeline.vad = ser_audio::vad::VadConfig::for_detector(detector);
+        self
     }
 
     /// The classifier of `model` (`None` = the shipped one), loaded once.
@@ -245,6 +258,7 @@ impl Engine for MlEngine {
             .map_err(|e| inference_error(file_name, e))?;
         Ok(web_prediction(
             &classifier,
+            &self.timeline,
             &decoded,
             file_name,
             &prediction,
@@ -284,7 +298,7 @@ impl Engine for MlEngine {
             let name = clips[*i].1;
             results[*i] = Some(
                 prediction
-                    .map(|p| web_prediction(&classifier, decoded, name, &p))
+                    .map(|p| web_prediction(&classifier, &self.timeline, decoded, name, &p))
                     .map_err(|e| inference_error(name, e)),
             );
         }
@@ -601,6 +615,7 @@ fn inference_error(file_name: &str, e: InferenceError) -> EngineError {
 /// longer than one window, its timeline.
 fn web_prediction(
     classifier: &Classifier,
+    timeline_options: &TimelineOptions,
     decoded: &Audio,
     file_name: &str,
     prediction: &ser_infer::ClipPrediction,
@@ -615,7 +630,7 @@ fn web_prediction(
         waveform: waveform(&decoded.samples, WAVEFORM_BUCKETS),
         duration_s: decoded.duration_s() as f32,
         uncertain: prediction.uncertain,
-        timeline: timeline(classifier, &decoded.samples, file_name),
+        timeline: timeline(classifier, &decoded.samples, file_name, timeline_options),
     }
 }
 

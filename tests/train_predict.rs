@@ -274,7 +274,14 @@ fn timeline_finds_the_speech_of_a_long_recording() {
     });
     let out = ok(&ser(
         dir.path(),
-        &["predict", "--timeline", "--json", s(&long)],
+        &[
+            "predict",
+            "--timeline",
+            "--vad",
+            "energy",
+            "--json",
+            s(&long),
+        ],
     ));
     let results: serde_json::Value = serde_json::from_str(&out).unwrap();
     let segments = results[0]["segments"].as_array().unwrap();
@@ -290,11 +297,21 @@ fn timeline_finds_the_speech_of_a_long_recording() {
         .map(|s| s["prob"].as_f64().unwrap())
         .sum();
     assert!((share - 1.0).abs() < 1e-4, "{out}");
-    let table = ok(&ser(dir.path(), &["predict", "--timeline", s(&long)]));
+    let table = ok(&ser(
+        dir.path(),
+        &["predict", "--timeline", "--vad", "energy", s(&long)],
+    ));
     assert!(table.contains("speech time"), "{table}");
     let vtt = ok(&ser(
         dir.path(),
-        &["predict", "--timeline", "--vtt", s(&long)],
+        &[
+            "predict",
+            "--timeline",
+            "--vad",
+            "energy",
+            "--vtt",
+            s(&long),
+        ],
     ));
     assert!(vtt.starts_with("WEBVTT\n"), "{vtt}");
     assert_eq!(vtt.matches(" --> ").count(), 3, "{vtt}");
@@ -306,7 +323,14 @@ fn timeline_finds_the_speech_of_a_long_recording() {
     );
     let two = ser(
         dir.path(),
-        &["predict", "--timeline", "--vtt", s(&long), s(&long)],
+        &[
+            "predict",
+            "--timeline",
+            "--vad=energy",
+            "--vtt",
+            s(&long),
+            s(&long),
+        ],
     );
     assert!(!two.status.success());
     assert!(String::from_utf8_lossy(&two.stderr).contains("one recording"));
@@ -462,6 +486,8 @@ fn speaker_normalised_model_uses_the_whole_recording_in_a_timeline() {
             "--model",
             s(&model),
             "--timeline",
+            "--vad",
+            "energy",
             "--json",
             s(&long),
         ],
@@ -495,7 +521,11 @@ fn streamed_timeline_equals_the_timeline_of_the_decoded_recording() {
         }
     });
     let classifier = ser_infer::Classifier::load(&model).unwrap();
-    let options = ser_infer::TimelineOptions::default();
+    // Tones, not a voice: the energy detector (Silero hears no speech in them).
+    let options = ser_infer::TimelineOptions {
+        vad: vad::VadConfig::default(),
+        ..Default::default()
+    };
     let decoded = classifier.decode_file(&long).unwrap();
     let in_memory = classifier
         .timeline(
@@ -522,7 +552,7 @@ fn streamed_timeline_equals_the_timeline_of_the_decoded_recording() {
     // Unsmoothed, the windows are the voice-activity windows classified together.
     let raw = ser_infer::TimelineOptions {
         smooth: false,
-        ..Default::default()
+        ..options.clone()
     };
     let speech: Vec<_> = vad::detect_speech(&decoded.samples, 16_000, &raw.vad)
         .into_iter()

@@ -34,6 +34,11 @@ pub struct Args {
     /// Speech longer than this is classified in windows of this many seconds (--timeline).
     #[arg(long, default_value_t = 4.0)]
     window: f64,
+    /// The voice-activity detector that finds the speech of a timeline: `silero` (the Silero
+    /// VAD network: finds the speech in noise) or `energy` (frame levels: faster, takes any
+    /// sound that rises and falls for speech; BENCHMARKS.md).
+    #[arg(long, default_value_t = ser_audio::vad::Detector::Silero)]
+    vad: ser_audio::vad::Detector,
     /// How many of the most likely emotions to list.
     #[arg(long, default_value_t = 3)]
     top: usize,
@@ -395,7 +400,7 @@ fn collect_audio(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 /// Predicts one file on its own.
 fn predict_file(classifier: &Classifier, file: &Listed, args: &Args) -> FileResult {
     let outcome = if args.timeline {
-        timeline(classifier, &file.path, args.window).map(Outcome::Timeline)
+        timeline(classifier, &file.path, args.window, args.vad).map(Outcome::Timeline)
     } else {
         classifier.classify_file(&file.path).map(Outcome::Clip)
     };
@@ -445,9 +450,11 @@ fn timeline(
     classifier: &Classifier,
     path: &Path,
     window_s: f64,
+    vad: ser_audio::vad::Detector,
 ) -> Result<Vec<TimedPrediction>, ser_infer::InferenceError> {
     let options = TimelineOptions {
         window_s,
+        vad: ser_audio::vad::VadConfig::for_detector(vad),
         ..Default::default()
     };
     let name = path.display().to_string();

@@ -45,6 +45,11 @@ pub struct Args {
     /// Contact address shown in the page footer.
     #[arg(long)]
     pub contact_email: Option<String>,
+    /// The voice-activity detector that finds the speech of long uploads: silero (the
+    /// Silero VAD network) or energy (frame levels; takes any sound that rises and falls,
+    /// such as test tones, for speech).
+    #[arg(long, default_value_t = ser_audio::vad::Detector::Silero)]
+    pub vad: ser_audio::vad::Detector,
 }
 
 impl Args {
@@ -83,7 +88,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .init();
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
-    let engine = Arc::new(MlEngine::new().context("cannot load the shipped model")?);
+    let engine = Arc::new(
+        MlEngine::new()
+            .context("cannot load the shipped model")?
+            .with_vad(args.vad),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

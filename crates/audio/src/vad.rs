@@ -18,6 +18,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod silero;
+
 /// A stretch of audio in seconds from the start of the recording.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
@@ -42,6 +44,11 @@ impl Segment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct VadConfig {
+    /// Which detector decides what is speech (the rules after it are shared).
+    pub detector: Detector,
+    /// Silero: a chunk is speech from this probability on (and stays speech down to 0.15
+    /// below it).
+    pub speech_probability: f32,
     pub frame_s: f64,
     pub hop_s: f64,
     /// Threshold relative to the robust maximum level (dB, negative).
@@ -64,6 +71,8 @@ pub struct VadConfig {
 impl Default for VadConfig {
     fn default() -> Self {
         Self {
+            detector: Detector::default(),
+            speech_probability: 0.5,
             frame_s: 0.020,
             hop_s: 0.010,
             relative_threshold_db: -35.0,
@@ -77,14 +86,160 @@ impl Default for VadConfig {
     }
 }
 
+/// Which detector finds the speech.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Detector {
+    /// Frame energy against thresholds set by the recording's own levels (module docs).
+    #[default]
+    Energy,
+    /// The Silero VAD network ([`silero`]): a speech probability every 32 ms.
+    Silero,
+}
+
+impl std::str::FromStr for Detector {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "energy" => Ok(Detector::Energy),
+            "silero" => Ok(Detector::Silero),
+            _ => Err(format!(
+                "{text} is not a voice-activity detector (energy, silero)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Detector::Energy => "energy",
+            Detector::Silero => "silero",
+        })
+    }
+}
+
+/// Finds the speech of a recording that arrives in pieces, with the detector `cfg` names.
+pub struct SpeechDetector {
+    inner: Inner,
+}
+
+enum Inner {
+    Energy(LevelMeter),
+    Silero {
+        vad: silero::SileroVad,
+        probabilities: Vec<f32>,
+        samples: usize,
+        sample_rate: u32,
+    },
+}
+
+impl SpeechDetector {
+    pub fn new(sample_rate: u32, cfg: &VadConfig) -> Self {
+        let energy = || Inner::Energy(LevelMeter::new(sample_rate, cfg));
+        let inner = match cfg.detector {
+            Detector::Energy => energy(),
+            // Decoded audio always has a rate the resampler takes; anything else keeps the
+            // energy detector rather than failing.
+            Detector::Silero => match silero::SileroVad::new(sample_rate) {
+                Ok(vad) => Inner::Silero {
+                    vad,
+                    probabilities: Vec::new(),
+                    samples: 0,
+                    sample_rate,
+                },
+                Err(_) => energy(),
+            },
+        };
+        Self { inner }
+    }
+
+    pub fn push(&mut self, samples: &[f32]) {
+        match &mut self.inner {
+            Inner::Energy(meter) => meter.push(samples),
+            Inner::Silero {
+                vad,
+                probabilities,
+                samples: count,
+                ..
+            } => {
+                *count += samples.len();
+                vad.push(samples, probabilities);
+            }
+        }
+    }
+
+    /// The speech segments of everything pushed.
+    pub fn finish(self, cfg: &VadConfig) -> Vec<Segment> {
+        match self.inner {
+            Inner::Energy(meter) => meter.finish().speech(cfg),
+            Inner::Silero {
+                vad,
+                mut probabilities,
+                samples,
+                sample_rate,
+            } => {
+                vad.finish(&mut probabilities);
+                let duration_s = samples as f64 / f64::from(sample_rate);
+                silero_speech(&probabilities, duration_s, cfg)
+            }
+        }
+    }
+}
+
+/// Speech segments from Silero's probabilities: a chunk turns speech at
+/// `speech_probability` and stays speech down to 0.15 below it (Silero's own hysteresis),
+/// then the shared rules (hangover, shortest speech, shortest silence, padding).
+fn silero_speech(probabilities: &[f32], duration_s: f64, cfg: &VadConfig) -> Vec<Segment> {
+    let hop_s = silero::CHUNK as f64 / f64::from(silero::RATE);
+    let mut speaking = false;
+    let mut active: Vec<bool> = probabilities
+        .iter()
+        .map(|&p| {
+            let threshold = cfg.speech_probability - if speaking { 0.15 } else { 0.0 };
+            speaking = p >= threshold;
+            speaking
+        })
+        .collect();
+    bridge_gaps(&mut active, (cfg.hangover_s / hop_s).round() as usize);
+    let segments: Vec<Segment> = runs_to_segments(&active, hop_s, 0.0, duration_s)
+        .into_iter()
+        .filter(|s| s.duration_s() >= cfg.min_speech_s)
+        .collect();
+    pad(
+        merge_close(segments, cfg.min_silence_s),
+        cfg.padding_s,
+        duration_s,
+    )
+}
+
+impl VadConfig {
+    /// The defaults of `detector`: for Silero, its own tools' defaults (speech from 250 ms,
+    /// pauses of 100 ms end it, 30 ms of padding), which its probabilities are made for.
+    pub fn for_detector(detector: Detector) -> Self {
+        match detector {
+            Detector::Energy => Self::default(),
+            Detector::Silero => Self {
+                detector,
+                hangover_s: 0.0,
+                min_speech_s: 0.250,
+                min_silence_s: 0.100,
+                padding_s: 0.030,
+                ..Self::default()
+            },
+        }
+    }
+}
+
 /// Levels below this (dB re full scale) are treated as digital silence.
 const SILENCE_DB: f32 = -100.0;
 
 /// Finds the speech segments of a mono recording.
 pub fn detect_speech(samples: &[f32], sample_rate: u32, cfg: &VadConfig) -> Vec<Segment> {
-    let mut meter = LevelMeter::new(sample_rate, cfg);
-    meter.push(samples);
-    meter.finish().speech(cfg)
+    let mut detector = SpeechDetector::new(sample_rate, cfg);
+    detector.push(samples);
+    detector.finish(cfg)
 }
 
 /// The frame levels of a recording that arrives in pieces ([`detect_speech`] of the whole,
@@ -180,7 +335,7 @@ impl SpeechLevels {
             .map(|&l| l > threshold && l > SILENCE_DB)
             .collect();
         bridge_gaps(&mut active, (cfg.hangover_s / cfg.hop_s).round() as usize);
-        let segments: Vec<Segment> = runs_to_segments(&active, self.hop_s, self.duration_s)
+        let segments: Vec<Segment> = runs_to_segments(&active, self.hop_s, 0.5, self.duration_s)
             .into_iter()
             .filter(|s| s.duration_s() >= cfg.min_speech_s)
             .collect();
@@ -230,9 +385,10 @@ fn bridge_gaps(active: &mut [bool], max_gap: usize) {
     }
 }
 
-/// Frame i stands for [(i - ½)·hop, (i + ½)·hop), clamped to the recording.
-fn runs_to_segments(active: &[bool], hop_s: f64, duration_s: f64) -> Vec<Segment> {
-    let edge = |i: usize| ((i as f64 - 0.5) * hop_s).clamp(0.0, duration_s);
+/// Frame i stands for [(i - centre)·hop, (i + 1 - centre)·hop), clamped to the recording:
+/// `centre` is ½ for frames centred on multiples of the hop, 0 for chunks that start there.
+fn runs_to_segments(active: &[bool], hop_s: f64, centre: f64, duration_s: f64) -> Vec<Segment> {
+    let edge = |i: usize| ((i as f64 - centre) * hop_s).clamp(0.0, duration_s);
     let mut segments = Vec::new();
     let mut start = None;
     for (i, &on) in active.iter().chain(std::iter::once(&false)).enumerate() {

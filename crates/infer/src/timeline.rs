@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use ser_audio::vad::{self, LevelMeter, Segment, VadConfig};
+use ser_audio::vad::{self, Detector, Segment, SpeechDetector, VadConfig};
 use ser_features::SpeakerMeans;
 
 use crate::{Classifier, ClipFeatures, ClipPrediction, InferenceError, Scored};
@@ -73,7 +73,9 @@ pub struct TimelineOptions {
 impl Default for TimelineOptions {
     fn default() -> Self {
         Self {
-            vad: VadConfig::default(),
+            // The trained detector: in noise it finds the speech the energy one misses
+            // (BENCHMARKS.md, "Voice activity on real speech").
+            vad: VadConfig::for_detector(Detector::Silero),
             window_s: 4.0,
             overlap_s: 1.0,
             min_segment_s: 0.5,
@@ -170,14 +172,13 @@ impl Classifier {
         name: &str,
         options: &TimelineOptions,
     ) -> Result<Vec<TimedPrediction>, InferenceError> {
-        let mut meter = LevelMeter::new(self.sample_rate(), &options.vad);
+        let mut detector = SpeechDetector::new(self.sample_rate(), &options.vad);
         recording.for_each_block(self, &mut |block| {
-            meter.push(block);
+            detector.push(block);
             Ok(())
         })?;
-        let speech: Vec<Segment> = meter
-            .finish()
-            .speech(&options.vad)
+        let speech: Vec<Segment> = detector
+            .finish(&options.vad)
             .into_iter()
             .filter(|s| s.duration_s() >= options.min_segment_s)
             .collect();
