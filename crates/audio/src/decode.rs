@@ -26,6 +26,9 @@ const TOLERATED_TAIL_LOSS: f64 = 0.10;
 /// Never reserve more than this many samples up front on the word of a header (256 MiB of f32).
 const MAX_PREALLOCATED_SAMPLES: u64 = 1 << 26;
 
+/// Where [`OpenStream::decode_into`] hands each packet's mono samples, with their rate.
+pub(crate) type PacketSink<'a, E> = dyn FnMut(&[f32], u32) -> Result<(), E> + 'a;
+
 /// A container with an audio track and a decoder for it, ready to produce packets.
 pub(crate) struct OpenStream<'a> {
     pub name: &'a Path,
@@ -186,7 +189,7 @@ impl OpenStream<'_> {
     pub fn decode_into<E: From<AudioError>>(
         mut self,
         max_s: Option<f64>,
-        out: &mut dyn FnMut(&[f32], u32) -> Result<(), E>,
+        out: &mut PacketSink<'_, E>,
     ) -> Result<u32, E> {
         let mut decoder = self.make_decoder()?;
         let mut sink = MonoSink::default();

@@ -128,7 +128,7 @@ pub struct SpeechDetector {
 enum Inner {
     Energy(LevelMeter),
     Silero {
-        vad: silero::SileroVad,
+        vad: Box<silero::SileroVad>,
         probabilities: Vec<f32>,
         samples: usize,
         sample_rate: u32,
@@ -144,7 +144,7 @@ impl SpeechDetector {
             // energy detector rather than failing.
             Detector::Silero => match silero::SileroVad::new(sample_rate) {
                 Ok(vad) => Inner::Silero {
-                    vad,
+                    vad: Box::new(vad),
                     probabilities: Vec::new(),
                     samples: 0,
                     sample_rate,
