@@ -109,8 +109,9 @@ fn with_noise(x: &[f32], truth: &[bool], snr_db: f32) -> Vec<f32> {
         .collect()
 }
 
-/// (precision, recall) of the detector's frames against the truth.
-fn score(x: &[f32], truth: &[bool], cfg: &VadConfig) -> (f64, f64) {
+/// (precision, recall) of the detector's frames against the truth, skipping the frames
+/// within `collar` frames of a change in the truth (0: every frame counts).
+fn score(x: &[f32], truth: &[bool], cfg: &VadConfig, collar: usize) -> (f64, f64) {
     let segments = detect_speech(x, RATE, cfg);
     let hop_s = HOP as f64 / f64::from(RATE);
     let found: Vec<bool> = (0..truth.len())
@@ -119,9 +120,15 @@ fn score(x: &[f32], truth: &[bool], cfg: &VadConfig) -> (f64, f64) {
             segments.iter().any(|s| s.start_s <= t && t < s.end_s)
         })
         .collect();
-    let both = found.iter().zip(truth).filter(|(f, t)| **f && **t).count() as f64;
-    let found_n = found.iter().filter(|f| **f).count() as f64;
-    let truth_n = truth.iter().filter(|t| **t).count() as f64;
+    let near_change = |i: usize| {
+        let (a, b) = (i.saturating_sub(collar), (i + collar + 1).min(truth.len()));
+        truth[a..b].iter().any(|&t| t != truth[i])
+    };
+    let scored: Vec<usize> = (0..truth.len()).filter(|&i| !near_change(i)).collect();
+    let count = |f: &dyn Fn(usize) -> bool| scored.iter().filter(|&&i| f(i)).count() as f64;
+    let both = count(&|i| found[i] && truth[i]);
+    let found_n = count(&|i| found[i]);
+    let truth_n = count(&|i| truth[i]);
     (both / found_n.max(1.0), both / truth_n.max(1.0))
 }
 
@@ -137,9 +144,14 @@ fn measure(detector: Detector, floors: &[(Option<f32>, f64, f64)]) -> Vec<String
     let mut failures = Vec::new();
     for &(snr, min_precision, min_recall) in floors {
         let x = snr.map_or_else(|| clean.clone(), |snr| with_noise(&clean, &truth, snr));
-        let (precision, recall) = score(&x, &truth, &cfg);
+        let (precision, recall) = score(&x, &truth, &cfg, 0);
+        // The same, leaving out the frames within 100 ms of a word's edge in the truth.
+        let (edge_precision, edge_recall) = score(&x, &truth, &cfg, 10);
         let name = snr.map_or("clean".to_string(), |s| format!("{s} dB SNR"));
-        println!("  {name:<10} precision {precision:.3}  recall {recall:.3}");
+        println!(
+            "  {name:<10} precision {precision:.3}  recall {recall:.3}  \
+             (edges of 100 ms left out: {edge_precision:.3} / {edge_recall:.3})"
+        );
         if precision < min_precision || recall < min_recall {
             failures.push(format!(
                 "{detector:?} {name}: precision {precision:.3}, recall {recall:.3}"
