@@ -258,6 +258,25 @@ fn corpus_out_over_two_corpora_reports_each_corpus() {
         "{temperature} vs {unseen}"
     );
     assert!(bundle.meta.provenance["temperature"].contains("corpus-out test corpora"));
+    // Each held-out corpus's calibration under the other's temperature, by name, and the
+    // model card says it.
+    let figures = &bundle.meta.metrics["speaker_independent"]["corpus-out"];
+    for (fold, corpus) in folds.iter().zip(["studio", "phone"]) {
+        assert_eq!(
+            figures["unseen_corpus_ece"][corpus], fold["unseen_corpus"]["ece"],
+            "{figures}"
+        );
+    }
+    let card = Command::new(env!("CARGO_BIN_EXE_ser"))
+        .args(["info", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    let card = String::from_utf8_lossy(&card.stdout);
+    assert!(
+        card.contains("ECE with the temperature fitted on the other corpora"),
+        "{card}"
+    );
 }
 
 /// `ser eval --protocol corpus-out` of an SVM on `features` over two tone corpora under
