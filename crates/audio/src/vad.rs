@@ -1,7 +1,9 @@
 //! Voice-activity detection for long recordings, fixed windows for prediction, and a
 //! streaming windower for live microphone input.
 //!
-//! The VAD is energy based: frame RMS in dB, compared with a threshold set relative to the
+//! Two detectors ([`Detector`]), both fed in pieces by [`SpeechDetector`]: the Silero VAD
+//! network ([`silero`]: a speech probability every 32 ms, with hysteresis; far better in
+//! noise, BENCHMARKS.md) and an energy detector. The energy detector: frame RMS in dB, compared with a threshold set relative to the
 //! recording itself, so it works the same on quiet and loud recordings:
 //!
 //! `threshold = max(reference + relative_threshold_db, floor + floor_margin_db)`, capped at
@@ -10,7 +12,8 @@
 //! floor). In silence the relative term decides; in steady noise the floor term does.
 //!
 //! Frames are centred on multiples of the hop, so a boundary is placed within half a frame of
-//! where the energy changes. Then: dips shorter than `hangover_s` inside speech are bridged,
+//! where the energy changes. Then (the rules both detectors share, with their own defaults,
+//! [`VadConfig::for_detector`]): dips shorter than `hangover_s` inside speech are bridged,
 //! segments shorter than `min_speech_s` are dropped, segments separated by less than
 //! `min_silence_s` are merged, segments whose level hardly varies are dropped (a steady sound
 //! — hum, a tone, fan or white noise — is not speech, whose syllables rise and fall by tens of

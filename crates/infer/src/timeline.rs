@@ -1,11 +1,11 @@
 //! Timelines of long recordings: voice activity finds the speech, long stretches are cut into
 //! overlapping windows, and the windows are classified together (one recording, one speaker).
 //!
-//! A recording in a file or an upload is decoded as a stream: once for the voice-activity
-//! levels, once more for the speaker's means (per-speaker feature sets), and once for the
-//! windows' answers. Memory holds one packet, one window and the answers, never the whole
-//! decoded recording or all its features, so it does not grow with the recording's length
-//! (but for 4 bytes of level per 10 ms). The answers are those of the recording decoded into
+//! A recording in a file or an upload is decoded as a stream: once for voice activity (the
+//! Silero network by default, `TimelineOptions::vad`), once more for the speaker's means
+//! (per-speaker feature sets), and once for the windows' answers. Memory holds one packet,
+//! one window and the answers, never the whole decoded recording or all its features, so it
+//! does not grow with the recording's length (but for the detector's 4 bytes per 10-32 ms). The answers are those of the recording decoded into
 //! memory and of [`Classifier::classify_together`] on its windows, bit for bit.
 
 use std::path::Path;
