@@ -189,7 +189,7 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 /// Speech probabilities of a recording that arrives in pieces: one per 512 samples at 16 kHz
-/// (32 ms), the last chunk zero-padded. Chunks are gathered [`BATCH`] at a time so that the
+/// (32 ms), the last chunk zero-padded. Chunks are gathered 64 at a time (2 s) so that the
 /// convolutions run as matrix products; only the LSTM goes chunk by chunk.
 pub struct SileroVad {
     weights: &'static Weights,
