@@ -374,16 +374,16 @@ impl<C: Deref<Target = Classifier>> LiveStream<C> {
         let end_s = window.start_s + window.samples.len() as f64 / f64::from(rate);
         let name = format!("live audio at {:.2} s", window.start_s);
         let speech = !vad::detect_speech(&window.samples, rate, &VadConfig::default()).is_empty();
-        let prediction = if !speech {
-            None
-        } else if classifier.features.utterance_norm == UtteranceNorm::Speaker {
-            let mut features = classifier.extract(&window.samples, &name)?;
-            self.heard
-                .add(&features, &classifier.features.frame_levels(&features));
-            self.heard.subtract(&mut features);
-            Some(classifier.classify_features(&features, &name)?)
+        let prediction = if speech {
+            let features = classifier.extract(&window.samples, &name)?;
+            let clip = ClipFeatures { name, features };
+            // The stream is one speaker: all the speech heard so far sets the means.
+            if classifier.normalises_by_speaker() {
+                classifier.hear(&mut self.heard, &clip);
+            }
+            Some(classifier.classify_as(&self.heard, clip)?)
         } else {
-            Some(classifier.classify_speech(&window.samples, &name)?)
+            None
         };
         Ok(LiveWindow {
             start_s: window.start_s,
