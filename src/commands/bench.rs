@@ -167,7 +167,7 @@ fn timeline_speed(
     }
     writer.finalize()?;
     let cfg = ser_audio::vad::VadConfig::for_detector(vad);
-    let vad_row = voice_activity_speed(&path, rate, &cfg, seconds);
+    let vad_row = voice_activity_speed(&classifier, &path, &cfg, seconds);
     let before_mb = peak_rss_mb();
     let start = Instant::now();
     let timed = (|| -> Result<usize, ser_infer::InferenceError> {
@@ -207,22 +207,15 @@ fn timeline_speed(
 
 /// Decoding `path` as a stream and finding its speech, alone (the first pass of a timeline).
 fn voice_activity_speed(
+    classifier: &ser_infer::Classifier,
     path: &std::path::Path,
-    rate: u32,
     cfg: &ser_audio::vad::VadConfig,
     seconds: f64,
 ) -> anyhow::Result<Vec<String>> {
     let start = Instant::now();
-    let mut detector = ser_audio::vad::SpeechDetector::new(rate, cfg);
-    let options = ser_audio::LoadOptions {
-        target_rate: Some(rate),
-        max_duration_s: None,
-    };
-    ser_audio::stream(path, &options, &mut |block: &[f32]| {
-        detector.push(block);
-        Ok::<(), ser_audio::AudioError>(())
-    })?;
-    let segments = detector.finish(cfg).len();
+    let segments = classifier
+        .speech(ser_infer::Recording::File(path), cfg)?
+        .len();
     let elapsed = start.elapsed().as_secs_f64();
     Ok(vec![
         format!(

@@ -172,13 +172,6 @@ pub struct Streamed {
     pub samples: u64,
 }
 
-impl Streamed {
-    /// Duration in seconds.
-    pub fn duration_s(&self) -> f64 {
-        self.samples as f64 / f64::from(self.sample_rate.max(1))
-    }
-}
-
 /// Describes an audio file from its headers (counting packets when the header has no length).
 pub fn probe(path: &Path) -> Result<AudioInfo, AudioError> {
     decode::catch_decoder_panics(path, || {
@@ -194,6 +187,15 @@ pub fn probe_bytes(bytes: &[u8], name: &str) -> Result<AudioInfo, AudioError> {
         let stream = decode::open_stream(&source::Input::bytes(bytes, name)?)?;
         info::describe(stream)
     })
+}
+
+/// The periodic Hann window of `n` points (`0.5 - 0.5 cos(2πi/n)`): overlap-added at half
+/// its length it sums to exactly 1, and times a DFT it is the basis of an STFT.
+pub(crate) fn hann_periodic(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos())
+        .map(|w| w as f32)
+        .collect()
 }
 
 fn stream_input<E: From<AudioError>>(

@@ -37,9 +37,15 @@ impl Segment {
 
     /// The samples of `audio` (at `sample_rate`) this segment covers, clamped to the signal.
     pub fn slice<'a>(&self, audio: &'a [f32], sample_rate: u32) -> &'a [f32] {
-        let at = |t: f64| ((t * f64::from(sample_rate)).round().max(0.0) as usize).min(audio.len());
+        &audio[self.sample_range(sample_rate, audio.len())]
+    }
+
+    /// The indices of the samples this segment covers in a signal of `len` samples at
+    /// `sample_rate`, clamped to it.
+    pub fn sample_range(&self, sample_rate: u32, len: usize) -> std::ops::Range<usize> {
+        let at = |t: f64| ((t * f64::from(sample_rate)).round().max(0.0) as usize).min(len);
         let (a, b) = (at(self.start_s), at(self.end_s));
-        &audio[a..b.max(a)]
+        a..b.max(a)
     }
 }
 
@@ -197,7 +203,7 @@ impl SpeechDetector {
 fn silero_speech(probabilities: &[f32], duration_s: f64, cfg: &VadConfig) -> Vec<Segment> {
     let hop_s = silero::CHUNK as f64 / f64::from(silero::RATE);
     let mut speaking = false;
-    let mut active: Vec<bool> = probabilities
+    let active: Vec<bool> = probabilities
         .iter()
         .map(|&p| {
             let threshold = cfg.speech_probability - if speaking { 0.15 } else { 0.0 };
@@ -205,16 +211,46 @@ fn silero_speech(probabilities: &[f32], duration_s: f64, cfg: &VadConfig) -> Vec
             speaking
         })
         .collect();
-    bridge_gaps(&mut active, (cfg.hangover_s / hop_s).round() as usize);
-    let segments: Vec<Segment> = runs_to_segments(&active, hop_s, 0.0, duration_s)
-        .into_iter()
-        .filter(|s| s.duration_s() >= cfg.min_speech_s)
-        .collect();
-    pad(
-        merge_close(segments, cfg.min_silence_s),
-        cfg.padding_s,
+    let frames = Frames {
+        hop_s,
+        centre: 0.0,
+        max_gap: (cfg.hangover_s / hop_s).round() as usize,
         duration_s,
-    )
+    };
+    frames.speech(active, cfg, |_| true)
+}
+
+/// How a detector's per-frame decisions map onto time.
+struct Frames {
+    hop_s: f64,
+    /// ½ for frames centred on multiples of the hop, 0 for chunks that start there.
+    centre: f64,
+    /// Gaps of at most this many frames inside speech are bridged (`hangover_s`).
+    max_gap: usize,
+    duration_s: f64,
+}
+
+impl Frames {
+    /// The rules both detectors share: gaps bridged, short speech dropped, close segments
+    /// merged, those `keep` refuses dropped, the rest padded.
+    fn speech(
+        &self,
+        mut active: Vec<bool>,
+        cfg: &VadConfig,
+        keep: impl Fn(&Segment) -> bool,
+    ) -> Vec<Segment> {
+        bridge_gaps(&mut active, self.max_gap);
+        let segments: Vec<Segment> =
+            runs_to_segments(&active, self.hop_s, self.centre, self.duration_s)
+                .into_iter()
+                .filter(|s| s.duration_s() >= cfg.min_speech_s)
+                .collect();
+        let segments = merge_close(segments, cfg.min_silence_s)
+            .into_iter()
+            .filter(keep)
+            .collect();
+        pad(segments, cfg.padding_s, self.duration_s)
+    }
 }
 
 impl VadConfig {
@@ -333,20 +369,20 @@ impl SpeechLevels {
             return Vec::new();
         }
         let threshold = threshold_db(levels, cfg);
-        let mut active: Vec<bool> = levels
+        let active = levels
             .iter()
             .map(|&l| l > threshold && l > SILENCE_DB)
             .collect();
-        bridge_gaps(&mut active, (cfg.hangover_s / cfg.hop_s).round() as usize);
-        let segments: Vec<Segment> = runs_to_segments(&active, self.hop_s, 0.5, self.duration_s)
-            .into_iter()
-            .filter(|s| s.duration_s() >= cfg.min_speech_s)
-            .collect();
-        let segments = merge_close(segments, cfg.min_silence_s)
-            .into_iter()
-            .filter(|s| level_variation_db(levels, s, self.hop_s) >= cfg.min_variation_db)
-            .collect();
-        pad(segments, cfg.padding_s, self.duration_s)
+        let frames = Frames {
+            hop_s: self.hop_s,
+            centre: 0.5,
+            max_gap: (cfg.hangover_s / cfg.hop_s).round() as usize,
+            duration_s: self.duration_s,
+        };
+        // A steady sound (hum, a tone, fan or white noise) is not speech.
+        frames.speech(active, cfg, |s| {
+            level_variation_db(levels, s, self.hop_s) >= cfg.min_variation_db
+        })
     }
 }
 

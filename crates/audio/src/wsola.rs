@@ -30,10 +30,7 @@ impl Wsola {
     fn new(sample_rate: u32) -> Self {
         let len = ((FRAME_S * f64::from(sample_rate)).round() as usize).max(64) & !1;
         // Periodic Hann: overlap-added at half its length it sums to exactly 1.
-        let win = (0..len)
-            .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / len as f64).cos())
-            .map(|w| w as f32)
-            .collect();
+        let win = crate::hann_periodic(len);
         Self {
             win,
             hop_out: len / 2,

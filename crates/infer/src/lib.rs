@@ -262,18 +262,19 @@ impl Classifier {
         clips: Vec<ClipFeatures>,
     ) -> Vec<Result<ClipPrediction, InferenceError>> {
         let mut speaker = SpeakerMeans::default();
-        if self.normalises_by_speaker() {
-            clips.iter().for_each(|clip| self.hear(&mut speaker, clip));
-        }
+        clips.iter().for_each(|clip| self.hear(&mut speaker, clip));
         clips
             .into_iter()
             .map(|clip| self.classify_as(&speaker, clip))
             .collect()
     }
 
-    /// Adds a clip to the band means of its speaker (for per-speaker feature sets).
+    /// Adds a clip to the band means of its speaker (for per-speaker feature sets; nothing
+    /// for others).
     fn hear(&self, speaker: &mut SpeakerMeans, clip: &ClipFeatures) {
-        speaker.add(&clip.features, &self.features.frame_levels(&clip.features));
+        if self.normalises_by_speaker() {
+            speaker.add(&clip.features, &self.features.frame_levels(&clip.features));
+        }
     }
 
     /// Classifies a clip of the speaker whose clips [`Classifier::hear`] took in (normalised
@@ -378,9 +379,7 @@ impl<C: Deref<Target = Classifier>> LiveStream<C> {
             let features = classifier.extract(&window.samples, &name)?;
             let clip = ClipFeatures { name, features };
             // The stream is one speaker: all the speech heard so far sets the means.
-            if classifier.normalises_by_speaker() {
-                classifier.hear(&mut self.heard, &clip);
-            }
+            classifier.hear(&mut self.heard, &clip);
             Some(classifier.classify_as(&self.heard, clip)?)
         } else {
             None

@@ -172,13 +172,8 @@ impl Classifier {
         name: &str,
         options: &TimelineOptions,
     ) -> Result<Vec<TimedPrediction>, InferenceError> {
-        let mut detector = SpeechDetector::new(self.sample_rate(), &options.vad);
-        recording.for_each_block(self, &mut |block| {
-            detector.push(block);
-            Ok(())
-        })?;
-        let speech: Vec<Segment> = detector
-            .finish(&options.vad)
+        let speech: Vec<Segment> = self
+            .speech(recording, &options.vad)?
             .into_iter()
             .filter(|s| s.duration_s() >= options.min_segment_s)
             .collect();
@@ -204,6 +199,20 @@ impl Classifier {
             timeline = smooth(&timeline, self.labels(), self.uncertain_below);
         }
         Ok(timeline)
+    }
+
+    /// The speech segments of `recording` (the timeline's first pass over it).
+    pub fn speech(
+        &self,
+        recording: Recording<'_>,
+        vad: &VadConfig,
+    ) -> Result<Vec<Segment>, InferenceError> {
+        let mut detector = SpeechDetector::new(self.sample_rate(), vad);
+        recording.for_each_block(self, &mut |block| {
+            detector.push(block);
+            Ok(())
+        })?;
+        Ok(detector.finish(vad))
     }
 
     /// Hands the features of each window (in time order) of `recording` to `out`, in one
@@ -257,28 +266,19 @@ impl<'w> WindowCutter<'w> {
         }
     }
 
-    /// Sample index of time `t`, clamped to the samples received.
-    fn sample_at(&self, t: f64) -> usize {
-        ((t * f64::from(self.sample_rate)).round().max(0.0) as usize).min(self.samples)
-    }
-
     /// Hands on every window that `block` completes, then drops what no later window needs.
     fn push(&mut self, block: &[f32], out: &mut WindowSink<'_>) -> Result<(), InferenceError> {
         self.samples += block.len();
         self.held.extend_from_slice(block);
         while let Some(window) = self.windows.get(self.next) {
-            let end = (window.end_s * f64::from(self.sample_rate))
-                .round()
-                .max(0.0) as usize;
-            if end > self.samples {
+            if window.sample_range(self.sample_rate, usize::MAX).end > self.samples {
                 break;
             }
             self.cut(out)?;
         }
-        let keep_from = self
-            .windows
-            .get(self.next)
-            .map_or(self.samples, |w| self.sample_at(w.start_s));
+        let keep_from = self.windows.get(self.next).map_or(self.samples, |w| {
+            w.sample_range(self.sample_rate, self.samples).start
+        });
         let held_from = self.samples - self.held.len();
         self.held.drain(..keep_from.saturating_sub(held_from));
         Ok(())
@@ -295,10 +295,12 @@ impl<'w> WindowCutter<'w> {
     fn cut(&mut self, out: &mut WindowSink<'_>) -> Result<(), InferenceError> {
         let window = self.windows[self.next];
         let held_from = self.samples - self.held.len();
-        let a = self.sample_at(window.start_s);
-        let b = self.sample_at(window.end_s).max(a);
-        debug_assert!(a >= held_from, "windows out of order");
-        out(&window, &self.held[a - held_from..b - held_from])?;
+        let range = window.sample_range(self.sample_rate, self.samples);
+        debug_assert!(range.start >= held_from, "windows out of order");
+        out(
+            &window,
+            &self.held[range.start - held_from..range.end - held_from],
+        )?;
         self.next += 1;
         Ok(())
     }

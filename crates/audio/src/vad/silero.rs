@@ -210,6 +210,7 @@ struct Scratch {
     spectrum: Vec<realfft::num_complex::Complex<f32>>,
     a: Vec<f32>,
     b: Vec<f32>,
+    gates: Vec<f32>,
 }
 
 impl SileroVad {
@@ -219,12 +220,7 @@ impl SileroVad {
             .then(|| StreamResampler::new(sample_rate, RATE))
             .transpose()?;
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(N_FFT);
-        let window = (0..N_FFT)
-            .map(|n| {
-                let x = 2.0 * std::f64::consts::PI * n as f64 / N_FFT as f64;
-                (0.5 - 0.5 * x.cos()) as f32
-            })
-            .collect();
+        let window = crate::hann_periodic(N_FFT);
         Ok(Self {
             weights: weights(),
             fft,
@@ -287,7 +283,8 @@ impl SileroVad {
         matmul_bias(&s.a, &w.conv4, &w.biases[3], 64, true, &mut s.b);
         matmul_bias(&s.b, &w.w_ih, &w.lstm_bias, HIDDEN, false, &mut s.a);
         for input_gates in s.a.chunks_exact(4 * HIDDEN) {
-            probabilities.push(lstm_step(w, input_gates, &mut self.h, &mut self.c));
+            let p = lstm_step(w, input_gates, &mut s.gates, &mut self.h, &mut self.c);
+            probabilities.push(p);
         }
         self.pending.drain(..chunks * CHUNK);
     }
@@ -322,12 +319,20 @@ impl SileroVad {
 }
 
 /// One LSTM step from the input's gate contributions; returns the speech probability.
-fn lstm_step(w: &Weights, input_gates: &[f32], h: &mut [f32], c: &mut [f32]) -> f32 {
-    let gates: Vec<f32> = input_gates
-        .iter()
-        .enumerate()
-        .map(|(g, x)| x + dot(&w.w_hh[g * HIDDEN..][..HIDDEN], h))
-        .collect();
+fn lstm_step(
+    w: &Weights,
+    input_gates: &[f32],
+    gates: &mut Vec<f32>,
+    h: &mut [f32],
+    c: &mut [f32],
+) -> f32 {
+    gates.clear();
+    gates.extend(
+        input_gates
+            .iter()
+            .enumerate()
+            .map(|(g, x)| x + dot(&w.w_hh[g * HIDDEN..][..HIDDEN], h)),
+    );
     for j in 0..HIDDEN {
         let gate = |k: usize| gates[k * HIDDEN + j];
         let (i, f, g, o) = (
