@@ -7,7 +7,7 @@ use ser_audio::augment::AugmentSpec;
 use ser_corpus::{CacheMode, Dataset, FeatureCache, OpenOptions};
 use ser_features::FeatureConfig;
 use ser_model::bundle::ModelSpec;
-use ser_train::fit::{FitConfig, FreqWarp, SpecAugment};
+use ser_train::fit::{Adversary, FitConfig, FreqWarp, NuisanceKind, SpecAugment};
 use ser_train::pipeline::{self, Augmentation, Featurised};
 
 use crate::output;
@@ -65,6 +65,14 @@ pub struct FitArgs {
     pub mixup: Option<f32>,
     #[arg(long, default_value_t = 0.0)]
     pub label_smoothing: f32,
+    /// An adversarial head that the network learns to defeat, so that the clip embedding
+    /// carries no trace of this nuisance (cnn4): the sentence spoken (told apart within
+    /// each corpus and emotion), the speaker, or the corpus.
+    #[arg(long, value_parser = NuisanceKind::NAMES)]
+    pub adversary: Option<String>,
+    /// The strongest gradient reversal of --adversary (reached as training goes on).
+    #[arg(long, default_value_t = 0.3, requires = "adversary")]
+    pub adversary_weight: f32,
     /// Weight the loss by inverse class frequency.
     #[arg(long)]
     pub class_balanced: bool,
@@ -141,6 +149,13 @@ impl FitArgs {
         fit.keep_last = self.keep_last;
         fit.mixup = self.mixup;
         fit.label_smoothing = self.label_smoothing;
+        fit.adversary = match &self.adversary {
+            Some(target) => Some(Adversary {
+                target: target.parse().map_err(anyhow::Error::msg)?,
+                weight: self.adversary_weight,
+            }),
+            None => None,
+        };
         fit.class_balanced = self.class_balanced;
         fit.members = self.members;
         Ok(fit)

@@ -12,13 +12,15 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use ser_corpus::{CacheKey, Dataset, FeatureCache, Split, SplitOptions};
+use ser_corpus::{CacheKey, Clip, Dataset, FeatureCache, Split, SplitOptions};
 use ser_features::{Extractor, FeatureConfig, FeatureMatrix, SpeakerMeans, UtteranceNorm};
 use ser_model::Predictor;
 use ser_model::bundle::ModelSpec;
 use ser_model::input::FeatureView;
 
-use crate::fit::{EpochReport, FitConfig, FitError, TrainData, argmax, fit};
+use crate::fit::{
+    EpochReport, FitConfig, FitError, Nuisance, NuisanceKind, TrainData, argmax, fit,
+};
 use crate::folds::{FoldResult, FoldStore, TestPredictions};
 use crate::metrics::{EvalInput, MetricsError};
 use crate::report::{
@@ -451,8 +453,7 @@ fn run_fold(
     on_epoch: impl FnMut(&EpochReport) + Send,
 ) -> Result<FoldResult, PipelineError> {
     let started = Instant::now();
-    let train = samples.train_data(&split.train, true)?;
-    let val = samples.train_data(&split.val, false)?;
+    let (train, val) = samples.fit_parts(split, fit_config)?;
     let outcome = fit(fit_config, &train, &val, samples.labels, on_epoch)
         .map_err(|source| PipelineError::Fit { fold, source })?;
     // Epochs trained before a resume count too.
@@ -755,6 +756,13 @@ pub fn training_settings(fit: &FitConfig, featurised: &Featurised) -> String {
     if fit.class_balanced {
         parts.push("class-balanced loss".into());
     }
+    if let Some(adversary) = &fit.adversary {
+        parts.push(format!(
+            "{}-adversarial head (reversal up to {})",
+            adversary.target.name(),
+            adversary.weight
+        ));
+    }
     if augmented_copies > 0 {
         parts.push(format!("{augmented_copies} augmented copies"));
         if featurised.channel_simulation {
@@ -890,8 +898,7 @@ pub fn train(
         labels: &labels,
         merged_answers: Vec::new(),
     };
-    let train = samples.train_data(&split.train, true)?;
-    let val = samples.train_data(&split.val, false)?;
+    let (train, val) = samples.fit_parts(&split, &run.fit)?;
     let outcome = fit(&run.fit, &train, &val, &labels, on_epoch)
         .map_err(|source| PipelineError::Fit { fold: 0, source })?;
     let mut bundle = outcome.bundle;
@@ -1092,6 +1099,22 @@ fn at_least_two(
 }
 
 /// The featurised clips of one dataset, indexed like `dataset.clips`.
+/// The (group, class) an adversarial head tells `clip` apart by (see
+/// [`crate::fit::Adversary`]); `None` where the clip does not say (no sentence number).
+fn nuisance_key(clip: &Clip, kind: NuisanceKind) -> Option<(String, String)> {
+    let corpus = ser_corpus::corpus_of_speaker(&clip.speaker).unwrap_or_default();
+    match kind {
+        NuisanceKind::Sentence => {
+            let sentence = ["sentence", "statement", "text"]
+                .iter()
+                .find_map(|field| clip.extra.get(*field))?;
+            Some((format!("{corpus}/{}", clip.emotion), sentence.clone()))
+        }
+        NuisanceKind::Speaker => Some((String::new(), clip.speaker.clone())),
+        NuisanceKind::Corpus => Some((String::new(), corpus.to_string())),
+    }
+}
+
 struct Samples<'a> {
     dataset: &'a Dataset,
     featurised: &'a Featurised,
@@ -1129,13 +1152,29 @@ impl Samples<'_> {
 
     /// The clips at `indices` as training data, with their augmented copies when
     /// `with_augmented` (the training part only: validation and test see originals).
+    /// The training part of `split` (augmented copies and, when `fit` has an adversary, its
+    /// nuisance included) and its validation part.
+    fn fit_parts(
+        &self,
+        split: &Split,
+        fit: &FitConfig,
+    ) -> Result<(TrainData, TrainData), PipelineError> {
+        let nuisance = fit.adversary.map(|a| a.target);
+        let train = self.train_data(&split.train, true, nuisance)?;
+        Ok((train, self.train_data(&split.val, false, None)?))
+    }
+
+    /// With `nuisance`, each sample also carries that nuisance of its clip (for an
+    /// adversarial head).
     fn train_data(
         &self,
         indices: &[usize],
         with_augmented: bool,
+        nuisance: Option<NuisanceKind>,
     ) -> Result<TrainData, PipelineError> {
         let mut rows = 0;
         let (mut x, mut y) = (Vec::new(), Vec::new());
+        let mut keys = Vec::new();
         for (i, m) in self.usable(indices) {
             rows = m.rows;
             let (copies, alone) = match with_augmented {
@@ -1146,12 +1185,25 @@ impl Samples<'_> {
                 false => (&[][..], None),
             };
             let alone = alone.filter(|_| self.featurised.train_alone);
+            let key = nuisance.and_then(|kind| nuisance_key(&self.dataset.clips[i], kind));
             for matrix in std::iter::once(m).chain(copies).chain(alone) {
                 x.push(matrix.data.clone());
                 y.push(self.label_index(i));
+                keys.push(key.clone());
             }
         }
-        TrainData::new(rows, x, y).map_err(|source| PipelineError::Fit { fold: 0, source })
+        let fit_error = |source| PipelineError::Fit { fold: 0, source };
+        let data = TrainData::new(rows, x, y).map_err(fit_error)?;
+        match nuisance {
+            None => Ok(data),
+            Some(_) => {
+                let keys = keys
+                    .iter()
+                    .map(|k| k.as_ref().map(|(g, c)| (&g[..], &c[..])));
+                data.with_nuisance(Nuisance::from_keys(keys))
+                    .map_err(fit_error)
+            }
+        }
     }
 
     /// Predicts the test part of `split`: its metrics (with calibration), per corpus and
@@ -1401,7 +1453,7 @@ fn git_commit() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ser_corpus::{Clip, Corpus};
+    use ser_corpus::Corpus;
 
     fn clip(name: &str, emotion: &str) -> Clip {
         Clip {
@@ -1420,6 +1472,27 @@ mod tests {
             cols: 1,
             data: vec![value; 2],
         }
+    }
+
+    #[test]
+    fn sentences_are_told_apart_within_corpus_and_emotion_speakers_and_corpora_overall() {
+        let mut ased = clip("ased/07", "sad");
+        ased.extra.insert("sentence".into(), "03".into());
+        let mut ravdess = clip("ravdess/1", "sad");
+        ravdess.extra.insert("statement".into(), "02".into());
+        let key = |c: &Clip, kind| nuisance_key(c, kind).unwrap();
+        let pair = |g: &str, c: &str| (g.to_string(), c.to_string());
+        assert_eq!(key(&ased, NuisanceKind::Sentence), pair("ased/sad", "03"));
+        assert_eq!(
+            key(&ravdess, NuisanceKind::Sentence),
+            pair("ravdess/sad", "02")
+        );
+        assert_eq!(key(&ased, NuisanceKind::Speaker), pair("", "ased/07"));
+        assert_eq!(key(&ravdess, NuisanceKind::Corpus), pair("", "ravdess"));
+        assert_eq!(
+            nuisance_key(&clip("x", "sad"), NuisanceKind::Sentence),
+            None
+        );
     }
 
     #[test]
@@ -1481,12 +1554,12 @@ mod tests {
             merged_answers: Vec::new(),
         };
 
-        let train = samples.train_data(&[0, 1], true).unwrap();
+        let train = samples.train_data(&[0, 1], true, None).unwrap();
         assert_eq!(train.len(), 6);
         assert_eq!(train.y, vec![0, 0, 0, 1, 1, 1]);
         assert_eq!(train.x[1], vec![1.5; 2]);
 
-        let val = samples.train_data(&[0, 1], false).unwrap();
+        let val = samples.train_data(&[0, 1], false, None).unwrap();
         assert_eq!(val.y, vec![0, 1]);
         assert_eq!(val.x, vec![vec![1.0; 2], vec![2.0; 2]]);
     }
@@ -1589,7 +1662,7 @@ mod tests {
                 labels: &labels,
                 merged_answers: Vec::new(),
             };
-            samples.train_data(&[0, 1], with_augmented).unwrap().x
+            samples.train_data(&[0, 1], with_augmented, None).unwrap().x
         };
         assert_eq!(train(&featurised, true).len(), 2);
         featurised.train_alone = true;
@@ -1608,7 +1681,7 @@ mod tests {
 #[cfg(test)]
 mod parallel_folds {
     use super::*;
-    use ser_corpus::{Clip, Corpus};
+    use ser_corpus::Corpus;
     use ser_model::nets::Cnn4Config;
 
     /// Ten speakers, six clips each; class c raises rows 2c and 2c+1 of an 8 x 20 matrix.

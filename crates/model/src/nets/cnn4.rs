@@ -76,15 +76,24 @@ impl Cnn4Config {
 
 impl Cnn4 {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
+        self.classify(self.embed(x))
+    }
+
+    /// The pooled clip embedding [B, D] that the output layer reads.
+    pub fn embed(&self, x: Tensor<3>) -> Tensor<2> {
         let mut x = x;
         for block in &self.blocks {
             x = block.forward(x);
         }
-        let pooled = if self.with_std {
+        if self.with_std {
             mean_and_std_over_time(x)
         } else {
             mean_over_time(x)
-        };
-        self.out.forward(self.dropout.forward_seeded(pooled))
+        }
+    }
+
+    /// Logits from an embedding made by [`Self::embed`].
+    pub fn classify(&self, embedding: Tensor<2>) -> Tensor<2> {
+        self.out.forward(self.dropout.forward_seeded(embedding))
     }
 }

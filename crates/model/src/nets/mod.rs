@@ -147,6 +147,21 @@ impl Architecture {
         }
     }
 
+    /// Width of the pooled clip embedding that [`Net::forward_with_embedding`] returns, for
+    /// the networks that expose one.
+    pub fn embedding_width(&self) -> Option<usize> {
+        match self {
+            Self::Cnn4(c) => {
+                let last = *c.channels.last()?;
+                Some(match c.pooling {
+                    cnn4::TimePooling::MeanStd => 2 * last,
+                    cnn4::TimePooling::Mean => last,
+                })
+            }
+            _ => None,
+        }
+    }
+
     pub fn input_kind(&self) -> InputKind {
         match self {
             Self::Cnn1dPooled(_) | Self::Mlp(_) => InputKind::Pooled,
@@ -290,18 +305,23 @@ impl std::str::FromStr for Architecture {
     }
 }
 
+/// Draws every parameter of `module` now (see [`Net::initialise_now`]).
+pub fn initialise_now(module: &impl Module) {
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            param.val();
+        }
+    }
+    module.visit(&mut Touch);
+}
+
 impl Net {
     /// Draws every parameter's initial value now. burn draws them lazily, at first use, from
     /// whatever state the backend's generator has then; drawn right after building, under the
     /// seed set for it, they depend on that seed alone.
     pub fn initialise_now(&self) {
-        struct Touch;
-        impl ModuleVisitor for Touch {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                param.val();
-            }
-        }
-        self.visit(&mut Touch);
+        initialise_now(self);
     }
 
     /// `x`: [B, F, T] -> logits [B, classes]. Pooled models average over T.
@@ -316,6 +336,18 @@ impl Net {
             Self::Cnn4(net) => net.forward(x),
             Self::Resnet9(net) => net.forward(x),
             Self::Transformer(net) => net.forward(x),
+        }
+    }
+
+    /// Logits and the pooled embedding they were computed from, for networks that expose
+    /// one (cnn4); an adversarial head in training reads the embedding.
+    pub fn forward_with_embedding(&self, x: Tensor<3>) -> Option<(Tensor<2>, Tensor<2>)> {
+        match self {
+            Self::Cnn4(net) => {
+                let embedding = net.embed(x);
+                Some((net.classify(embedding.clone()), embedding))
+            }
+            _ => None,
         }
     }
 }

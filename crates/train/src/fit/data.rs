@@ -5,6 +5,7 @@ use ser_model::input::{FeatureView, Normalisation, crop_or_pad, pool_mean};
 use ser_model::rng::SplitMix64;
 
 use super::FitError;
+use super::adversary::Nuisance;
 use super::augment::{FreqWarp, SpecAugment, mixup};
 
 /// Labelled feature matrices: each `x[i]` is row-major [rows, T_i] (T_i = 1 for a pooled
@@ -14,14 +15,28 @@ pub struct TrainData {
     pub rows: usize,
     pub x: Vec<Vec<f32>>,
     pub y: Vec<usize>,
+    /// What an adversarial head is trained to recover from each sample, when one is.
+    pub nuisance: Option<Nuisance>,
 }
 
 impl TrainData {
     /// Checks shapes and values, so that training cannot panic on them.
     pub fn new(rows: usize, x: Vec<Vec<f32>>, y: Vec<usize>) -> Result<Self, FitError> {
-        let data = Self { rows, x, y };
+        let data = Self {
+            rows,
+            x,
+            y,
+            nuisance: None,
+        };
         data.check(usize::MAX)?;
         Ok(data)
+    }
+
+    /// The same data with each sample's nuisance class (one per sample).
+    pub fn with_nuisance(mut self, nuisance: Nuisance) -> Result<Self, FitError> {
+        nuisance.check(self.len())?;
+        self.nuisance = Some(nuisance);
+        Ok(self)
     }
 
     pub fn len(&self) -> usize {
@@ -79,6 +94,7 @@ pub(crate) struct Prepared {
     pub frames: usize,
     pub samples: Vec<Vec<f32>>,
     pub y: Vec<usize>,
+    pub nuisance: Option<Nuisance>,
     pub norm: Normalisation,
 }
 
@@ -107,6 +123,7 @@ impl Prepared {
             frames,
             samples,
             y: data.y.clone(),
+            nuisance: data.nuisance.clone(),
             norm,
         }
     }
@@ -122,6 +139,8 @@ pub(crate) struct Batch {
     pub targets: Vec<f32>,
     pub weights: Vec<f32>,
     pub labels: Vec<usize>,
+    /// Each sample's nuisance class, when the data has them.
+    pub nuisance: Option<Vec<usize>>,
 }
 
 /// How batches are made (the train-only options of the fit configuration).
@@ -175,11 +194,16 @@ impl BatchRecipe<'_> {
             mixup(alpha, &mut x, &mut targets, &mut weights, len, rng);
         }
         let labels = indices.iter().map(|&i| data.y[i]).collect();
+        let nuisance = data
+            .nuisance
+            .as_ref()
+            .map(|n| indices.iter().map(|&i| n.class_of[i]).collect());
         Batch {
             x,
             targets,
             weights,
             labels,
+            nuisance,
         }
     }
 

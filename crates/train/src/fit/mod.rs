@@ -9,6 +9,7 @@
 //! run is a function of its configuration and data. burn's Flex generator is global to the
 //! process, so one fit holds a process-wide lock; fits in one process run one at a time.
 
+mod adversary;
 mod augment;
 mod checkpoint;
 mod data;
@@ -26,6 +27,7 @@ use ser_model::classical::ClassicalError;
 use ser_model::{BundleError, InputKind, ModelError};
 use serde::{Deserialize, Serialize};
 
+pub use adversary::{Adversary, Nuisance, NuisanceKind};
 pub use augment::{FreqWarp, SpecAugment};
 pub use data::TrainData;
 pub use schedule::Schedule;
@@ -67,6 +69,10 @@ pub struct FitConfig {
     /// best epoch can be a spike early in the schedule; a cosine schedule's end is not.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub keep_last: bool,
+    /// An adversarial head on the clip embedding that the network learns to defeat (cnn4
+    /// only; the training data must carry the nuisance, see [`TrainData::with_nuisance`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adversary: Option<Adversary>,
     pub seed: u64,
     /// Networks trained with seeds `seed`, `seed + 1`, ... whose class probabilities are
     /// averaged (one ensemble bundle); 1 trains a single model.
@@ -108,6 +114,7 @@ impl FitConfig {
             mixup: None,
             weight_average: None,
             keep_last: false,
+            adversary: None,
             seed: 0,
             members: 1,
             jobs: 0,
@@ -328,6 +335,30 @@ fn check_inputs(
         return bad(format!(
             "weight average {keep}: the share kept must be in [0, 1)"
         ));
+    }
+    if let Some(adversary) = &cfg.adversary {
+        let embeds =
+            matches!(&cfg.model, ModelSpec::Network(arch) if arch.embedding_width().is_some());
+        if !embeds {
+            return bad("an adversarial head needs a network with a clip embedding (cnn4)".into());
+        }
+        if train.nuisance.is_none() {
+            return bad(format!(
+                "an adversary on the {} needs each training sample's {0}",
+                adversary.target.name()
+            ));
+        }
+        if cfg.mixup.is_some() {
+            return bad(
+                "mixup blends two clips, but the adversary needs one nuisance per sample".into(),
+            );
+        }
+        if !(adversary.weight.is_finite() && adversary.weight > 0.0) {
+            return bad(format!(
+                "adversary weight {} must be positive",
+                adversary.weight
+            ));
+        }
     }
     if cfg.keep_last && cfg.patience.is_some() {
         return bad("keeping the last epoch rules out early stopping (patience 0)".into());

@@ -11,6 +11,7 @@ use ser_model::burn::tensor::{Device, Tensor, TensorData, activation::log_softma
 use ser_model::rng::SplitMix64;
 use ser_model::{Architecture, Net, Predictor, weights};
 
+use super::adversary::{self, AdversaryHead, Nuisance};
 use super::checkpoint::{self, RunState};
 use super::data::{Batch, BatchRecipe, Prepared, TrainData, balanced_weights};
 use super::validate::{argmax, bundle_meta, score};
@@ -40,6 +41,15 @@ pub(crate) struct Run {
     pub average: Option<Vec<u8>>,
 }
 
+/// The adversarial head of a run that has one, with its own optimiser. It is not
+/// checkpointed: a resumed run starts a fresh head (it catches up within an epoch).
+struct AdversaryRun<'a> {
+    head: AdversaryHead,
+    optim: ModuleOptimizer,
+    nuisance: &'a Nuisance,
+    weight: f32,
+}
+
 pub(crate) fn optimiser(cfg: &FitConfig) -> ModuleOptimizer {
     AdamWConfig::new()
         .with_weight_decay(cfg.weight_decay as f32)
@@ -62,12 +72,28 @@ pub(crate) fn fit_network(
     let meta = bundle_meta(cfg, kind, train.rows, data.norm.clone(), labels);
     let device = ser_model::training_device().autodiff();
     let fingerprint = checkpoint::fingerprint(cfg, train, val, labels);
-    let mut run = {
+    let (mut run, mut adversary) = {
         let _init_guard = (!whole_fit).then(lock_global_rng);
-        match checkpoint::resume(cfg, arch, &meta, &fingerprint, &device)? {
+        let run = match checkpoint::resume(cfg, arch, &meta, &fingerprint, &device)? {
             Some(run) => run,
             None => fresh_run(cfg, arch, &meta, fingerprint, &device)?,
-        }
+        };
+        // Drawn after the network, so that its weights are those of a run without one.
+        let adversary = cfg
+            .adversary
+            .zip(data.nuisance.as_ref())
+            .zip(arch.embedding_width())
+            .map(|((adversary, nuisance), width)| {
+                let head = AdversaryHead::new(width, nuisance.classes(), &device);
+                ser_model::nets::initialise_now(&head);
+                AdversaryRun {
+                    head,
+                    optim: optimiser(cfg),
+                    nuisance,
+                    weight: adversary.weight,
+                }
+            });
+        (run, adversary)
     };
     let recipe = BatchRecipe {
         classes: labels.len(),
@@ -86,7 +112,17 @@ pub(crate) fn fit_network(
     };
     let mut stopped_early = patience_spent(&run);
     while !stopped_early && run.state.epoch < cfg.epochs && !stop_requested(cfg) {
-        let Some(report) = run_epoch(cfg, &mut run, &data, &recipe, &meta, val, &device)? else {
+        let epoch = run_epoch(
+            cfg,
+            &mut run,
+            &mut adversary,
+            &data,
+            &recipe,
+            &meta,
+            val,
+            &device,
+        )?;
+        let Some(report) = epoch else {
             break; // stopped mid-epoch: that epoch is not counted nor checkpointed
         };
         on_epoch(&report);
@@ -127,9 +163,11 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 }
 
 /// Trains one epoch, validates, and updates the best weights; `None` if stopped midway.
+#[allow(clippy::too_many_arguments)]
 fn run_epoch(
     cfg: &FitConfig,
     run: &mut Run,
+    adversary: &mut Option<AdversaryRun>,
     data: &Prepared,
     recipe: &BatchRecipe<'_>,
     meta: &BundleMeta,
@@ -138,7 +176,8 @@ fn run_epoch(
 ) -> Result<Option<EpochReport>, FitError> {
     let started = Instant::now();
     let epoch = run.state.epoch + 1;
-    let Some((train_loss, train_acc, lr)) = train_epoch(cfg, run, data, recipe, epoch, device)?
+    let Some((train_loss, train_acc, lr)) =
+        train_epoch(cfg, run, adversary, data, recipe, epoch, device)?
     else {
         return Ok(None);
     };
@@ -205,6 +244,7 @@ fn averaged_network(run: &mut Run, keep: f32) -> Result<Net, FitError> {
 fn train_epoch(
     cfg: &FitConfig,
     run: &mut Run,
+    adversary: &mut Option<AdversaryRun>,
     data: &Prepared,
     recipe: &BatchRecipe<'_>,
     epoch: usize,
@@ -241,7 +281,12 @@ fn train_epoch(
             total_steps,
             &run.state.schedule,
         );
-        let (loss, hits) = train_step(run, batch, data, recipe.classes, lr, device);
+        let progress = run.state.step as f64 / total_steps.max(1) as f64;
+        let adversary = adversary.as_mut().map(|a| {
+            let lambda = adversary::ramp(a.weight, progress);
+            (a, lambda)
+        });
+        let (loss, hits) = train_step(run, adversary, batch, data, recipe.classes, lr, device);
         if !loss.is_finite() {
             return Err(FitError::Diverged(epoch));
         }
@@ -254,10 +299,12 @@ fn train_epoch(
     Ok(Some((loss_sum / seen, correct as f64 / seen, lr)))
 }
 
-/// Forward, weighted soft-target cross-entropy, backward, AdamW step.
-/// Returns the batch loss and the number of correct argmax predictions.
+/// Forward, weighted soft-target cross-entropy (plus the adversary's loss, its gradient
+/// reversed below the embedding, with the reversal factor given), backward, AdamW step.
+/// Returns the batch loss of the emotions and the number of correct argmax predictions.
 fn train_step(
     run: &mut Run,
+    adversary: Option<(&mut AdversaryRun, f32)>,
     batch: Batch,
     data: &Prepared,
     classes: usize,
@@ -272,14 +319,37 @@ fn train_step(
     );
     let targets = Tensor::<2>::from_data(TensorData::new(batch.targets, [b, classes]), device);
     let weights = Tensor::<1>::from_data(TensorData::new(batch.weights, [b]), device);
-    let logits = run.model.forward(x);
+    let with_embedding = adversary
+        .as_ref()
+        .zip(batch.nuisance.as_ref())
+        .and_then(|_| run.model.forward_with_embedding(x.clone()));
+    let (logits, embedding) = match with_embedding {
+        Some((logits, embedding)) => (logits, Some(embedding)),
+        None => (run.model.forward(x), None),
+    };
     let per_sample: Tensor<1> = (log_softmax(logits.clone(), 1) * targets)
         .sum_dim(1)
         .squeeze_dim(1);
     let loss = (per_sample * weights).sum().neg().div_scalar(weight_sum);
     let loss_value = loss.clone().into_scalar::<f32>() as f64;
     let hits = count_hits(logits, &batch.labels, classes);
-    let grads = GradientsParams::from_grads(loss.backward(), &run.model);
+    let adversary = adversary.zip(embedding).zip(batch.nuisance.as_deref());
+    let Some((((adversary, lambda), embedding), classes_of_batch)) = adversary else {
+        let grads = GradientsParams::from_grads(loss.backward(), &run.model);
+        run.model = run.optim.step(lr, run.model.clone(), grads);
+        return (loss_value, hits);
+    };
+    let adversary_loss = adversary.head.loss(
+        embedding,
+        lambda,
+        adversary.nuisance,
+        classes_of_batch,
+        device,
+    );
+    let mut grads = (loss + adversary_loss).backward();
+    let head_grads = GradientsParams::from_module(&mut grads, &adversary.head);
+    adversary.head = adversary.optim.step(lr, adversary.head.clone(), head_grads);
+    let grads = GradientsParams::from_grads(grads, &run.model);
     run.model = run.optim.step(lr, run.model.clone(), grads);
     (loss_value, hits)
 }

@@ -413,3 +413,66 @@ fn an_ensemble_is_its_seeds_trained_alone_and_averaged() {
         Err(FitError::BadConfig(_))
     ));
 }
+
+/// Two "sentences" per class, alternating over samples.
+fn with_sentences(data: TrainData) -> TrainData {
+    let keys: Vec<(String, String)> = data
+        .y
+        .iter()
+        .enumerate()
+        .map(|(i, y)| (format!("class {y}"), format!("sentence {}", i % 2)))
+        .collect();
+    let nuisance = Nuisance::from_keys(keys.iter().map(|(g, c)| Some((&g[..], &c[..]))));
+    data.with_nuisance(nuisance).unwrap()
+}
+
+#[test]
+fn an_adversary_changes_training_deterministically_and_emotions_are_still_learned() {
+    let arch = tiny("cnn4");
+    let (train, val) = data_for(&arch);
+    let train = with_sentences(train);
+    let plain_cfg = config(arch, 10);
+    let mut cfg = plain_cfg.clone();
+    cfg.adversary = Some(Adversary {
+        target: NuisanceKind::Sentence,
+        weight: 1.0,
+    });
+    let a = fit(&cfg, &train, &val, &labels(), |_| {}).unwrap();
+    let b = fit(&cfg, &train, &val, &labels(), |_| {}).unwrap();
+    assert_eq!(a.bundle.payload, b.bundle.payload);
+    let plain = fit(&plain_cfg, &train, &val, &labels(), |_| {}).unwrap();
+    assert_ne!(a.bundle.payload, plain.bundle.payload);
+    let first = a.reports[0].train_loss;
+    let last = a.reports.last().unwrap().train_loss;
+    assert!(last < 0.8 * first, "loss {first} -> {last}");
+}
+
+#[test]
+fn an_adversary_needs_an_embedding_nuisance_labels_and_no_mixup() {
+    let adversary = Some(Adversary {
+        target: NuisanceKind::Speaker,
+        weight: 0.3,
+    });
+    let refused = |cfg: &FitConfig, train: &TrainData, val: &TrainData| {
+        matches!(
+            fit(cfg, train, val, &labels(), |_| {}),
+            Err(FitError::BadConfig(_))
+        )
+    };
+    let mlp = tiny("mlp");
+    let (train, val) = data_for(&mlp);
+    let mut cfg = config(mlp, 1);
+    cfg.adversary = adversary;
+    assert!(refused(&cfg, &with_sentences(train), &val));
+
+    let cnn = tiny("cnn4");
+    let (train, val) = data_for(&cnn);
+    let mut cfg = config(cnn, 1);
+    cfg.adversary = adversary;
+    assert!(refused(&cfg, &train, &val), "no nuisance labels");
+    let train = with_sentences(train);
+    cfg.mixup = Some(0.4);
+    assert!(refused(&cfg, &train, &val), "mixup");
+    cfg.mixup = None;
+    assert!(fit(&cfg, &train, &val, &labels(), |_| {}).is_ok());
+}
