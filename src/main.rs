@@ -41,12 +41,14 @@ enum Command {
     Features(commands::features::Args),
     /// Run the web application and JSON API.
     Serve(commands::serve::Args),
+    /// Run training and testing jobs from the database, beside `ser serve` processes.
+    Worker(commands::worker::Args),
 }
 
 fn main() -> std::process::ExitCode {
     ser_model::keep_large_buffers_in_heap();
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_)) {
+    if !matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
         quit_quietly_on_a_closed_pipe();
     }
     let result = match cli.command {
@@ -60,6 +62,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => commands::eval::run(args),
         Command::Features(args) => commands::features::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Worker(args) => commands::worker::run(args),
     };
     match result {
         Ok(code) => code,

@@ -12,3 +12,4 @@ pub mod predict;
 pub mod serve;
 pub mod train;
 pub mod training;
+pub mod worker;

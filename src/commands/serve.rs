@@ -24,7 +24,8 @@ pub struct Args {
     /// Folder for uploads, job work folders and trained models (created if missing).
     #[arg(long, default_value = "ser-data")]
     pub data_dir: PathBuf,
-    /// Training/testing jobs that run at the same time.
+    /// Training/testing jobs this process runs at the same time; 0 runs none and leaves
+    /// them to `ser worker` processes on the same database and data folder.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
     /// Largest audio file accepted for prediction, in MB.
@@ -52,24 +53,26 @@ pub struct Args {
     pub vad: ser_audio::vad::Detector,
 }
 
+/// The database URL a process on `data_dir` uses unless given one: ser.db in that folder.
+pub(crate) fn database_url(database: Option<&str>, data_dir: &std::path::Path) -> String {
+    database
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("ser.db").display()))
+}
+
 impl Args {
     fn config(&self) -> ServerConfig {
         let defaults = ServerConfig::default();
         ServerConfig {
             addr: self.addr,
-            database_url: self.database.clone().unwrap_or_else(|| {
-                format!(
-                    "sqlite://{}?mode=rwc",
-                    self.data_dir.join("ser.db").display()
-                )
-            }),
+            database_url: database_url(self.database.as_deref(), &self.data_dir),
             data_dir: self.data_dir.clone(),
             secure_cookies: self.secure_cookies,
             trust_forwarded_for: self.trust_forwarded_for,
             max_audio_bytes: self.max_audio_mb.saturating_mul(MB),
             max_predict_files: self.max_files.max(1),
             max_zip_bytes: self.max_zip_mb.saturating_mul(MB),
-            job_workers: self.workers.max(1),
+            job_workers: self.workers,
             contact_email: self
                 .contact_email
                 .clone()
@@ -80,28 +83,44 @@ impl Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = args.config();
+    run_server(&args.data_dir, args.vad, |engine| {
+        ser_server::serve(config, engine)
+    })
+}
+
+/// Logging, the data folder, the engine and the async runtime of `ser serve` and `ser
+/// worker`; runs `main` on them.
+pub(crate) fn run_server<F>(
+    data_dir: &std::path::Path,
+    vad: ser_audio::vad::Detector,
+    main: impl FnOnce(Arc<dyn ser_server::Engine>) -> F,
+) -> anyhow::Result<ExitCode>
+where
+    F: std::future::Future<Output = Result<(), ser_server::ServerError>>,
+{
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into()),
         )
         .init();
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let engine = Arc::new(
         MlEngine::new()
             .context("cannot load the shipped model")?
-            .with_vad(args.vad),
+            .with_vad(vad),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let served = runtime.block_on(ser_server::serve(args.config(), engine));
+    let ran = runtime.block_on(main(engine));
     // A paused job's engine thread stops at its next check (a batch, a clip); one inside a
     // step it cannot leave (a large SVM fit) must not hold the exit: its job resumes later.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-    served?;
+    ran?;
     Ok(ExitCode::SUCCESS)
 }
 

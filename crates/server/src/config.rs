@@ -25,8 +25,13 @@ pub struct ServerConfig {
     pub max_predict_files: usize,
     /// Largest dataset ZIP accepted for training or testing.
     pub max_zip_bytes: u64,
-    /// Training/testing jobs that run at the same time.
+    /// Training/testing jobs this process runs at the same time (0: it runs none, and
+    /// leaves them to other processes on the same database, e.g. `ser worker`).
     pub job_workers: usize,
+    /// How long a worker's claim on a running job lasts unless renewed (it renews every
+    /// third of it, at most every 2 s): a worker that dies leaves its job to another after
+    /// this long.
+    pub job_lease: Duration,
     /// Failed sign-ins allowed per client address and per email within `signin_window`.
     pub signin_attempts: usize,
     /// Window for `signin_attempts`.
@@ -48,6 +53,7 @@ impl Default for ServerConfig {
             max_predict_files: 50,
             max_zip_bytes: 500 * 1024 * 1024,
             job_workers: 1,
+            job_lease: Duration::from_secs(30),
             signin_attempts: 10,
             signin_window: Duration::from_secs(5 * 60),
             contact_email: "hello@ser.example".to_owned(),

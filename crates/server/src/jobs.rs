@@ -14,8 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::engine::{EngineError, EpochRecord, TrainProgress, TrainSpec};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::jobs::RESUMING;
-use crate::store::jobs::{CANCELLED, DONE, FAILED, JobRecord, QUEUED, RUNNING};
+use crate::store::jobs::{CANCELLED, DONE, FAILED, JobRecord, QUEUED, RESUMED};
 use crate::store::models::ModelRecord;
 use crate::store::{new_id, now_ms};
 
@@ -65,36 +64,40 @@ impl TrainDetail {
     }
 }
 
-#[derive(Clone)]
+/// A job that runs in this process or that someone here follows.
 struct Live {
     events: broadcast::Sender<JobRecord>,
-    cancel: Arc<AtomicBool>,
+    /// The cancel flag while the job runs here.
+    cancel: Option<Arc<AtomicBool>>,
 }
 
-/// Queue plus the in-memory side of unfinished jobs.
+/// The jobs this process runs. The queue itself is the `jobs` table: every worker (in a
+/// `ser serve` or a `ser worker`, on any machine sharing the database) claims the oldest
+/// queued job under a lease it renews while the job runs; a worker that dies stops renewing,
+/// and another takes the job over and resumes it from its checkpoints.
 pub struct Jobs {
-    queue: mpsc::UnboundedSender<String>,
-    receiver: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>>,
+    /// Wakes this process's workers when it queued a job (others find it by polling).
+    wake: tokio::sync::Notify,
+    /// Event channels of the jobs running or followed here, and the cancel flags of those
+    /// running here.
     live: Mutex<HashMap<String, Live>>,
     /// The server is shutting down: running jobs stop where they are and stay unfinished
-    /// (resumed from their checkpoints by the next server), queued ones wait for it.
+    /// (resumed from their checkpoints by the next worker), queued ones wait for it.
     pausing: AtomicBool,
-}
-
-impl Default for Jobs {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// This process's name on the leases it holds.
+    owner: String,
+    /// How long a lease lasts without renewal.
+    lease: Duration,
 }
 
 impl Jobs {
-    pub fn new() -> Self {
-        let (queue, receiver) = mpsc::unbounded_channel();
+    pub fn new(lease: Duration) -> Self {
         Self {
-            queue,
-            receiver: Arc::new(tokio::sync::Mutex::new(receiver)),
+            wake: tokio::sync::Notify::new(),
             live: Mutex::new(HashMap::new()),
             pausing: AtomicBool::new(false),
+            owner: new_id(),
+            lease,
         }
     }
 
@@ -102,9 +105,10 @@ impl Jobs {
     /// for a server that is shutting down.
     pub fn pause_all(&self) {
         self.pausing.store(true, Ordering::Relaxed);
-        for live in self.live().values() {
-            live.cancel.store(true, Ordering::Relaxed);
+        for cancel in self.live().values().filter_map(|l| l.cancel.as_ref()) {
+            cancel.store(true, Ordering::Relaxed);
         }
+        self.wake.notify_waiters();
     }
 
     fn pausing(&self) -> bool {
@@ -115,33 +119,76 @@ impl Jobs {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queue a stored job for the workers.
-    pub fn enqueue(&self, id: &str) {
-        let (events, _) = broadcast::channel(64);
-        let cancel = Arc::new(AtomicBool::new(false));
-        self.live().insert(id.to_owned(), Live { events, cancel });
-        // The receiver lives as long as `self`, so sending cannot fail.
-        let _ = self.queue.send(id.to_owned());
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 4)
     }
 
-    /// Events of an unfinished job; `None` once it has finished.
-    pub fn subscribe(&self, id: &str) -> Option<broadcast::Receiver<JobRecord>> {
-        self.live().get(id).map(|l| l.events.subscribe())
+    /// How often an idle worker looks for jobs that other processes queued or left behind.
+    fn poll_every(&self) -> Duration {
+        (self.lease / 10).clamp(Duration::from_millis(20), Duration::from_secs(1))
     }
 
-    /// Ask a running job to stop; false if it is not live.
-    pub fn request_cancel(&self, id: &str) -> bool {
-        self.live()
+    /// How often a running job's lease is renewed (and a cancel request looked for).
+    fn renew_every(&self) -> Duration {
+        (self.lease / 3).min(Duration::from_secs(2))
+    }
+
+    pub fn running_here(&self) -> usize {
+        self.live().values().filter(|l| l.cancel.is_some()).count()
+    }
+
+    pub(crate) fn is_running_here(&self, id: &str) -> bool {
+        self.live().get(id).is_some_and(|l| l.cancel.is_some())
+    }
+
+    /// A job was stored as queued: wake a worker of this process.
+    pub fn notify_queued(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Registers a job starting here; its cancel flag. Followers already waiting for it keep
+    /// their channel.
+    fn track(&self, id: &str) -> Arc<AtomicBool> {
+        let cancel = Arc::new(AtomicBool::new(self.pausing()));
+        let mut live = self.live();
+        let entry = live.entry(id.to_owned()).or_insert_with(|| Live {
+            events: broadcast::channel(64).0,
+            cancel: None,
+        });
+        entry.cancel = Some(cancel.clone());
+        cancel
+    }
+
+    /// Events of a job from whichever worker of this process runs it, from now on (none
+    /// while it is queued or runs elsewhere: follow the database then). Hand the receiver
+    /// back with [`Self::unfollow`].
+    pub fn follow(&self, id: &str) -> broadcast::Receiver<JobRecord> {
+        let mut live = self.live();
+        let entry = live.entry(id.to_owned()).or_insert_with(|| Live {
+            events: broadcast::channel(64).0,
+            cancel: None,
+        });
+        entry.events.subscribe()
+    }
+
+    /// Forgets a followed job that does not run here once nobody follows it any more.
+    pub fn unfollow(&self, id: &str, receiver: broadcast::Receiver<JobRecord>) {
+        drop(receiver);
+        let mut live = self.live();
+        if live
             .get(id)
-            .map(|l| l.cancel.store(true, Ordering::Relaxed))
-            .is_some()
+            .is_some_and(|l| l.cancel.is_none() && l.events.receiver_count() == 0)
+        {
+            live.remove(id);
+        }
     }
 
-    fn cancel_flag(&self, id: &str) -> Arc<AtomicBool> {
-        self.live()
-            .get(id)
-            .map(|l| l.cancel.clone())
-            .unwrap_or_default()
+    /// Ask a job running in this process to stop at once (workers elsewhere read the
+    /// request from the database with their lease).
+    pub fn request_cancel(&self, id: &str) {
+        if let Some(cancel) = self.live().get(id).and_then(|l| l.cancel.as_ref()) {
+            cancel.store(true, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn publish(&self, job: &JobRecord) {
@@ -154,7 +201,13 @@ impl Jobs {
     /// Publish the final state and forget the job.
     pub(crate) fn finish(&self, job: &JobRecord) {
         self.publish(job);
-        self.live().remove(&job.id);
+        self.forget(&job.id);
+    }
+
+    /// Forget a job that stopped here (finished, paused, or taken over elsewhere); its
+    /// followers' channels close, and they follow the database.
+    fn forget(&self, id: &str) {
+        self.live().remove(id);
     }
 }
 
@@ -179,23 +232,60 @@ impl JobPaths {
     }
 }
 
+/// Starts `job_workers` workers in this process (none: it only serves).
 pub fn start_workers(state: &AppState) {
-    for _ in 0..state.config.job_workers.max(1) {
+    for _ in 0..state.config.job_workers {
         let state = state.clone();
         tokio::spawn(async move { worker_loop(state).await });
     }
 }
 
 async fn worker_loop(state: AppState) {
-    loop {
-        let next = state.jobs.receiver.lock().await.recv().await;
-        let Some(id) = next else { return };
-        if state.jobs.pausing() {
-            // Left queued in the database for the next server.
-            continue;
+    let jobs = &state.jobs;
+    while !jobs.pausing() {
+        match state.db.claim_next_job(&jobs.owner, jobs.lease_ms()).await {
+            Ok(Some((id, resumed))) => {
+                if let Err(e) = run_job(&state, &id, resumed).await {
+                    tracing::error!(job = %id, error = %e, "job bookkeeping failed");
+                }
+            }
+            Ok(None) => {
+                tokio::select! {
+                    _ = jobs.wake.notified() => {}
+                    _ = tokio::time::sleep(jobs.poll_every()) => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for queued jobs");
+                tokio::time::sleep(jobs.poll_every()).await;
+            }
         }
-        if let Err(e) = run_job(&state, &id).await {
-            tracing::error!(job = %id, error = %e, "job bookkeeping failed");
+    }
+}
+
+/// Renews the lease of a job running here until aborted; raises `cancel` when a cancel
+/// was requested, and `lost` too when the lease was lost (another worker took the job).
+async fn keep_lease(state: AppState, id: String, cancel: Arc<AtomicBool>, lost: Arc<AtomicBool>) {
+    let jobs = &state.jobs;
+    loop {
+        tokio::time::sleep(jobs.renew_every()).await;
+        match state
+            .db
+            .renew_job_lease(&id, &jobs.owner, jobs.lease_ms())
+            .await
+        {
+            Ok(Some(cancel_requested)) => {
+                if cancel_requested {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+            Ok(None) => {
+                lost.store(true, Ordering::Relaxed);
+                cancel.store(true, Ordering::Relaxed);
+                return;
+            }
+            // The lease may still hold until the database answers again.
+            Err(e) => tracing::warn!(job = %id, error = %e, "could not renew a job's lease"),
         }
     }
 }
@@ -239,35 +329,38 @@ impl From<AppError> for Failure {
     }
 }
 
-async fn run_job(state: &AppState, id: &str) -> Result<(), AppError> {
+/// Runs a job this process has claimed, to its end (or until it is paused or taken over).
+async fn run_job(state: &AppState, id: &str, resumed: bool) -> Result<(), AppError> {
     let Some(mut job) = state.db.job_by_id(id).await? else {
         return Ok(());
     };
+    let owner = &state.jobs.owner;
     let paths = JobPaths::new(state, &job.user_id, &job.id);
-    let resumed = job.message == RESUMING;
-    let starting = if resumed { RESUMED } else { "starting" };
-    // A job cancelled while queued is skipped.
-    if !state
-        .db
-        .transition_job(id, QUEUED, RUNNING, starting)
-        .await?
-    {
-        paths.remove().await;
-        return Ok(());
-    }
-    job.status = RUNNING.to_owned();
-    job.message = starting.to_owned();
+    let cancel = state.jobs.track(id);
+    let lost = Arc::new(AtomicBool::new(false));
+    let lease = tokio::spawn(keep_lease(
+        state.clone(),
+        id.to_owned(),
+        cancel.clone(),
+        lost.clone(),
+    ));
     state.jobs.publish(&job);
-    let cancel = state.jobs.cancel_flag(id);
     let outcome = match tokio::fs::create_dir_all(&paths.work_dir).await {
         Err(e) => Err(Failure::from(AppError::internal(e))),
         Ok(()) if job.kind == "train" => run_train(state, &mut job, &paths, cancel, resumed).await,
         Ok(()) => run_test(state, &mut job, &paths, cancel, resumed).await,
     };
+    lease.abort();
+    if lost.load(Ordering::Relaxed) {
+        tracing::warn!(job = %id, "lost the job's lease: another worker took it over");
+        state.jobs.forget(id);
+        return Ok(());
+    }
     if matches!(outcome, Err(Failure::Cancelled)) && state.jobs.pausing() {
         // Paused for a shutdown: the job stays running in the database, with its upload and
-        // checkpoints, and the next server resumes it.
-        state.db.save_job_progress(&job).await?;
+        // checkpoints, and the next worker resumes it.
+        state.db.release_job_lease(&job, owner).await?;
+        state.jobs.forget(id);
         return Ok(());
     }
     match outcome {
@@ -285,14 +378,14 @@ async fn run_job(state: &AppState, id: &str) -> Result<(), AppError> {
             job.message = message;
         }
     }
-    state.db.finish_job(&job).await?;
-    state.jobs.finish(&job);
-    paths.remove().await;
+    if state.db.finish_job(&job, owner).await? {
+        state.jobs.finish(&job);
+        paths.remove().await;
+    } else {
+        state.jobs.forget(id);
+    }
     Ok(())
 }
-
-/// What a job resumed from its checkpoints after a server restart adds to its messages.
-pub const RESUMED: &str = "resumed after a restart";
 
 /// What a running job says once it was asked to stop (until it does).
 pub const CANCELLING: &str = "cancelling: stops at the next clip or batch";
@@ -319,7 +412,7 @@ async fn pump<P>(
         state.jobs.publish(job);
         if last_save.elapsed() >= SAVE_EVERY {
             last_save = Instant::now();
-            if let Err(e) = state.db.save_job_progress(job).await {
+            if let Err(e) = state.db.save_job_progress(job, &state.jobs.owner).await {
                 tracing::warn!(error = %e, "could not save job progress");
             }
         }

@@ -97,6 +97,23 @@ pub async fn serve(config: ServerConfig, engine: Arc<dyn Engine>) -> Result<(), 
     Ok(())
 }
 
+/// Run job workers only (no HTTP) until Ctrl-C or SIGTERM, beside `ser serve` processes on
+/// the same database and data folder: then running jobs are paused and their leases given
+/// up, so that another worker resumes them at once.
+pub async fn work(config: ServerConfig, engine: Arc<dyn Engine>) -> Result<(), ServerError> {
+    let workers = config.job_workers;
+    let state = AppState::new(config, engine).await?;
+    tracing::info!(workers, "running jobs from the database");
+    shutdown_signal().await;
+    tracing::info!("shutting down: pausing running jobs");
+    state.pause_jobs();
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while state.jobs_running_here() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

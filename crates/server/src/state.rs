@@ -24,8 +24,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Open storage (running migrations), recover jobs after a restart and start the job
-    /// workers. Needs a Tokio runtime.
+    /// Open storage (running migrations) and start the job workers (`job_workers`, none for a
+    /// process that only serves). Needs a Tokio runtime.
     pub async fn new(
         mut config: ServerConfig,
         engine: Arc<dyn Engine>,
@@ -33,13 +33,6 @@ impl AppState {
         config.data_dir = prepare_data_dir(&config.data_dir)?;
         let db = Db::connect(&config.database_url).await?;
         db.purge_expired_sessions().await?;
-        let interrupted = db.requeue_interrupted_jobs().await?;
-        if interrupted > 0 {
-            tracing::warn!(
-                interrupted,
-                "queued jobs left running by the previous server again"
-            );
-        }
         let dummy_hash =
             tokio::task::spawn_blocking(|| crate::auth::hash_password("not-a-real-password"))
                 .await
@@ -50,16 +43,15 @@ impl AppState {
                 config.signin_attempts,
                 config.signin_window,
             )),
-            jobs: Arc::new(Jobs::new()),
+            jobs: Arc::new(Jobs::new(config.job_lease)),
             config: Arc::new(config),
             engine,
             db,
             dummy_hash: Arc::new(dummy_hash),
         };
+        // Jobs left queued, or running under a lease that runs out (a worker that stopped),
+        // are claimed from the database by these or any other process's workers.
         jobs::start_workers(&state);
-        for id in state.db.queued_job_ids().await? {
-            state.jobs.enqueue(&id);
-        }
         Ok(state)
     }
 
@@ -67,6 +59,11 @@ impl AppState {
     /// server resumes them from their checkpoints) and no queued job starts.
     pub fn pause_jobs(&self) {
         self.jobs.pause_all();
+    }
+
+    /// Jobs running in this process now.
+    pub fn jobs_running_here(&self) -> usize {
+        self.jobs.running_here()
     }
 
     /// `<data_dir>/users/<user id>`; user ids are server-generated hex, so this stays inside.

@@ -5,6 +5,7 @@ mod support;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use serde_json::Value;
 use support::*;
 
 #[tokio::test]
@@ -398,17 +399,39 @@ async fn queued_job_can_be_cancelled_before_it_starts() {
     assert_eq!(job["status"], "cancelled");
 }
 
+/// A worker that dies mid-job (its process gone: here its whole runtime stops at once, no
+/// task finishing) stops renewing its lease; a server started on the same database and
+/// folder takes the job over when the lease runs out and runs it to the end there.
 #[tokio::test]
-async fn restart_resumes_running_jobs() {
-    let (app, gate) = gated_app().await;
-    let ann = app.user("ann").await;
-    let id = start_train(&app, &ann, "3").await;
-    wait_for_status(&app, &ann, &id, &["running"]).await;
+async fn a_job_whose_worker_dies_is_taken_over_and_resumed() {
+    let gate = Arc::new(Gate::default());
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (die, dying) = std::sync::mpsc::channel::<()>();
+    let engine_gate = gate.clone();
+    let doomed = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let engine = FakeEngine {
+                gate: Some(engine_gate),
+                ..Default::default()
+            };
+            let app = TestApp::with(|_| {}, engine).await;
+            let ann = app.user("ann").await;
+            let id = start_train(&app, &ann, "3").await;
+            wait_for_status(&app, &ann, &id, &["running"]).await;
+            started_tx
+                .send((app.dir.clone(), app.config.clone(), ann, id))
+                .unwrap();
+        });
+        dying.recv().unwrap();
+        runtime.shutdown_background();
+    });
+    let (dir, config, ann, id) = started.recv().unwrap();
+    die.send(()).unwrap();
+    doomed.join().unwrap();
 
-    // A second server on the same database and folder, as after a crash and restart: the
-    // job is queued again with its upload kept, and runs to the end there.
-    let restarted = TestApp::open(app.dir.clone(), app.config.clone(), FakeEngine::default()).await;
-    let job = wait_for_status(&restarted, &ann, &id, &["done", "failed"]).await;
+    let survivor = TestApp::open(dir, config, FakeEngine::default()).await;
+    let job = wait_for_status(&survivor, &ann, &id, &["done", "failed"]).await;
     assert_eq!(job["status"], "done", "{job}");
     assert!(job["model_id"].is_string(), "{job}");
     let epochs: Vec<u64> = job["result"]["history"]
@@ -419,6 +442,40 @@ async fn restart_resumes_running_jobs() {
         .collect();
     assert_eq!(epochs, [1, 2, 3]);
     gate.open();
+}
+
+/// `ser serve --workers 0` beside a worker process: the server queues, the worker (another
+/// process on the same database and folder, here another state) runs the job, and the
+/// server follows its progress to the end through the database.
+#[tokio::test]
+async fn a_server_without_workers_leaves_jobs_to_a_worker_elsewhere() {
+    let server = TestApp::with(|c| c.job_workers = 0, FakeEngine::default()).await;
+    let ann = server.user("ann").await;
+    let id = start_train(&server, &ann, "2").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let job = server.get_json(&format!("/api/jobs/{id}"), &ann).await;
+    assert_eq!(job["status"], "queued", "no worker here: {job}");
+
+    let events = server
+        .send(request(
+            "GET",
+            &format!("/api/jobs/{id}/events"),
+            Some(&ann),
+        ))
+        .await;
+    let mut worker_config = server.config.clone();
+    worker_config.job_workers = 1;
+    let worker = TestApp::open(server.dir.clone(), worker_config, FakeEngine::default()).await;
+    // The server's event stream ends with the job done, though it never ran there.
+    let text = body_text(events).await;
+    let last = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("data:"))
+        .unwrap();
+    let last: Value = serde_json::from_str(last.trim()).unwrap();
+    assert_eq!(last["status"], "done", "{text}");
+    assert_eq!(worker.state.jobs_running_here(), 0);
 }
 
 /// A shutdown pauses a running job instead of cancelling it: it stays unfinished with its
@@ -442,6 +499,7 @@ async fn shutdown_pauses_running_jobs_and_the_next_server_resumes_them() {
     let gate_again = Arc::new(Gate::default());
     let engine = FakeEngine {
         gate: Some(gate_again.clone()),
+        ..Default::default()
     };
     let restarted = TestApp::open(app.dir.clone(), app.config.clone(), engine).await;
     // The restarted server picks the job up again and says it resumed.
@@ -524,6 +582,7 @@ async fn gated_app() -> (TestApp, Arc<Gate>) {
     let gate = Arc::new(Gate::default());
     let engine = FakeEngine {
         gate: Some(gate.clone()),
+        ..Default::default()
     };
     (TestApp::with(|_| {}, engine).await, gate)
 }

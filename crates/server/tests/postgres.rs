@@ -61,3 +61,55 @@ async fn full_flow_on_postgres() {
         .await;
     assert_eq!(dup.status(), StatusCode::CONFLICT);
 }
+
+/// Replicas on one PostgreSQL database and one data folder behave as one service: an
+/// account made on A signs in on B; jobs queued on B are claimed by the workers of both
+/// (two each) and each runs exactly once; A follows a job's progress to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: bash scripts/with-postgres.sh cargo test --workspace --test postgres -- --ignored"]
+async fn replicas_share_accounts_and_jobs_run_once() {
+    let url = std::env::var("SER_TEST_POSTGRES_URL")
+        .expect("SER_TEST_POSTGRES_URL names the PostgreSQL database to test against");
+    let dir = Arc::new(tempfile::TempDir::new().unwrap());
+    let mut config = test_config(&dir);
+    config.database_url = url;
+    config.job_workers = 2;
+    let trains = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let engine = || FakeEngine {
+        trains: trains.clone(),
+        ..Default::default()
+    };
+    let a = TestApp::open(dir.clone(), config.clone(), engine()).await;
+    let b = TestApp::open(dir, config, engine()).await;
+    let name = format!("cy{}", std::process::id());
+    a.user(&name).await;
+    let signin = b
+        .send(json_request(
+            "POST",
+            "/api/auth/signin",
+            &serde_json::json!({"email": format!("{name}@example.com"), "password": "correct horse"}),
+            None,
+        ))
+        .await;
+    assert_eq!(signin.status(), StatusCode::OK);
+    let cy = Session::from_response(signin).await;
+
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(start_train(&b, &cy, "2").await);
+    }
+    let events = a
+        .send(request(
+            "GET",
+            &format!("/api/jobs/{}/events", ids[5]),
+            Some(&cy),
+        ))
+        .await;
+    let text = body_text(events).await;
+    assert!(text.contains("\"status\":\"done\""), "{text}");
+    for id in &ids {
+        let job = wait_for_status(&a, &cy, id, &["done", "failed"]).await;
+        assert_eq!(job["status"], "done", "{job}");
+    }
+    assert_eq!(trains.load(std::sync::atomic::Ordering::SeqCst), 6);
+}

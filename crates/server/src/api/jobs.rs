@@ -158,7 +158,7 @@ fn train_params(state: &AppState, form: &JobForm) -> AppResult<TrainParams> {
 
 async fn enqueue(state: &AppState, job: JobRecord) -> AppResult<(StatusCode, Json<JobRecord>)> {
     state.db.insert_job(&job).await?;
-    state.jobs.enqueue(&job.id);
+    state.jobs.notify_queued();
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
@@ -284,6 +284,7 @@ pub async fn cancel(
             }
         }
         RUNNING => {
+            state.db.request_job_cancel(&id).await?;
             state.jobs.request_cancel(&id);
         }
         _ => {
@@ -317,15 +318,20 @@ pub async fn events(
     caller: CurrentUser,
     Path(id): Path<String>,
 ) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    // Subscribe before reading the snapshot so no change falls in between.
-    let live = state.jobs.subscribe(&id);
-    let job = state
-        .db
-        .job(&caller.user.id, &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let owned = state.db.job(&caller.user.id, &id).await?;
+    owned.ok_or(AppError::NotFound)?;
+    // Follow before reading the snapshot so no change falls in between.
+    let events = state.jobs.follow(&id);
+    let Some(job) = state.db.job(&caller.user.id, &id).await? else {
+        state.jobs.unfollow(&id, events);
+        return Err(AppError::NotFound);
+    };
     let (tx, rx) = mpsc::channel(16);
-    tokio::spawn(forward_job_events(state, job, live, tx));
+    tokio::spawn(async move {
+        let id = job.id.clone();
+        let events = forward_job_events(&state, job, events, tx).await;
+        state.jobs.unfollow(&id, events);
+    });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|event| (Ok(event), rx))
     });
@@ -338,39 +344,49 @@ fn job_event(job: &JobRecord) -> Event {
         .data(serde_json::to_string(job).unwrap_or_default())
 }
 
-/// Feed `tx` until the job finishes or the client goes away.
+/// Feed `tx` until the job finishes or the client goes away: from the job's event channel
+/// while a worker of this process runs it, otherwise from the database (it waits in the
+/// queue, or another process's worker runs it). Gives the channel back.
 async fn forward_job_events(
-    state: AppState,
+    state: &AppState,
     job: JobRecord,
-    live: Option<broadcast::Receiver<JobRecord>>,
+    mut events: broadcast::Receiver<JobRecord>,
     tx: mpsc::Sender<Event>,
-) {
+) -> broadcast::Receiver<JobRecord> {
     let id = job.id.clone();
+    let mut last_update = job.updated_at;
     if tx.send(job_event(&job)).await.is_err() || job.is_finished() {
-        return;
+        return events;
     }
-    if let Some(mut live) = live {
-        loop {
-            match live.recv().await {
-                Ok(job) => {
-                    if tx.send(job_event(&job)).await.is_err() || job.is_finished() {
-                        return;
-                    }
-                }
+    loop {
+        let job = tokio::select! {
+            event = events.recv() => match event {
+                Ok(job) => job,
                 // Every event carries the whole job, so skipped ones lose nothing.
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => break,
+                // It stopped here unfinished (paused, or taken over elsewhere).
+                Err(broadcast::error::RecvError::Closed) => {
+                    events = state.jobs.follow(&id);
+                    continue;
+                }
+            },
+            () = tokio::time::sleep(DATABASE_POLL), if !state.jobs.is_running_here(&id) => {
+                let Ok(Some(job)) = state.db.job_by_id(&id).await else {
+                    return events;
+                };
+                if job.updated_at == last_update && !job.is_finished() {
+                    continue;
+                }
+                job
             }
-        }
-    }
-    // No live channel (or it closed): follow the database until the job is finished.
-    loop {
-        let Ok(Some(job)) = state.db.job_by_id(&id).await else {
-            return;
         };
+        last_update = job.updated_at;
         if tx.send(job_event(&job)).await.is_err() || job.is_finished() {
-            return;
+            return events;
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+/// How often events of a job running elsewhere are read from the database (its worker
+/// saves progress every half second).
+const DATABASE_POLL: Duration = Duration::from_millis(500);

@@ -22,6 +22,8 @@ use crate::error::ServerError;
 #[derive(Clone, Debug)]
 pub struct Db {
     pub(crate) pool: AnyPool,
+    /// PostgreSQL rather than SQLite (for the few statements that differ).
+    pub(crate) postgres: bool,
 }
 
 /// Each migration is a list of statements, applied once, in order.
@@ -94,6 +96,14 @@ const MIGRATIONS: &[&[&str]] = &[
         "ALTER TABLE predictions ADD COLUMN uncertain BIGINT NOT NULL DEFAULT 0",
         "ALTER TABLE predictions ADD COLUMN timeline TEXT",
     ],
+    // 3: jobs are claimed from the table by any worker process, under a lease that the
+    // worker renews while the job runs (a worker that dies loses it and another takes the
+    // job over); a cancel request reaches the worker through the row.
+    &[
+        "ALTER TABLE jobs ADD COLUMN lease_owner TEXT",
+        "ALTER TABLE jobs ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN cancel_requested BIGINT NOT NULL DEFAULT 0",
+    ],
 ];
 
 impl Db {
@@ -130,36 +140,67 @@ impl Db {
             })
             .connect(url)
             .await?;
-        let db = Self { pool };
+        let db = Self {
+            pool,
+            postgres: !sqlite,
+        };
         db.migrate().await?;
         Ok(db)
     }
 
     async fn migrate(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS ser_schema (version BIGINT PRIMARY KEY)")
-            .execute(&self.pool)
-            .await?;
-        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM ser_schema")
-            .fetch_one(&self.pool)
-            .await?;
-        let applied = applied.unwrap_or(0);
-        for (index, statements) in MIGRATIONS.iter().enumerate() {
-            let version = index as i64 + 1;
-            if version <= applied {
-                continue;
-            }
-            let mut tx = self.pool.begin().await?;
-            for statement in *statements {
-                sqlx::query(*statement).execute(&mut *tx).await?;
-            }
-            sqlx::query("INSERT INTO ser_schema (version) VALUES ($1)")
-                .bind(version)
-                .execute(&mut *tx)
+        let mut conn = self.pool.acquire().await?;
+        // Replicas that start together: one migrates while the others wait for the lock,
+        // then find the schema up to date (PostgreSQL's IF NOT EXISTS alone races).
+        if self.postgres {
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *conn)
                 .await?;
-            tx.commit().await?;
         }
-        Ok(())
+        let migrated = apply_migrations(&mut conn).await;
+        if self.postgres {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *conn)
+                .await;
+            if unlocked.is_err() {
+                // Closing the session frees its locks.
+                drop(conn.detach());
+            }
+        }
+        migrated
     }
+}
+
+/// The PostgreSQL advisory lock held while migrating (any fixed number of this program's).
+const MIGRATION_LOCK: i64 = 0x5e5_0001;
+
+async fn apply_migrations(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    sqlx::query("CREATE TABLE IF NOT EXISTS ser_schema (version BIGINT PRIMARY KEY)")
+        .execute(&mut *conn)
+        .await?;
+    let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM ser_schema")
+        .fetch_one(&mut *conn)
+        .await?;
+    let applied = applied.unwrap_or(0);
+    for (index, statements) in MIGRATIONS.iter().enumerate() {
+        let version = index as i64 + 1;
+        if version <= applied {
+            continue;
+        }
+        let mut tx = conn.begin().await?;
+        for statement in *statements {
+            sqlx::query(*statement).execute(&mut *tx).await?;
+        }
+        sqlx::query("INSERT INTO ser_schema (version) VALUES ($1)")
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 /// Milliseconds since the Unix epoch.

@@ -48,6 +48,8 @@ impl Gate {
 pub struct FakeEngine {
     /// When set, `train` waits here after its first progress report.
     pub gate: Option<Arc<Gate>>,
+    /// How many times `train` was called (shared by the engines of several test servers).
+    pub trains: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 const LABELS: [&str; 4] = ["angry", "happy", "neutral", "sad"];
@@ -152,6 +154,7 @@ impl Engine for FakeEngine {
         cancel: &AtomicBool,
     ) -> Result<TrainOutcome, EngineError> {
         assert!(dataset_zip.exists(), "dataset was saved before the job ran");
+        self.trains.fetch_add(1, Ordering::SeqCst);
         let mut history = Vec::new();
         progress(TrainProgress {
             epoch: 0,
@@ -271,6 +274,8 @@ pub fn test_config(dir: &TempDir) -> ServerConfig {
     ServerConfig {
         database_url: format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
         data_dir: dir.path().join("data"),
+        // Short, so that a job whose worker died is taken over within a test's patience.
+        job_lease: Duration::from_millis(500),
         ..ServerConfig::default()
     }
 }

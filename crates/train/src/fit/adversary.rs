@@ -229,7 +229,12 @@ mod tests {
         )
         .require_grad();
         let y = reverse_gradient(x.clone(), 0.7);
-        let values: Vec<f32> = y.clone().into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        let values: Vec<f32> = y
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap();
         for (a, b) in values.iter().zip([1.0f32, -2.0, 3.0, 0.5]) {
             assert!((a - b).abs() < 1e-6);
         }
