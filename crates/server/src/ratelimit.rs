@@ -1,66 +1,51 @@
-//! Sliding-window counter of failed sign-ins, per client address and per email.
-//! In memory: a restart forgets it, which is acceptable for a brute-force brake.
+//! Sliding-window limit on failed sign-ins, per client address and per email. The failures
+//! are kept in the database, so that every replica of the server counts the same ones.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::store::{Db, now_ms};
 
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: usize,
     window: Duration,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
 impl RateLimiter {
     pub fn new(limit: usize, window: Duration) -> Self {
-        Self {
-            limit,
-            window,
-            failures: Mutex::new(HashMap::new()),
-        }
+        Self { limit, window }
+    }
+
+    fn window_ms(&self) -> i64 {
+        i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX / 4)
     }
 
     /// Seconds to wait if any key is over its limit, else `None`.
-    pub fn blocked_for(&self, keys: &[String]) -> Option<u64> {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        keys.iter()
-            .filter_map(|key| {
-                let times = map.get_mut(key)?;
-                self.prune(times, now);
-                (times.len() >= self.limit).then(|| {
-                    let oldest = times.front().copied().unwrap_or(now);
-                    (self.window.saturating_sub(now - oldest)).as_secs().max(1)
-                })
-            })
-            .max()
+    pub async fn blocked_for(&self, db: &Db, keys: &[String]) -> Result<Option<u64>, sqlx::Error> {
+        let now = now_ms();
+        let mut wait_ms = None;
+        for key in keys {
+            let (failures, oldest) = db
+                .signin_failures_since(key, now - self.window_ms() + 1)
+                .await?;
+            if failures >= self.limit as i64 {
+                // Under the limit again once the oldest failure in the window has left it.
+                let left = oldest.map_or(0, |t| t + self.window_ms() - now);
+                wait_ms = wait_ms.max(Some(left));
+            }
+        }
+        Ok(wait_ms.map(|ms| (ms.max(0) as u64).div_ceil(1000).max(1)))
     }
 
-    pub fn record_failure(&self, keys: &[String]) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 100_000 {
-            // Bound memory under a flood of distinct keys.
-            map.retain(|_, times| times.back().is_some_and(|t| now - *t < self.window));
-        }
-        for key in keys {
-            let times = map.entry(key.clone()).or_default();
-            self.prune(times, now);
-            times.push_back(now);
-        }
+    pub async fn record_failure(&self, db: &Db, keys: &[String]) -> Result<(), sqlx::Error> {
+        let now = now_ms();
+        db.record_signin_failure(keys, now, now - self.window_ms())
+            .await
     }
 
     /// A successful sign-in clears that account's counter (not the address's).
-    pub fn clear(&self, key: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(key);
-    }
-
-    fn prune(&self, times: &mut VecDeque<Instant>, now: Instant) {
-        while times.front().is_some_and(|t| now - *t >= self.window) {
-            times.pop_front();
-        }
+    pub async fn clear(&self, db: &Db, key: &str) -> Result<(), sqlx::Error> {
+        db.clear_signin_failures(key).await
     }
 }
 
@@ -68,16 +53,52 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn blocks_after_limit_and_clears() {
-        let limiter = RateLimiter::new(2, Duration::from_secs(60));
+    #[tokio::test]
+    async fn blocks_after_limit_and_clears_across_replicas() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        // Two replicas: two limiters over one database.
+        let (a, b) = (
+            RateLimiter::new(2, Duration::from_secs(60)),
+            RateLimiter::new(2, Duration::from_secs(60)),
+        );
         let keys = vec!["ip:1".to_owned(), "email:a".to_owned()];
-        assert_eq!(limiter.blocked_for(&keys), None);
-        limiter.record_failure(&keys);
-        limiter.record_failure(&keys);
-        assert!(limiter.blocked_for(&keys).is_some());
-        limiter.clear("email:a");
-        assert!(limiter.blocked_for(&["email:a".to_owned()]).is_none());
-        assert!(limiter.blocked_for(&["ip:1".to_owned()]).is_some());
+        assert_eq!(a.blocked_for(&db, &keys).await.unwrap(), None);
+        a.record_failure(&db, &keys).await.unwrap();
+        b.record_failure(&db, &keys).await.unwrap();
+        let wait = a.blocked_for(&db, &keys).await.unwrap().unwrap();
+        assert!((59..=60).contains(&wait), "{wait}");
+        b.clear(&db, "email:a").await.unwrap();
+        assert!(
+            a.blocked_for(&db, &["email:a".to_owned()])
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            a.blocked_for(&db, &["ip:1".to_owned()])
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        let brief = RateLimiter::new(1, Duration::from_millis(50));
+        brief
+            .record_failure(&db, &["ip:2".to_owned()])
+            .await
+            .unwrap();
+        assert!(
+            brief
+                .blocked_for(&db, &["ip:2".to_owned()])
+                .await
+                .unwrap()
+                .is_some()
+        );
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(
+            brief.blocked_for(&db, &["ip:2".to_owned()]).await.unwrap(),
+            None
+        );
     }
 }

@@ -502,9 +502,25 @@ async fn shutdown_pauses_running_jobs_and_the_next_server_resumes_them() {
         ..Default::default()
     };
     let restarted = TestApp::open(app.dir.clone(), app.config.clone(), engine).await;
-    // The restarted server picks the job up again and says it resumed.
-    let job = wait_for_status(&restarted, &ann, &id, &["running"]).await;
-    assert_eq!(job["message"], "resumed after a restart", "{job}");
+    // The paused job waits, running without a worker, until the restarted server picks it
+    // up again and says it resumed.
+    let uri = format!("/api/jobs/{id}");
+    let mut job = restarted.get_json(&uri, &ann).await;
+    for _ in 0..500 {
+        if job["message"] != "waiting to resume after a restart" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        job = restarted.get_json(&uri, &ann).await;
+    }
+    assert_eq!(job["status"], "running", "{job}");
+    assert!(
+        job["message"]
+            .as_str()
+            .unwrap()
+            .contains("resumed after a restart"),
+        "{job}"
+    );
     gate_again.open();
     let job = wait_for_status(&restarted, &ann, &id, &["done", "failed"]).await;
     assert_eq!(job["status"], "done", "{job}");

@@ -83,6 +83,15 @@ async fn replicas_share_accounts_and_jobs_run_once() {
     let b = TestApp::open(dir, config, engine()).await;
     let name = format!("cy{}", std::process::id());
     a.user(&name).await;
+    let wrong = a
+        .send(json_request(
+            "POST",
+            "/api/auth/signin",
+            &serde_json::json!({"email": format!("{name}@example.com"), "password": "wrong horse"}),
+            None,
+        ))
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let signin = b
         .send(json_request(
             "POST",

@@ -81,7 +81,7 @@ pub async fn sign_in(state: &AppState, ip: &str, email: &str, password: &str) ->
     let email = auth::normalize_email(email);
     let email_key = format!("email:{email}");
     let keys = [format!("ip:{ip}"), email_key.clone()];
-    if let Some(retry_after_s) = state.limiter.blocked_for(&keys) {
+    if let Some(retry_after_s) = state.limiter.blocked_for(&state.db, &keys).await? {
         return Err(AppError::TooManyRequests { retry_after_s });
     }
     let found = state.db.user_with_hash(&email).await?;
@@ -92,11 +92,11 @@ pub async fn sign_in(state: &AppState, ip: &str, email: &str, password: &str) ->
     let ok = auth::verify_password_blocking(password.to_owned(), hash).await?;
     match found {
         Some((user, _)) if ok => {
-            state.limiter.clear(&email_key);
+            state.limiter.clear(&state.db, &email_key).await?;
             Ok(user)
         }
         _ => {
-            state.limiter.record_failure(&keys);
+            state.limiter.record_failure(&state.db, &keys).await?;
             Err(AppError::BadCredentials)
         }
     }

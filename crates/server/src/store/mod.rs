@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod models;
 pub mod predictions;
 pub mod sessions;
+pub mod signin_failures;
 pub mod tokens;
 pub mod users;
 
@@ -103,6 +104,12 @@ const MIGRATIONS: &[&[&str]] = &[
         "ALTER TABLE jobs ADD COLUMN lease_owner TEXT",
         "ALTER TABLE jobs ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0",
         "ALTER TABLE jobs ADD COLUMN cancel_requested BIGINT NOT NULL DEFAULT 0",
+    ],
+    // 4: failed sign-ins are counted in the database, so that replicas share the limit.
+    &[
+        "CREATE TABLE signin_failures (key TEXT NOT NULL, at BIGINT NOT NULL)",
+        "CREATE INDEX signin_failures_key ON signin_failures(key, at)",
+        "CREATE INDEX signin_failures_at ON signin_failures(at)",
     ],
 ];
 
