@@ -18,12 +18,8 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// Database URL: sqlite://FILE or postgres://... (default: ser.db in --data-dir).
-    #[arg(long)]
-    pub database: Option<String>,
-    /// Folder for uploads, job work folders and trained models (created if missing).
-    #[arg(long, default_value = "ser-data")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub storage: Storage,
     /// Training/testing jobs this process runs at the same time; 0 runs none and leaves
     /// them to `ser worker` processes on the same database and data folder.
     #[arg(long, default_value_t = 1)]
@@ -53,11 +49,27 @@ pub struct Args {
     pub vad: ser_audio::vad::Detector,
 }
 
-/// The database URL a process on `data_dir` uses unless given one: ser.db in that folder.
-pub(crate) fn database_url(database: Option<&str>, data_dir: &std::path::Path) -> String {
-    database
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("ser.db").display()))
+/// Where the state of `ser serve` and `ser worker` lives; replicas and workers share it.
+#[derive(clap::Args)]
+pub struct Storage {
+    /// Database URL: sqlite://FILE or postgres://... (default: ser.db in --data-dir).
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Folder for uploads, job work folders and trained models (created if missing).
+    #[arg(long, default_value = "ser-data")]
+    pub data_dir: PathBuf,
+}
+
+impl Storage {
+    /// The database URL: the one given, else ser.db in the data folder.
+    pub fn database_url(&self) -> String {
+        self.database.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("ser.db").display()
+            )
+        })
+    }
 }
 
 impl Args {
@@ -65,8 +77,8 @@ impl Args {
         let defaults = ServerConfig::default();
         ServerConfig {
             addr: self.addr,
-            database_url: database_url(self.database.as_deref(), &self.data_dir),
-            data_dir: self.data_dir.clone(),
+            database_url: self.storage.database_url(),
+            data_dir: self.storage.data_dir.clone(),
             secure_cookies: self.secure_cookies,
             trust_forwarded_for: self.trust_forwarded_for,
             max_audio_bytes: self.max_audio_mb.saturating_mul(MB),
@@ -84,7 +96,7 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = args.config();
-    run_server(&args.data_dir, args.vad, |engine| {
+    run_server(&args.storage.data_dir, args.vad, |engine| {
         ser_server::serve(config, engine)
     })
 }

@@ -2,23 +2,18 @@
 //! beside `ser serve` processes (e.g. `ser serve --workers 0`) on the same database and
 //! data folder.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use ser_server::ServerConfig;
 
-use super::serve::{database_url, run_server};
+use super::serve::{Storage, run_server};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Database URL: sqlite://FILE or postgres://... (default: ser.db in --data-dir); the
-    /// one the `ser serve` processes use.
-    #[arg(long)]
-    pub database: Option<String>,
-    /// The data folder the `ser serve` processes use (uploads, checkpoints, models).
-    #[arg(long, default_value = "ser-data")]
-    pub data_dir: PathBuf,
+    /// The database and data folder of the `ser serve` processes.
+    #[command(flatten)]
+    pub storage: Storage,
     /// Jobs this worker runs at the same time.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
@@ -34,8 +29,8 @@ pub struct Args {
 impl Args {
     fn config(&self) -> ServerConfig {
         ServerConfig {
-            database_url: database_url(self.database.as_deref(), &self.data_dir),
-            data_dir: self.data_dir.clone(),
+            database_url: self.storage.database_url(),
+            data_dir: self.storage.data_dir.clone(),
             job_workers: self.workers.max(1),
             job_lease: Duration::from_secs(self.lease_s.max(1)),
             ..ServerConfig::default()
@@ -45,7 +40,7 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = args.config();
-    run_server(&args.data_dir, args.vad, |engine| {
+    run_server(&args.storage.data_dir, args.vad, |engine| {
         ser_server::work(config, engine)
     })
 }

@@ -218,18 +218,16 @@ impl Db {
     /// Gives up `owner`'s lease on a running job that a shutdown paused, so that the next
     /// worker resumes it at once.
     pub async fn release_job_lease(&self, job: &JobRecord, owner: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE jobs SET lease_until = 0, progress = $1, message = $2, detail = $3, updated_at = $4
-             WHERE id = $5 AND lease_owner = $6",
-        )
-        .bind(job.progress)
-        .bind(RESUMING)
-        .bind(json_text(&job.detail))
-        .bind(now_ms())
-        .bind(&job.id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
+        let paused = JobRecord {
+            message: RESUMING.to_owned(),
+            ..job.clone()
+        };
+        self.save_job_progress(&paused, owner).await?;
+        sqlx::query("UPDATE jobs SET lease_until = 0 WHERE id = $1 AND lease_owner = $2")
+            .bind(&job.id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
