@@ -11,9 +11,14 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use support::*;
 
+/// The tests share one database, where any test server's workers would claim the other
+/// test's jobs (whose files they do not have): they take turns.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 #[ignore = "needs PostgreSQL: bash scripts/with-postgres.sh cargo test --workspace --test postgres -- --ignored"]
 async fn full_flow_on_postgres() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let url = std::env::var("SER_TEST_POSTGRES_URL")
         .expect("SER_TEST_POSTGRES_URL names the PostgreSQL database to test against");
     let dir = Arc::new(tempfile::TempDir::new().unwrap());
@@ -60,6 +65,7 @@ async fn full_flow_on_postgres() {
         .send(json_request("POST", "/api/auth/signup", &serde_json::json!({"name": "x", "email": format!("ANN{}@example.com", std::process::id()), "password": "vivid-otter-42"}), None))
         .await;
     assert_eq!(dup.status(), StatusCode::CONFLICT);
+    app.state.pause_jobs();
 }
 
 /// Replicas on one PostgreSQL database and one data folder behave as one service: an
@@ -68,6 +74,7 @@ async fn full_flow_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs PostgreSQL: bash scripts/with-postgres.sh cargo test --workspace --test postgres -- --ignored"]
 async fn replicas_share_accounts_and_jobs_run_once() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let url = std::env::var("SER_TEST_POSTGRES_URL")
         .expect("SER_TEST_POSTGRES_URL names the PostgreSQL database to test against");
     let dir = Arc::new(tempfile::TempDir::new().unwrap());
@@ -121,4 +128,6 @@ async fn replicas_share_accounts_and_jobs_run_once() {
         assert_eq!(job["status"], "done", "{job}");
     }
     assert_eq!(trains.load(std::sync::atomic::Ordering::SeqCst), 6);
+    a.state.pause_jobs();
+    b.state.pause_jobs();
 }
