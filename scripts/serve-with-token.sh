@@ -1,11 +1,12 @@
 # Sourced by scripts that drive a real `ser serve` over HTTP (load-bench.sh, api-contract.sh):
-# `serve_with_token BIN PORT WORK` starts BIN serve on 127.0.0.1:PORT with a fresh data dir in
-# WORK (stopped and removed on exit), waits until it answers, signs up a user and creates an
-# API token. Sets BASE (the server's URL) and TOKEN.
+# `serve_with_token BIN PORT WORK [SERVE OPTIONS...]` starts BIN serve on 127.0.0.1:PORT with a
+# fresh data dir in WORK (stopped and removed on exit), waits until it answers, signs up a user
+# and creates an API token. Sets BASE (the server's URL) and TOKEN.
 serve_with_token() {
   local bin="$1" port="$2" work="$3"
+  shift 3
   BASE="http://127.0.0.1:$port"
-  "$bin" serve --addr "127.0.0.1:$port" --data-dir "$work/data" >"$work/server.log" 2>&1 &
+  "$bin" serve --addr "127.0.0.1:$port" --data-dir "$work/data" "$@" >"$work/server.log" 2>&1 &
   SERVER=$!
   trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "'"$work"'"' EXIT
   for _ in $(seq 1 150); do curl -fs -o /dev/null "$BASE/api/openapi.json" && break; sleep 0.2; done
