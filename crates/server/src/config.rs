@@ -30,7 +30,8 @@ pub struct ServerConfig {
     pub job_workers: usize,
     /// How long a worker's claim on a running job lasts unless renewed (it renews every
     /// third of it, at most every 2 s): a worker that dies leaves its job to another after
-    /// this long.
+    /// this long. Leases are timestamps from each worker's clock, so the clocks of machines
+    /// sharing a database must agree to well within this (NTP does).
     pub job_lease: Duration,
     /// Failed sign-ins allowed per client address and per email within `signin_window`.
     pub signin_attempts: usize,
