@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::jobs::{CANCELLED, DONE, FAILED, JobRecord, QUEUED, RESUMED};
 use crate::store::models::ModelRecord;
-use crate::store::{new_id, now_ms};
+use crate::store::{duration_ms, new_id, now_ms};
 
 /// How often a running job's progress is written to the database (events go out at once).
 const SAVE_EVERY: Duration = Duration::from_millis(500);
@@ -71,6 +71,16 @@ struct Live {
     cancel: Option<Arc<AtomicBool>>,
 }
 
+impl Live {
+    /// The entry of job `id`, made (not running, nobody following yet) if there is none.
+    fn of<'a>(live: &'a mut HashMap<String, Live>, id: &str) -> &'a mut Live {
+        live.entry(id.to_owned()).or_insert_with(|| Live {
+            events: broadcast::channel(64).0,
+            cancel: None,
+        })
+    }
+}
+
 /// The jobs this process runs. The queue itself is the `jobs` table: every worker (in a
 /// `ser serve` or a `ser worker`, on any machine sharing the database) claims the oldest
 /// queued job under a lease it renews while the job runs; a worker that dies stops renewing,
@@ -120,7 +130,7 @@ impl Jobs {
     }
 
     fn lease_ms(&self) -> i64 {
-        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 4)
+        duration_ms(self.lease)
     }
 
     /// How often an idle worker looks for jobs that other processes queued or left behind.
@@ -150,12 +160,7 @@ impl Jobs {
     /// their channel.
     fn track(&self, id: &str) -> Arc<AtomicBool> {
         let cancel = Arc::new(AtomicBool::new(self.pausing()));
-        let mut live = self.live();
-        let entry = live.entry(id.to_owned()).or_insert_with(|| Live {
-            events: broadcast::channel(64).0,
-            cancel: None,
-        });
-        entry.cancel = Some(cancel.clone());
+        Live::of(&mut self.live(), id).cancel = Some(cancel.clone());
         cancel
     }
 
@@ -163,12 +168,7 @@ impl Jobs {
     /// while it is queued or runs elsewhere: follow the database then). Hand the receiver
     /// back with [`Self::unfollow`].
     pub fn follow(&self, id: &str) -> broadcast::Receiver<JobRecord> {
-        let mut live = self.live();
-        let entry = live.entry(id.to_owned()).or_insert_with(|| Live {
-            events: broadcast::channel(64).0,
-            cancel: None,
-        });
-        entry.events.subscribe()
+        Live::of(&mut self.live(), id).events.subscribe()
     }
 
     /// Forgets a followed job that does not run here once nobody follows it any more.

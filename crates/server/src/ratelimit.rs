@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::store::{Db, now_ms};
+use crate::store::{Db, duration_ms, now_ms};
 
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -17,7 +17,7 @@ impl RateLimiter {
     }
 
     fn window_ms(&self) -> i64 {
-        i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX / 4)
+        duration_ms(self.window)
     }
 
     /// Seconds to wait if any key is over its limit, else `None`.

@@ -90,23 +90,10 @@ async fn replicas_share_accounts_and_jobs_run_once() {
     let b = TestApp::open(dir, config, engine()).await;
     let name = format!("cy{}", std::process::id());
     a.user(&name).await;
-    let wrong = a
-        .send(json_request(
-            "POST",
-            "/api/auth/signin",
-            &serde_json::json!({"email": format!("{name}@example.com"), "password": "wrong horse"}),
-            None,
-        ))
-        .await;
+    let email = format!("{name}@example.com");
+    let wrong = a.sign_in(&email, "wrong horse").await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let signin = b
-        .send(json_request(
-            "POST",
-            "/api/auth/signin",
-            &serde_json::json!({"email": format!("{name}@example.com"), "password": "correct horse"}),
-            None,
-        ))
-        .await;
+    let signin = b.sign_in(&email, "correct horse").await;
     assert_eq!(signin.status(), StatusCode::OK);
     let cy = Session::from_response(signin).await;
 

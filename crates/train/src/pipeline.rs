@@ -1098,7 +1098,6 @@ fn at_least_two(
     }
 }
 
-/// The featurised clips of one dataset, indexed like `dataset.clips`.
 /// The (group, class) an adversarial head tells `clip` apart by (see
 /// [`crate::fit::Adversary`]); `None` where the clip does not say (no sentence number).
 fn nuisance_key(clip: &Clip, kind: NuisanceKind) -> Option<(String, String)> {
@@ -1115,6 +1114,7 @@ fn nuisance_key(clip: &Clip, kind: NuisanceKind) -> Option<(String, String)> {
     }
 }
 
+/// The featurised clips of one dataset, indexed like `dataset.clips`.
 struct Samples<'a> {
     dataset: &'a Dataset,
     featurised: &'a Featurised,
@@ -1150,8 +1150,6 @@ impl Samples<'_> {
             .expect("labels come from the dataset")
     }
 
-    /// The clips at `indices` as training data, with their augmented copies when
-    /// `with_augmented` (the training part only: validation and test see originals).
     /// The training part of `split` (augmented copies and, when `fit` has an adversary, its
     /// nuisance included) and its validation part.
     fn fit_parts(
@@ -1164,8 +1162,10 @@ impl Samples<'_> {
         Ok((train, self.train_data(&split.val, false, None)?))
     }
 
-    /// With `nuisance`, each sample also carries that nuisance of its clip (for an
-    /// adversarial head).
+    /// The clips at `indices` as training data, with their augmented copies when
+    /// `with_augmented` (the training part only: validation and test see originals). With
+    /// `nuisance`, each sample also carries that nuisance of its clip (for an adversarial
+    /// head).
     fn train_data(
         &self,
         indices: &[usize],

@@ -318,13 +318,14 @@ pub async fn events(
     caller: CurrentUser,
     Path(id): Path<String>,
 ) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let owned = state.db.job(&caller.user.id, &id).await?;
-    owned.ok_or(AppError::NotFound)?;
     // Follow before reading the snapshot so no change falls in between.
     let events = state.jobs.follow(&id);
-    let Some(job) = state.db.job(&caller.user.id, &id).await? else {
-        state.jobs.unfollow(&id, events);
-        return Err(AppError::NotFound);
+    let job = match state.db.job(&caller.user.id, &id).await {
+        Ok(Some(job)) => job,
+        missing_or_failed => {
+            state.jobs.unfollow(&id, events);
+            return Err(missing_or_failed.map_or_else(AppError::from, |_| AppError::NotFound));
+        }
     };
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {

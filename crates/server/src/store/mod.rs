@@ -218,6 +218,12 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A duration in the milliseconds of [`now_ms`], bounded so that adding it to a timestamp
+/// cannot overflow.
+pub fn duration_ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
 /// A new random id (96 bits, hex): unguessable, so ids leak nothing about other users.
 pub fn new_id() -> String {
     crate::auth::random_hex(12)

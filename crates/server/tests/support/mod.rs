@@ -316,6 +316,17 @@ impl TestApp {
     }
 
     /// Sign up and return the session.
+    /// `POST /api/auth/signin` with this email and password.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Response<Body> {
+        self.send(json_request(
+            "POST",
+            "/api/auth/signin",
+            &json!({"email": email, "password": password}),
+            None,
+        ))
+        .await
+    }
+
     pub async fn user(&self, name: &str) -> Session {
         let email = format!("{name}@example.com");
         let response = self
