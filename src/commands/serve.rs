@@ -55,9 +55,17 @@ pub struct Storage {
     /// Database URL: sqlite://FILE or postgres://... (default: ser.db in --data-dir).
     #[arg(long)]
     pub database: Option<String>,
-    /// Folder for uploads, job work folders and trained models (created if missing).
+    /// Local folder (created if missing): job work folders, the default database, and
+    /// without --storage also the uploads, checkpoints and trained models.
     #[arg(long, default_value = "ser-data")]
     pub data_dir: PathBuf,
+    /// Where uploads, checkpoints and trained models are kept, shared by replicas and
+    /// workers: a folder, file:///path or s3://bucket/prefix (S3 or any S3-compatible
+    /// service; credentials, region and endpoint from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT, and AWS_ALLOW_HTTP=true for a plain
+    /// http endpoint). Default: --data-dir. With a remote store --data-dir holds local copies.
+    #[arg(long)]
+    pub storage: Option<String>,
 }
 
 impl Storage {
@@ -79,6 +87,7 @@ impl Args {
             addr: self.addr,
             database_url: self.storage.database_url(),
             data_dir: self.storage.data_dir.clone(),
+            storage_url: self.storage.storage.clone(),
             secure_cookies: self.secure_cookies,
             trust_forwarded_for: self.trust_forwarded_for,
             max_audio_bytes: self.max_audio_mb.saturating_mul(MB),

@@ -31,6 +31,7 @@ impl Args {
         ServerConfig {
             database_url: self.storage.database_url(),
             data_dir: self.storage.data_dir.clone(),
+            storage_url: self.storage.storage.clone(),
             job_workers: self.workers.max(1),
             job_lease: Duration::from_secs(self.lease_s.max(1)),
             ..ServerConfig::default()

@@ -11,8 +11,13 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     /// `sqlite://...` (default) or `postgres://...`.
     pub database_url: String,
-    /// Root for uploaded datasets, job work folders and trained models (`<data_dir>/users/<id>/...`).
+    /// Local folder: job work folders, and files fetched from a remote store (`<data_dir>/users/<id>/...`);
+    /// with no `storage_url` also the store of uploads, checkpoints and models.
     pub data_dir: PathBuf,
+    /// Where uploads, checkpoints and models are kept when not in `data_dir`: a folder,
+    /// `file:///path`, `s3://bucket/prefix` (credentials and endpoint from `AWS_*`
+    /// variables) or `memory://name` (this process only). Replicas and workers share it.
+    pub storage_url: Option<String>,
     /// Mark the session cookie `Secure`; set when the server sits behind HTTPS.
     pub secure_cookies: bool,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
@@ -47,6 +52,7 @@ impl Default for ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://ser.db?mode=rwc".to_owned(),
             data_dir: PathBuf::from("data"),
+            storage_url: None,
             secure_cookies: false,
             trust_forwarded_for: false,
             session_ttl: Duration::from_secs(30 * 24 * 3600),

@@ -121,6 +121,8 @@ pub enum ServerError {
         path: String,
         source: std::io::Error,
     },
+    #[error("storage {url}: {why}")]
+    Storage { url: String, why: String },
     #[error("listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,

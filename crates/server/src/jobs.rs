@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -211,24 +211,112 @@ impl Jobs {
     }
 }
 
-/// Where a job's files live.
-pub(crate) struct JobPaths {
-    pub upload: PathBuf,
+/// The file the engine writes last when it saves a checkpoint folder (see
+/// [`crate::blobs::Blobs::upload_snapshot`]).
+const CHECKPOINT_MARKER: &str = "state.json";
+
+/// Where a job's files live: its dataset ZIP and checkpoints in the store (by key), its
+/// scratch folder on this machine. A local store in the data folder holds them all in
+/// place; with any other store the local copies mirror the keys under the data folder.
+pub(crate) struct JobFiles {
+    /// The dataset ZIP's key.
+    pub upload: String,
+    /// The key folder the checkpoints are copied to.
+    checkpoints: String,
+    /// The engine's scratch folder: `<data_dir>/users/<user>/jobs/<job>`.
     pub work_dir: PathBuf,
+    /// Where the upload is received, and where the engine reads it from a remote store.
+    pub local_upload: PathBuf,
 }
 
-impl JobPaths {
+impl JobFiles {
     pub fn new(state: &AppState, user_id: &str, job_id: &str) -> Self {
-        let dir = state.user_dir(user_id);
+        let work = format!("users/{user_id}/jobs/{job_id}");
+        let upload = format!("users/{user_id}/uploads/{job_id}.zip");
         Self {
-            upload: dir.join("uploads").join(format!("{job_id}.zip")),
-            work_dir: dir.join("jobs").join(job_id),
+            local_upload: state.local_mirror(&upload),
+            work_dir: state.local_mirror(&work),
+            checkpoints: format!("{work}/checkpoints"),
+            upload,
         }
     }
 
-    pub async fn remove(&self) {
-        let _ = tokio::fs::remove_file(&self.upload).await;
+    /// The engine's checkpoint folder (in the work folder).
+    fn checkpoint_dir(&self) -> PathBuf {
+        self.work_dir.join("checkpoints")
+    }
+
+    /// Moves the received upload into the store.
+    pub async fn store_upload(&self, state: &AppState) -> Result<(), AppError> {
+        state
+            .blobs
+            .import(&self.upload, &self.local_upload)
+            .await
+            .map_err(AppError::internal)
+    }
+
+    /// The dataset ZIP as a local file, and with `resumed` the checkpoints of the worker
+    /// that ran the job before (a local store has both in place).
+    async fn fetch(&self, state: &AppState, resumed: bool) -> Result<PathBuf, Failure> {
+        let failed = |e: std::io::Error| Failure::from(AppError::internal(e));
+        let zip = state
+            .blobs
+            .fetch(&self.upload, &self.local_upload)
+            .await
+            .map_err(failed)?;
+        if resumed {
+            state
+                .blobs
+                .download_snapshot(&self.checkpoints, &self.checkpoint_dir())
+                .await
+                .map_err(failed)?;
+        }
+        Ok(zip)
+    }
+
+    /// Copies the latest settled checkpoint to the store when it is newer than `after`;
+    /// returns the time of the one copied.
+    async fn store_checkpoint(
+        &self,
+        state: &AppState,
+        after: Option<SystemTime>,
+    ) -> Option<SystemTime> {
+        let dir = self.checkpoint_dir();
+        match state
+            .blobs
+            .upload_snapshot(&dir, &self.checkpoints, CHECKPOINT_MARKER, after)
+            .await
+        {
+            Ok(copied) => copied,
+            Err(e) => {
+                tracing::warn!(folder = %dir.display(), error = %e, "could not store a checkpoint");
+                None
+            }
+        }
+    }
+
+    /// Removes the job's files, in the store and here.
+    pub async fn remove(&self, state: &AppState) {
+        for removed in [
+            state.blobs.delete(&self.upload).await,
+            state.blobs.delete_all(&self.checkpoints).await,
+        ] {
+            if let Err(e) = removed {
+                tracing::warn!(error = %e, "could not remove a job's stored files");
+            }
+        }
+        let _ = tokio::fs::remove_file(&self.local_upload).await;
         let _ = tokio::fs::remove_dir_all(&self.work_dir).await;
+    }
+}
+
+/// Copies a training job's checkpoints to the store as they are written, so that a worker
+/// on another machine can resume the job; until aborted.
+async fn keep_checkpoints_stored(state: AppState, files: Arc<JobFiles>) {
+    let mut stored = None;
+    loop {
+        tokio::time::sleep(state.jobs.renew_every()).await;
+        stored = files.store_checkpoint(&state, stored).await.or(stored);
     }
 }
 
@@ -335,7 +423,7 @@ async fn run_job(state: &AppState, id: &str, resumed: bool) -> Result<(), AppErr
         return Ok(());
     };
     let owner = &state.jobs.owner;
-    let paths = JobPaths::new(state, &job.user_id, &job.id);
+    let files = Arc::new(JobFiles::new(state, &job.user_id, &job.id));
     let cancel = state.jobs.track(id);
     let lost = Arc::new(AtomicBool::new(false));
     let lease = tokio::spawn(keep_lease(
@@ -345,12 +433,18 @@ async fn run_job(state: &AppState, id: &str, resumed: bool) -> Result<(), AppErr
         lost.clone(),
     ));
     state.jobs.publish(&job);
-    let outcome = match tokio::fs::create_dir_all(&paths.work_dir).await {
-        Err(e) => Err(Failure::from(AppError::internal(e))),
-        Ok(()) if job.kind == "train" => run_train(state, &mut job, &paths, cancel, resumed).await,
-        Ok(()) => run_test(state, &mut job, &paths, cancel, resumed).await,
+    let train = job.kind == "train";
+    let checkpoints =
+        train.then(|| tokio::spawn(keep_checkpoints_stored(state.clone(), files.clone())));
+    let outcome = match prepare(state, &files, resumed).await {
+        Err(failure) => Err(failure),
+        Ok(zip) if train => run_train(state, &mut job, &files, zip, cancel, resumed).await,
+        Ok(zip) => run_test(state, &mut job, &files, zip, cancel, resumed).await,
     };
     lease.abort();
+    if let Some(task) = checkpoints {
+        task.abort();
+    }
     if lost.load(Ordering::Relaxed) {
         tracing::warn!(job = %id, "lost the job's lease: another worker took it over");
         state.jobs.forget(id);
@@ -359,6 +453,9 @@ async fn run_job(state: &AppState, id: &str, resumed: bool) -> Result<(), AppErr
     if matches!(outcome, Err(Failure::Cancelled)) && state.jobs.pausing() {
         // Paused for a shutdown: the job stays running in the database, with its upload and
         // checkpoints, and the next worker resumes it.
+        if train {
+            files.store_checkpoint(state, None).await;
+        }
         state.db.release_job_lease(&job, owner).await?;
         state.jobs.forget(id);
         return Ok(());
@@ -380,11 +477,19 @@ async fn run_job(state: &AppState, id: &str, resumed: bool) -> Result<(), AppErr
     }
     if state.db.finish_job(&job, owner).await? {
         state.jobs.finish(&job);
-        paths.remove().await;
+        files.remove(state).await;
     } else {
         state.jobs.forget(id);
     }
     Ok(())
+}
+
+/// The job's work folder, and its dataset ZIP (and checkpoints) from the store.
+async fn prepare(state: &AppState, files: &JobFiles, resumed: bool) -> Result<PathBuf, Failure> {
+    tokio::fs::create_dir_all(&files.work_dir)
+        .await
+        .map_err(|e| Failure::from(AppError::internal(e)))?;
+    files.fetch(state, resumed).await
 }
 
 /// What a running job says once it was asked to stop (until it does).
@@ -422,7 +527,8 @@ async fn pump<P>(
 async fn run_train(
     state: &AppState,
     job: &mut JobRecord,
-    paths: &JobPaths,
+    files: &JobFiles,
+    zip: PathBuf,
     cancel: Arc<AtomicBool>,
     resumed: bool,
 ) -> Result<(), Failure> {
@@ -430,11 +536,7 @@ async fn run_train(
         .map_err(|e| Failure::from(AppError::internal(e)))?;
     let spec = params.spec.clone();
     let (tx, rx) = mpsc::unbounded_channel();
-    let (engine, zip, work) = (
-        state.engine.clone(),
-        paths.upload.clone(),
-        paths.work_dir.clone(),
-    );
+    let (engine, work) = (state.engine.clone(), files.work_dir.clone());
     let cancelled = cancel.clone();
     let task = tokio::task::spawn_blocking(move || {
         let mut progress = |p: TrainProgress| {
@@ -462,7 +564,7 @@ async fn run_train(
         .await
         .map_err(Failure::from_join)?
         .map_err(|e| Failure::from_engine(state, e))?;
-    let model = store_model(state, job, &params, &outcome.bundle, &paths.work_dir).await?;
+    let model = store_model(state, job, &params, &outcome.bundle, &files.work_dir).await?;
     let metrics = json!({
         "train_accuracy": outcome.train_accuracy,
         "val_accuracy": outcome.val_accuracy,
@@ -492,7 +594,7 @@ async fn run_train(
     Ok(())
 }
 
-/// Move the engine's bundle into the user's model folder under a server-made name.
+/// Move the engine's bundle into the store under a server-made key.
 async fn store_model(
     state: &AppState,
     job: &JobRecord,
@@ -504,23 +606,17 @@ async fn store_model(
         return Err(AppError::internal("engine wrote the bundle outside its work folder").into());
     }
     let id = new_id();
-    let dir = state.user_dir(&job.user_id).join("models");
-    let dest = dir.join(format!("{id}.bundle"));
-    let moved = async {
-        tokio::fs::create_dir_all(&dir).await?;
-        if tokio::fs::rename(bundle, &dest).await.is_err() {
-            tokio::fs::copy(bundle, &dest).await?;
-        }
-        std::io::Result::Ok(())
-    };
-    moved
+    let key = format!("users/{}/models/{id}.bundle", job.user_id);
+    state
+        .blobs
+        .import(&key, bundle)
         .await
         .map_err(|e| Failure::from(AppError::internal(e)))?;
     Ok(ModelRecord {
         id,
         name: params.model_name.clone(),
         kind: params.spec.kind.clone(),
-        path: dest.display().to_string(),
+        key,
         metrics: serde_json::Value::Null,
         created_at: now_ms(),
     })
@@ -529,7 +625,8 @@ async fn store_model(
 async fn run_test(
     state: &AppState,
     job: &mut JobRecord,
-    paths: &JobPaths,
+    files: &JobFiles,
+    zip: PathBuf,
     cancel: Arc<AtomicBool>,
     resumed: bool,
 ) -> Result<(), Failure> {
@@ -546,14 +643,10 @@ async fn run_test(
         let model = model.ok_or_else(|| {
             Failure::Failed("the model was deleted before the test ran".to_owned())
         })?;
-        Some(PathBuf::from(model.path))
+        Some(state.model_file(&model.key).await?)
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    let (engine, zip, work) = (
-        state.engine.clone(),
-        paths.upload.clone(),
-        paths.work_dir.clone(),
-    );
+    let (engine, work) = (state.engine.clone(), files.work_dir.clone());
     let cancelled = cancel.clone();
     let task = tokio::task::spawn_blocking(move || {
         let mut progress = |fraction: f32, phase: &str| {

@@ -5,6 +5,7 @@
 
 mod api;
 mod auth;
+mod blobs;
 mod config;
 mod engine;
 mod error;
@@ -23,6 +24,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+pub use blobs::Blobs;
 pub use config::ServerConfig;
 pub use engine::{
     ClassMetrics, DefaultModel, Engine, EngineError, EpochRecord, LIVE_SAMPLE_RATE, LabelProb,

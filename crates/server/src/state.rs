@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::blobs::Blobs;
 use crate::config::ServerConfig;
 use crate::engine::Engine;
-use crate::error::ServerError;
+use crate::error::{AppError, ServerError};
 use crate::jobs::{self, Jobs};
 use crate::ratelimit::RateLimiter;
 use crate::store::Db;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub(crate) engine: Arc<dyn Engine>,
     pub(crate) jobs: Arc<Jobs>,
     pub(crate) limiter: Arc<RateLimiter>,
+    /// Uploads, checkpoints and models, by key.
+    pub(crate) blobs: Blobs,
     /// A real Argon2 hash, verified against when the email is unknown so that sign-in takes
     /// the same time whether or not an account exists.
     pub(crate) dummy_hash: Arc<String>,
@@ -31,7 +34,11 @@ impl AppState {
         engine: Arc<dyn Engine>,
     ) -> Result<Self, ServerError> {
         config.data_dir = prepare_data_dir(&config.data_dir)?;
+        let blobs = Blobs::open(config.storage_url.as_deref(), &config.data_dir)?;
         let db = Db::connect(&config.database_url).await?;
+        if let Some(root) = blobs.local_root() {
+            db.relativise_model_paths(root).await?;
+        }
         db.purge_expired_sessions().await?;
         let dummy_hash =
             tokio::task::spawn_blocking(|| crate::auth::hash_password("not-a-real-password"))
@@ -44,6 +51,7 @@ impl AppState {
                 config.signin_window,
             )),
             jobs: Arc::new(Jobs::new(config.job_lease)),
+            blobs,
             config: Arc::new(config),
             engine,
             db,
@@ -66,9 +74,29 @@ impl AppState {
         self.jobs.running_here()
     }
 
-    /// `<data_dir>/users/<user id>`; user ids are server-generated hex, so this stays inside.
-    pub(crate) fn user_dir(&self, user_id: &str) -> PathBuf {
-        self.config.data_dir.join("users").join(user_id)
+    /// A local file holding the model bundle under `key`, fetched from a remote store into
+    /// the data folder the first time (a model's key names content that never changes).
+    pub(crate) async fn model_file(&self, key: &str) -> Result<PathBuf, AppError> {
+        self.blobs
+            .fetch(key, &self.local_mirror(key))
+            .await
+            .map_err(|e| AppError::internal(format!("model {key}: {e}")))
+    }
+
+    /// Where this process keeps its local copy of `key`: `<data_dir>/<key>`, which is the
+    /// key's own file when the store is the data folder. Keys are made by the server from
+    /// its own ids, so this stays inside.
+    pub(crate) fn local_mirror(&self, key: &str) -> PathBuf {
+        self.config.data_dir.join(key)
+    }
+
+    /// Remove a deleted model's bundle from the store and from this process's cache (other
+    /// processes' cached copies stay until their data folder is cleaned).
+    pub(crate) async fn remove_model_file(&self, key: &str) {
+        if let Err(e) = self.blobs.delete(key).await {
+            tracing::warn!(model = %key, error = %e, "could not remove the model's bundle");
+        }
+        let _ = tokio::fs::remove_file(self.local_mirror(key)).await;
     }
 
     /// Remove server paths from an engine message before a user sees it.

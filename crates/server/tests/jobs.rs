@@ -602,3 +602,11 @@ async fn gated_app() -> (TestApp, Arc<Gate>) {
     };
     (TestApp::with(|_| {}, engine).await, gate)
 }
+
+/// Servers with data folders of their own (two machines) share uploads, checkpoints and
+/// models through the store: a job resumes on the second from the first's checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_moves_between_machines_through_a_shared_store() {
+    let url = format!("memory://moves-{}", std::process::id());
+    job_moves_between_machines_through_the_store(&url).await;
+}

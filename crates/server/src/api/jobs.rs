@@ -17,7 +17,7 @@ use super::predict::choose_model;
 use crate::auth::CurrentUser;
 use crate::engine::TrainSpec;
 use crate::error::{AppError, AppResult};
-use crate::jobs::{JobPaths, TestParams, TrainParams, new_job};
+use crate::jobs::{JobFiles, TestParams, TrainParams, new_job};
 use crate::state::AppState;
 use crate::store::jobs::{CANCELLED, JobRecord, QUEUED, RUNNING};
 use crate::upload::{display_name, multipart_error, save_zip, text_field};
@@ -33,17 +33,17 @@ struct JobForm {
     dataset_name: Option<String>,
 }
 
-/// Read a job form, streaming the `dataset` file to `paths.upload`.
+/// Read a job form, streaming the `dataset` file to `files.local_upload`.
 async fn read_job_form(
     state: &AppState,
     multipart: &mut Multipart,
-    paths: &JobPaths,
+    files: &JobFiles,
 ) -> AppResult<JobForm> {
     let mut form = JobForm::default();
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or("").to_owned();
         if name == "dataset" {
-            form.dataset_name = Some(save_dataset(state, field, paths).await?);
+            form.dataset_name = Some(save_dataset(state, field, files).await?);
         } else if matches!(
             name.as_str(),
             "kind" | "epochs" | "augment" | "members" | "name" | "model_id"
@@ -60,21 +60,30 @@ async fn read_job_form(
     Ok(form)
 }
 
-async fn save_dataset(state: &AppState, field: Field<'_>, paths: &JobPaths) -> AppResult<String> {
+async fn save_dataset(state: &AppState, field: Field<'_>, files: &JobFiles) -> AppResult<String> {
     let name = display_name(field.file_name(), "dataset.zip");
-    save_zip(field, &name, &paths.upload, state.config.max_zip_bytes).await?;
+    save_zip(
+        field,
+        &name,
+        &files.local_upload,
+        state.config.max_zip_bytes,
+    )
+    .await?;
     Ok(name)
 }
 
-/// Read the form; on any error remove what was saved.
+/// Read the form and put the dataset in the store; on any error remove what was saved.
 async fn job_form(
     state: &AppState,
     multipart: &mut Multipart,
-    paths: &JobPaths,
+    files: &JobFiles,
 ) -> AppResult<JobForm> {
-    let form = read_job_form(state, multipart, paths).await;
+    let form = match read_job_form(state, multipart, files).await {
+        Ok(form) => files.store_upload(state).await.map(|()| form),
+        Err(e) => Err(e),
+    };
     if form.is_err() {
-        paths.remove().await;
+        files.remove(state).await;
     }
     form
 }
@@ -168,12 +177,12 @@ pub async fn train(
     mut multipart: Multipart,
 ) -> AppResult<(StatusCode, Json<JobRecord>)> {
     let job = new_job(&caller.user.id, "train", Value::Null, None);
-    let paths = JobPaths::new(&state, &caller.user.id, &job.id);
-    let form = job_form(&state, &mut multipart, &paths).await?;
+    let files = JobFiles::new(&state, &caller.user.id, &job.id);
+    let form = job_form(&state, &mut multipart, &files).await?;
     let params = match train_params(&state, &form) {
         Ok(params) => params,
         Err(e) => {
-            paths.remove().await;
+            files.remove(&state).await;
             return Err(e);
         }
     };
@@ -190,8 +199,8 @@ pub async fn test(
     mut multipart: Multipart,
 ) -> AppResult<(StatusCode, Json<JobRecord>)> {
     let job = new_job(&caller.user.id, "test", Value::Null, None);
-    let paths = JobPaths::new(&state, &caller.user.id, &job.id);
-    let form = job_form(&state, &mut multipart, &paths).await?;
+    let files = JobFiles::new(&state, &caller.user.id, &job.id);
+    let form = job_form(&state, &mut multipart, &files).await?;
     let model = match choose_model(
         &state,
         &caller.user.id,
@@ -201,7 +210,7 @@ pub async fn test(
     {
         Ok(model) => model,
         Err(e) => {
-            paths.remove().await;
+            files.remove(&state).await;
             return Err(e);
         }
     };
@@ -280,7 +289,9 @@ pub async fn cancel(
                 .transition_job(&id, QUEUED, CANCELLED, "cancelled before it started")
                 .await?
             {
-                JobPaths::new(&state, &caller.user.id, &id).remove().await;
+                JobFiles::new(&state, &caller.user.id, &id)
+                    .remove(&state)
+                    .await;
             }
         }
         RUNNING => {

@@ -87,9 +87,12 @@ pub async fn download(
         .model(&caller.user.id, &id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let bytes = tokio::fs::read(&model.path)
+    let bytes = state
+        .blobs
+        .get(&model.key)
         .await
-        .map_err(AppError::internal)?;
+        .map_err(AppError::internal)?
+        .ok_or_else(|| AppError::internal(format!("model {} has no bundle", model.key)))?;
     let file = download_name(&model.name);
     let disposition = format!("attachment; filename=\"{file}\"");
     Ok((
@@ -134,8 +137,6 @@ pub async fn remove(
         .await?
         .ok_or(AppError::NotFound)?;
     state.db.delete_model(&caller.user.id, &id).await?;
-    if let Err(e) = tokio::fs::remove_file(&model.path).await {
-        tracing::warn!(model = %id, error = %e, "could not remove model file");
-    }
+    state.remove_model_file(&model.key).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -22,6 +22,7 @@ pub(crate) struct ChosenModel {
     /// `None` for the shipped default.
     pub id: Option<String>,
     pub name: String,
+    /// The bundle as a local file (fetched from the store if need be); `None` for the default.
     pub path: Option<PathBuf>,
 }
 
@@ -53,10 +54,11 @@ pub(crate) async fn choose_model(
                 .model(user_id, id)
                 .await?
                 .ok_or(AppError::NotFound)?;
+            let path = state.model_file(&model.key).await?;
             Ok(ChosenModel {
                 id: Some(model.id),
                 name: model.name,
-                path: Some(PathBuf::from(model.path)),
+                path: Some(path),
             })
         }
     }

@@ -43,13 +43,46 @@ impl Gate {
 }
 
 /// Predicts the emotion named in the file name ("happy_1.wav" -> happy), fails on names
-/// containing "corrupt", hears no speech in names containing "silence", trains in `epochs` quick ticks and writes a bundle file.
+/// containing "corrupt", hears no speech in names containing "silence", trains in `epochs`
+/// quick ticks and writes a bundle file. Like the real engine it checkpoints each epoch in
+/// `checkpoints/` of its work folder (the weights, then `state.json` naming the epoch) and
+/// resumes from there.
 #[derive(Default)]
 pub struct FakeEngine {
-    /// When set, `train` waits here after its first progress report.
+    /// When set, `train` waits here after `gate_after` epochs (and its first progress report).
     pub gate: Option<Arc<Gate>>,
+    pub gate_after: u32,
     /// How many times `train` was called (shared by the engines of several test servers).
     pub trains: Arc<std::sync::atomic::AtomicUsize>,
+    /// The first epoch each `train` call ran: above 1 when it resumed from a checkpoint.
+    pub first_epochs: Arc<Mutex<Vec<u32>>>,
+}
+
+/// The fake engine's checkpoint folder in a job's work folder: one member's, as an ensemble's.
+fn fake_checkpoint_dir(work_dir: &Path) -> std::path::PathBuf {
+    work_dir.join("checkpoints").join("member-0")
+}
+
+/// The epoch the checkpoint in `work_dir` holds (0: none); panics on a torn checkpoint,
+/// where the weights do not hold the epoch the state names.
+fn fake_resume(work_dir: &Path) -> u32 {
+    let dir = fake_checkpoint_dir(work_dir);
+    let Ok(state) = std::fs::read_to_string(dir.join("state.json")) else {
+        return 0;
+    };
+    let weights = std::fs::read_to_string(dir.join("weights.bin")).unwrap();
+    assert_eq!(weights, state, "a consistent checkpoint");
+    state.trim().parse().unwrap()
+}
+
+fn fake_checkpoint(work_dir: &Path, epoch: u32) {
+    let dir = fake_checkpoint_dir(work_dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["weights.bin", "state.json"] {
+        let temp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&temp, epoch.to_string()).unwrap();
+        std::fs::rename(&temp, dir.join(name)).unwrap();
+    }
 }
 
 const LABELS: [&str; 4] = ["angry", "happy", "neutral", "sad"];
@@ -162,10 +195,14 @@ impl Engine for FakeEngine {
             phase: "extracting features".into(),
             ..Default::default()
         });
-        if let Some(gate) = &self.gate {
-            gate.wait(cancel);
-        }
-        for epoch in 1..=spec.epochs {
+        let first = fake_resume(work_dir) + 1;
+        self.first_epochs.lock().unwrap().push(first);
+        for epoch in first..=spec.epochs {
+            if epoch == self.gate_after + 1
+                && let Some(gate) = &self.gate
+            {
+                gate.wait(cancel);
+            }
             if cancel.load(Ordering::Relaxed) {
                 return Err(EngineError::Cancelled);
             }
@@ -187,6 +224,7 @@ impl Engine for FakeEngine {
                 ..Default::default()
             });
             history.push(record);
+            fake_checkpoint(work_dir, epoch);
             std::thread::sleep(Duration::from_millis(5));
         }
         let bundle = work_dir.join("model.bundle");
@@ -579,4 +617,120 @@ impl ser_server::LiveSession for FakeLive {
             .into_iter()
             .collect())
     }
+}
+
+/// Two servers on one database and one store (`storage_url`) but with data folders of their
+/// own, as on two machines: the first dies after its job's second epoch; the second resumes
+/// the job from the checkpoint the first copied to the store, keeps the model there, and
+/// serves it, hands it out and deletes it.
+pub async fn job_moves_between_machines_through_the_store(storage_url: &str) {
+    let base = Arc::new(TempDir::new().unwrap());
+    let machine = |name: &str| ServerConfig {
+        data_dir: base.path().join(name),
+        storage_url: Some(storage_url.to_owned()),
+        ..test_config(&base)
+    };
+    let gate = Arc::new(Gate::default());
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (die, dying) = std::sync::mpsc::channel::<()>();
+    let (doomed_config, doomed_dir, doomed_gate) = (machine("a"), base.clone(), gate.clone());
+    let doomed = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let engine = FakeEngine {
+                gate: Some(doomed_gate),
+                gate_after: 2,
+                ..Default::default()
+            };
+            let app = TestApp::open(doomed_dir, doomed_config, engine).await;
+            let ann = app.user("ann").await;
+            let id = start_train(&app, &ann, "4").await;
+            for _ in 0..500 {
+                let job = app.get_json(&format!("/api/jobs/{id}"), &ann).await;
+                if job["detail"]["epoch"].as_u64() >= Some(2) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            // Time for the checkpoint copier (every third of the 500 ms lease).
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            started_tx.send((ann, id)).unwrap();
+        });
+        dying.recv().unwrap();
+        runtime.shutdown_background();
+    });
+    let (ann, id) = started.recv().unwrap();
+    die.send(()).unwrap();
+    doomed.join().unwrap();
+
+    let engine = FakeEngine::default();
+    let first_epochs = engine.first_epochs.clone();
+    let survivor = TestApp::open(base.clone(), machine("b"), engine).await;
+    let job = wait_for_status(&survivor, &ann, &id, &["done", "failed"]).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(*first_epochs.lock().unwrap(), [3], "resumed after epoch 2");
+    let model_id = job["model_id"].as_str().unwrap().to_owned();
+    let bundle = survivor
+        .send(request(
+            "GET",
+            &format!("/api/models/{model_id}/download"),
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(bundle.status(), StatusCode::OK);
+    assert_eq!(body_bytes(bundle).await, b"fake bundle");
+    // The fake engine refuses a model file that is not there: this one was fetched.
+    let predicted = body_json(
+        survivor
+            .send(multipart(
+                "/api/predict",
+                &[
+                    Part::Text("model_id", &model_id),
+                    Part::File("files", "happy.wav", b"RIFF"),
+                ],
+                Some(&ann),
+            ))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        predicted["results"][0]["prediction"]["label"], "happy",
+        "{predicted}"
+    );
+    let deleted = survivor
+        .send(request(
+            "DELETE",
+            &format!("/api/models/{model_id}"),
+            Some(&ann),
+        ))
+        .await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let store = ser_server::Blobs::open(Some(storage_url), base.path()).unwrap();
+    let stored = store.keys("users").await.unwrap();
+    assert!(
+        stored.is_empty(),
+        "the upload, checkpoints and model are gone: {stored:?}"
+    );
+    let local = files_in(&base.path().join("b/users"));
+    assert!(local.is_empty(), "no local copies left either: {local:?}");
+    gate.open();
+    survivor.state.pause_jobs();
+}
+
+/// Every file under `dir`, at any depth.
+pub fn files_in(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                files_in(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
 }
