@@ -8,23 +8,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 MAX_EXAMPLES="${1:-25}"
 VENV="${CARGO_TARGET_DIR:-$ROOT/target}/schemathesis-venv"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-APT_UPDATED=""
-apt_install() {
-  [ -n "$APT_UPDATED" ] || { $SUDO apt-get update -qq; APT_UPDATED=1; }
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@"
-}
+source "$ROOT/scripts/python-venv.sh"
 command -v curl >/dev/null || apt_install curl
-if [ ! -x "$VENV/bin/st" ]; then
-  # Debian and Ubuntu ship venv (with pip) as a separate package.
-  if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
-    rm -rf "$VENV"
-    apt_install python3-venv
-    python3 -m venv "$VENV"
-  fi
-  "$VENV/bin/pip" install -q "schemathesis==4.32.*"
-fi
+python_venv "$VENV" bin/st "schemathesis==4.32.*"
 BIN="${SER_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/ser}"
 [ -x "$BIN" ] || cargo build --locked --bin ser
 PORT="${SER_CONTRACT_PORT:-$((20000 + RANDOM % 20000))}"

@@ -3,7 +3,10 @@
 # it from its last epoch checkpoint: `ser serve --workers 0` queues a training job, `ser worker`
 # (a 2 s lease) starts it and is killed after a few epochs, a second `ser worker` takes it over
 # once the lease has run out and finishes it; the epochs it reports continue from the
-# checkpoint and the trained model is kept. Usage: scripts/worker-kill.sh (needs python3, curl).
+# checkpoint and the trained model is kept. Each process has a data folder of its own, as on
+# separate machines: they share the database and a store (--storage, a folder here, S3 in a
+# cluster) through which the upload, the checkpoints and the model travel.
+# Usage: scripts/worker-kill.sh (needs python3, curl).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -12,7 +15,8 @@ BIN="${SER_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/ser}"
 PORT="${SER_KILL_PORT:-$((20000 + RANDOM % 20000))}"
 WORK="$(mktemp -d /tmp/ser-worker-kill.XXXXXX)"
 source "$ROOT/scripts/serve-with-token.sh"
-serve_with_token "$BIN" "$PORT" "$WORK" --workers 0
+SHARED=(--database "sqlite://$WORK/ser.db?mode=rwc" --storage "$WORK/store")
+serve_with_token "$BIN" "$PORT" "$WORK" --workers 0 "${SHARED[@]}"
 WORKERS=()
 trap 'kill -9 "${WORKERS[@]}" 2>/dev/null; kill $SERVER 2>/dev/null; wait 2>/dev/null; rm -rf "'"$WORK"'"' EXIT
 
@@ -37,7 +41,7 @@ JOB="$(curl -fsS -H "authorization: Bearer $TOKEN" -F kind=cnn4 -F epochs=$EPOCH
 job() { curl -fsS -H "authorization: Bearer $TOKEN" "$BASE/api/jobs/$JOB"; }
 field() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 start_worker() {
-  "$BIN" worker --data-dir "$WORK/data" --lease-s 2 >>"$WORK/worker.log" 2>&1 &
+  "$BIN" worker --data-dir "$WORK/machine-${#WORKERS[@]}" "${SHARED[@]}" --lease-s 2 >>"$WORK/worker.log" 2>&1 &
   WORKERS+=($!)
 }
 
@@ -69,4 +73,6 @@ echo "second worker: status $status, lowest epoch seen after the takeover $lowes
 [ "$(job | field 'j["model_id"] is not None')" = True ] || { echo "FAIL: no model kept"; exit 1; }
 # The checkpoint of the last finished epoch (or the one before, if the kill fell mid-save).
 [ "$lowest" -ge $((killed_at - 1)) ] || { echo "FAIL: restarted from epoch $lowest, not from the checkpoint near $killed_at"; exit 1; }
+MODEL="$(job | field 'j["model_id"]')"
+ls "$WORK"/store/users/*/models/"$MODEL".bundle >/dev/null || { echo "FAIL: the model is not in the store"; exit 1; }
 echo "worker-kill: ok"

@@ -227,6 +227,8 @@ pub(crate) struct JobFiles {
     pub work_dir: PathBuf,
     /// Where the upload is received, and where the engine reads it from a remote store.
     pub local_upload: PathBuf,
+    /// Raised when the engine reports a finished epoch (it saves the checkpoint next).
+    epoch_ended: tokio::sync::Notify,
 }
 
 impl JobFiles {
@@ -238,6 +240,7 @@ impl JobFiles {
             work_dir: state.local_mirror(&work),
             checkpoints: format!("{work}/checkpoints"),
             upload,
+            epoch_ended: tokio::sync::Notify::new(),
         }
     }
 
@@ -311,11 +314,17 @@ impl JobFiles {
 }
 
 /// Copies a training job's checkpoints to the store as they are written, so that a worker
-/// on another machine can resume the job; until aborted.
+/// on another machine can resume the job; until aborted. It looks shortly after each epoch
+/// (the engine reports an epoch, then saves it) and at every lease renewal.
 async fn keep_checkpoints_stored(state: AppState, files: Arc<JobFiles>) {
     let mut stored = None;
     loop {
-        tokio::time::sleep(state.jobs.renew_every()).await;
+        tokio::select! {
+            _ = tokio::time::sleep(state.jobs.renew_every()) => {}
+            _ = files.epoch_ended.notified() => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
         stored = files.store_checkpoint(&state, stored).await.or(stored);
     }
 }
@@ -555,6 +564,9 @@ async fn run_train(
         |job, p: TrainProgress| {
             job.progress = p.fraction().min(0.99);
             job.message = p.phase.clone();
+            if detail.history.last().is_none_or(|r| p.epoch > r.epoch) && p.train_loss.is_some() {
+                files.epoch_ended.notify_one();
+            }
             detail.update(p);
             job.detail = serde_json::to_value(&detail).unwrap_or_default();
         },
