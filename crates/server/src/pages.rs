@@ -1,10 +1,15 @@
-//! Server-rendered pages and the static assets they use (all embedded in the binary).
+//! Server-rendered pages (minijinja templates, HTML-escaped) and the static assets they use
+//! (all embedded in the binary).
+
+use std::sync::OnceLock;
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use minijinja::value::Serde;
+use minijinja::{Environment, Value, context};
 use serde::Deserialize;
 
 use crate::api::{ClientIp, sign_in, sign_up, start_session};
@@ -13,14 +18,17 @@ use crate::config::human_bytes;
 use crate::error::AppError;
 use crate::state::AppState;
 
-const LAYOUT: &str = include_str!("assets/layout.html");
-const HOME: &str = include_str!("assets/home.html");
-const AUTH_FORM: &str = include_str!("assets/auth.html");
-const TRAINING: &str = include_str!("assets/training.html");
-const TESTING: &str = include_str!("assets/testing.html");
-const PREDICTION: &str = include_str!("assets/prediction.html");
-const ACCOUNT: &str = include_str!("assets/account.html");
-const NOT_FOUND: &str = include_str!("assets/not_found.html");
+/// The page templates: `{{ value }}` is HTML-escaped unless the value is marked safe.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("layout.html", include_str!("assets/layout.html")),
+    ("home.html", include_str!("assets/home.html")),
+    ("auth.html", include_str!("assets/auth.html")),
+    ("training.html", include_str!("assets/training.html")),
+    ("testing.html", include_str!("assets/testing.html")),
+    ("prediction.html", include_str!("assets/prediction.html")),
+    ("account.html", include_str!("assets/account.html")),
+    ("not_found.html", include_str!("assets/not_found.html")),
+];
 
 /// Embedded static files: (name, content type, content).
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -76,129 +84,67 @@ pub fn router() -> Router<AppState> {
         .fallback(not_found)
 }
 
-/// Escape text for HTML element content and quoted attributes.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+fn templates() -> &'static Environment<'static> {
+    static TEMPLATE_SET: OnceLock<Environment<'static>> = OnceLock::new();
+    TEMPLATE_SET.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            // Checked by the page tests: every template is rendered there.
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "page template does not parse");
+            }
         }
-    }
-    out
-}
-
-/// Fill `{{name}}` placeholders. Values must already be escaped.
-fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    values
-        .iter()
-        .fold(template.to_owned(), |acc, (key, value)| {
-            acc.replace(&format!("{{{{{key}}}}}"), value)
-        })
+        env
+    })
 }
 
 /// A page inside the common layout.
 struct Page<'a> {
+    /// The template of the page's body (it extends `layout.html`).
+    template: &'a str,
     title: &'a str,
     /// Which navigation link is current: `home`, `training`, `testing`, `prediction`, `account`.
     active: &'a str,
     user: Option<&'a CurrentUser>,
-    body: String,
     script: Option<&'a str>,
 }
 
-fn nav_link(href: &str, label: &str, key: &str, active: &str) -> String {
-    let current = if key == active {
-        " aria-current=\"page\" class=\"active\""
-    } else {
-        ""
-    };
-    format!("<a href=\"{href}\"{current}>{label}</a>")
-}
-
-fn user_menu(user: Option<&CurrentUser>) -> String {
-    match user {
-        Some(u) => format!(
-            "<a class=\"user-chip\" href=\"/account\" title=\"Account and API tokens\"><span class=\"avatar\">{initial}</span><span class=\"user-name\">{name}</span></a>\
-             <form method=\"post\" action=\"/signout\" class=\"inline\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
-             <button class=\"btn btn-ghost btn-sm\" type=\"submit\">Sign out</button></form>",
-            initial = esc(&u
-                .user
-                .name
-                .chars()
-                .next()
-                .unwrap_or('?')
-                .to_uppercase()
-                .to_string()),
-            name = esc(&u.user.name),
-            csrf = esc(u.csrf_token.as_deref().unwrap_or("")),
-        ),
-        None => "<a class=\"btn btn-ghost btn-sm\" href=\"/signin\">Sign in</a>\
-                 <a class=\"btn btn-primary btn-sm\" href=\"/signup\">Get started</a>"
-            .to_owned(),
-    }
-}
-
-fn render(state: &AppState, page: Page<'_>) -> Html<String> {
-    let nav = [
-        nav_link("/", "Home", "home", page.active),
-        nav_link("/training", "Training", "training", page.active),
-        nav_link("/testing", "Testing", "testing", page.active),
-        nav_link("/prediction", "Prediction", "prediction", page.active),
-        "<a href=\"#contact\" data-scroll>Contact</a>".to_owned(),
-    ]
-    .join("");
-    let script = page
-        .script
-        .map(|s| format!("<script src=\"/assets/{s}\" defer></script>"))
-        .unwrap_or_default();
-    let csrf = page
+/// The page with the layout's values and the page's own `values`.
+fn render(state: &AppState, page: Page<'_>, values: Value) -> Result<Html<String>, AppError> {
+    let user = page
         .user
-        .and_then(|u| u.csrf_token.as_deref())
-        .unwrap_or("");
-    Html(fill(
-        LAYOUT,
-        &[
-            ("title", &esc(page.title)),
-            ("csrf", &esc(csrf)),
-            ("nav", &nav),
-            ("user_menu", &user_menu(page.user)),
-            ("contact_email", &esc(&state.config.contact_email)),
-            ("script", &script),
-            // Last: the body may contain text that looks like a placeholder.
-            ("body", &page.body),
-        ],
-    ))
+        .map(|u| context! { name => u.user.name.as_str(), email => u.user.email.as_str() });
+    let csrf = page.user.and_then(|u| u.csrf_token.as_deref());
+    let context = context! {
+        title => page.title,
+        active => page.active,
+        user,
+        csrf => csrf.unwrap_or(""),
+        script => page.script,
+        contact_email => state.config.contact_email.as_str(),
+        ..values
+    };
+    templates()
+        .get_template(page.template)
+        .and_then(|template| template.render(context))
+        .map(Html)
+        .map_err(|e| AppError::internal(format!("page {}: {e:#}", page.template)))
 }
 
-async fn home(State(state): State<AppState>, MaybeUser(user): MaybeUser) -> Html<String> {
-    let (cta, cta_text) = if user.is_some() {
-        (
-            "<a class=\"btn btn-primary btn-lg\" href=\"/prediction\">Predict an emotion</a>\
-             <a class=\"btn btn-secondary btn-lg\" href=\"/training\">Train a model</a>",
-            "Drop a clip on the Prediction page, or train a model on your own recordings.",
-        )
-    } else {
-        (
-            "<a class=\"btn btn-primary btn-lg\" href=\"/signup\">Create a free account</a>\
-             <a class=\"btn btn-secondary btn-lg\" href=\"/signin\">Sign in</a>",
-            "Create an account and run your first prediction in under a minute.",
-        )
-    };
-    let body = fill(HOME, &[("cta", cta), ("cta_text", cta_text)]);
+async fn home(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+) -> Result<Html<String>, AppError> {
     render(
         &state,
         Page {
+            template: "home.html",
             title: "Speech emotion recognition",
             active: "home",
             user: user.as_ref(),
-            body,
             script: None,
         },
+        context! { signed_in => user.is_some() },
     )
 }
 
@@ -216,87 +162,32 @@ struct AuthForm<'a> {
     next: &'a str,
 }
 
-fn auth_page(state: &AppState, form: AuthForm<'_>) -> Html<String> {
-    let (title, action, button, switch) = if form.signup {
-        (
-            "Create your account",
-            "/signup",
-            "Create account",
-            "Already have an account? <a href=\"/signin\">Sign in</a>",
-        )
-    } else {
-        (
-            "Welcome back",
-            "/signin",
-            "Sign in",
-            "New here? <a href=\"/signup\">Create an account</a>",
-        )
-    };
-    let name_field = if form.signup {
-        format!(
-            "<label class=\"field\"><span>Name</span><input name=\"name\" autocomplete=\"name\" required maxlength=\"100\" value=\"{}\"{}></label>",
-            esc(form.name),
-            invalid(&form.error, "name")
-        )
-    } else {
-        String::new()
-    };
+fn auth_page(state: &AppState, form: AuthForm<'_>) -> Result<Html<String>, AppError> {
     let error = form
         .error
         .as_ref()
-        .map(|(msg, _)| {
-            format!(
-                "<div class=\"alert alert-error\" role=\"alert\">{}</div>",
-                esc(msg)
-            )
-        })
-        .unwrap_or_default();
-    let password_hint = if form.signup {
-        "<small class=\"hint\">At least 8 characters.</small>"
-    } else {
-        ""
-    };
-    let body = fill(
-        AUTH_FORM,
-        &[
-            ("heading", title),
-            ("action", action),
-            ("button", button),
-            ("switch", switch),
-            ("error", &error),
-            ("name_field", &name_field),
-            ("email", &esc(form.email)),
-            ("email_invalid", &invalid(&form.error, "email")),
-            ("password_invalid", &invalid(&form.error, "password")),
-            ("password_hint", password_hint),
-            (
-                "password_autocomplete",
-                if form.signup {
-                    "new-password"
-                } else {
-                    "current-password"
-                },
-            ),
-            ("next", &esc(form.next)),
-        ],
-    );
+        .map(|(message, field)| context! { message => message.as_str(), field => *field });
     render(
         state,
         Page {
-            title,
+            template: "auth.html",
+            title: if form.signup {
+                "Create your account"
+            } else {
+                "Welcome back"
+            },
             active: "",
             user: None,
-            body,
             script: None,
         },
+        context! {
+            signup => form.signup,
+            name => form.name,
+            email => form.email,
+            error,
+            next => form.next,
+        },
     )
-}
-
-fn invalid(error: &Option<(String, &str)>, field: &str) -> String {
-    match error {
-        Some((_, f)) if *f == field => " aria-invalid=\"true\" autofocus".to_owned(),
-        _ => String::new(),
-    }
 }
 
 async fn signin_page(
@@ -475,153 +366,104 @@ async fn signout_form(
     Ok(signed_in_redirect(cookie, "/"))
 }
 
-fn options(items: impl IntoIterator<Item = (String, String, bool)>) -> String {
-    items
-        .into_iter()
-        .map(|(value, label, selected)| {
-            let sel = if selected { " selected" } else { "" };
-            format!(
-                "<option value=\"{}\"{sel}>{}</option>",
-                esc(&value),
-                esc(&label)
-            )
-        })
-        .collect()
-}
-
-async fn training(State(state): State<AppState>, PageUser(user): PageUser) -> Html<String> {
-    let kinds = state.engine.model_kinds();
-    let kind_options = options(kinds.iter().map(|k| (k.id.clone(), k.name.clone(), false)));
-    let descriptions: String = kinds
-        .iter()
-        .map(|k| {
-            format!(
-                "<p class=\"hint\" data-kind=\"{}\" data-ensemble=\"{}\" hidden>{}</p>",
-                esc(&k.id),
-                k.ensemble,
-                esc(&k.description)
-            )
-        })
-        .collect();
-    let body = fill(
-        TRAINING,
-        &[
-            ("kind_options", &kind_options),
-            ("kind_descriptions", &descriptions),
-            ("max_zip", &human_bytes(state.config.max_zip_bytes)),
-            ("max_zip_bytes", &state.config.max_zip_bytes.to_string()),
-        ],
-    );
+async fn training(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+) -> Result<Html<String>, AppError> {
     render(
         &state,
         Page {
+            template: "training.html",
             title: "Training",
             active: "training",
             user: Some(&user),
-            body,
             script: Some("training.js"),
+        },
+        context! {
+            kinds => Serde(state.engine.model_kinds()),
+            max_zip => human_bytes(state.config.max_zip_bytes),
+            max_zip_bytes => state.config.max_zip_bytes,
         },
     )
 }
 
-/// What the shipped model was trained on (escaped), for the hint under the model choice.
-fn default_model_about(state: &AppState) -> String {
-    state
-        .engine
-        .default_model()
-        .map(|m| esc(&format!("Built-in model: {}", m.about)))
-        .unwrap_or_default()
-}
-
-/// `<option>`s for the caller's models, the shipped one first and selected.
-async fn model_options(state: &AppState, user_id: &str) -> Result<String, AppError> {
-    let models = crate::api::all_models(state, user_id).await?;
-    Ok(options(models.iter().enumerate().map(|(i, m)| {
-        let id = m["id"].as_str().unwrap_or_default().to_owned();
-        let name = m["name"].as_str().unwrap_or_default();
-        let label = if m["builtin"] == true {
-            format!("{name} (built-in)")
-        } else {
-            name.to_owned()
-        };
-        (id, label, i == 0)
-    })))
+/// The model choice of the Testing and Prediction pages: the caller's models, the shipped
+/// one first (and selected), and what the shipped model was trained on.
+async fn model_choice(state: &AppState, user_id: &str) -> Result<Value, AppError> {
+    let default = state.engine.default_model();
+    let builtin = default.as_ref().map(|m| {
+        context! { id => crate::api::DEFAULT_MODEL_ID, label => format!("{} (built-in)", m.name) }
+    });
+    let own = state.db.list_models(user_id).await?;
+    let models: Vec<Value> = builtin
+        .into_iter()
+        .chain(
+            own.iter()
+                .map(|m| context! { id => m.id.as_str(), label => m.name.as_str() }),
+        )
+        .collect();
+    Ok(context! { models, default_model_about => default.map(|m| m.about) })
 }
 
 async fn testing(
     State(state): State<AppState>,
     PageUser(user): PageUser,
 ) -> Result<Html<String>, AppError> {
-    let body = fill(
-        TESTING,
-        &[
-            (
-                "model_options",
-                &model_options(&state, &user.user.id).await?,
-            ),
-            ("default_model_about", &default_model_about(&state)),
-            ("max_zip", &human_bytes(state.config.max_zip_bytes)),
-            ("max_zip_bytes", &state.config.max_zip_bytes.to_string()),
-        ],
-    );
-    Ok(render(
+    let choice = model_choice(&state, &user.user.id).await?;
+    render(
         &state,
         Page {
+            template: "testing.html",
             title: "Testing",
             active: "testing",
             user: Some(&user),
-            body,
             script: Some("testing.js"),
         },
-    ))
+        context! {
+            max_zip => human_bytes(state.config.max_zip_bytes),
+            max_zip_bytes => state.config.max_zip_bytes,
+            ..choice
+        },
+    )
 }
 
 async fn prediction(
     State(state): State<AppState>,
     PageUser(user): PageUser,
 ) -> Result<Html<String>, AppError> {
-    let body = fill(
-        PREDICTION,
-        &[
-            (
-                "model_options",
-                &model_options(&state, &user.user.id).await?,
-            ),
-            ("default_model_about", &default_model_about(&state)),
-            ("max_audio", &human_bytes(state.config.max_audio_bytes)),
-            ("max_audio_bytes", &state.config.max_audio_bytes.to_string()),
-            ("max_files", &state.config.max_predict_files.to_string()),
-        ],
-    );
-    Ok(render(
-        &state,
-        Page {
-            title: "Prediction",
-            active: "prediction",
-            user: Some(&user),
-            body,
-            script: Some("prediction.js"),
-        },
-    ))
-}
-
-async fn account(State(state): State<AppState>, PageUser(user): PageUser) -> Html<String> {
-    let body = fill(
-        ACCOUNT,
-        &[
-            ("name", &esc(&user.user.name)),
-            ("email", &esc(&user.user.email)),
-        ],
-    );
+    let choice = model_choice(&state, &user.user.id).await?;
     render(
         &state,
         Page {
+            template: "prediction.html",
+            title: "Prediction",
+            active: "prediction",
+            user: Some(&user),
+            script: Some("prediction.js"),
+        },
+        context! {
+            max_audio => human_bytes(state.config.max_audio_bytes),
+            max_audio_bytes => state.config.max_audio_bytes,
+            max_files => state.config.max_predict_files,
+            ..choice
+        },
+    )
+}
+
+async fn account(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+) -> Result<Html<String>, AppError> {
+    render(
+        &state,
+        Page {
+            template: "account.html",
             title: "Account",
             active: "account",
             user: Some(&user),
-            body,
             script: Some("account.js"),
         },
+        context! {},
     )
 }
 
@@ -643,12 +485,13 @@ async fn not_found(State(state): State<AppState>, MaybeUser(user): MaybeUser) ->
     let page = render(
         &state,
         Page {
+            template: "not_found.html",
             title: "Page not found",
             active: "",
             user: user.as_ref(),
-            body: NOT_FOUND.to_owned(),
             script: None,
         },
+        context! {},
     );
     (StatusCode::NOT_FOUND, page).into_response()
 }

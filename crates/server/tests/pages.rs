@@ -76,9 +76,31 @@ async fn user_text_is_escaped_in_pages() {
             .await,
     )
     .await;
-    let html = body_text(app.send(page("/prediction", Some(&session))).await).await;
-    assert!(!html.contains("<script>alert(1)"));
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    for uri in ["/prediction", "/account", "/training"] {
+        let html = body_text(app.send(page(uri, Some(&session))).await).await;
+        assert!(!html.contains("<script>alert(1)"), "{uri}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;"), "{uri}");
+    }
+    // A sign-up form sent back with an error shows what was typed, as text.
+    let form = "name=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E&email=%22%3E%3Cb%3E&password=x";
+    let refused = app
+        .send(
+            Request::post("/signup")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await;
+    let html = body_text(refused).await;
+    assert!(
+        html.contains("aria-invalid"),
+        "the form came back with an error"
+    );
+    assert!(!html.contains("<script>alert(1)") && !html.contains("\"><b>"));
+    assert!(
+        html.contains("&quot;&gt;&lt;script&gt;alert(1)&lt;")
+            && html.contains("&quot;&gt;&lt;b&gt;")
+    );
 }
 
 #[tokio::test]

@@ -17,7 +17,6 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 pub use accounts::{ClientIp, sign_in, sign_up, start_session};
-pub(crate) use models::all_models;
 
 /// Model id that means "the model shipped with the software".
 pub const DEFAULT_MODEL_ID: &str = "default";

@@ -38,7 +38,7 @@ pub(crate) fn default_model_json(state: &AppState) -> Option<Value> {
 }
 
 /// The shipped model (if any) first, then the caller's own, newest first.
-pub(crate) async fn all_models(state: &AppState, user_id: &str) -> AppResult<Vec<Value>> {
+async fn all_models(state: &AppState, user_id: &str) -> AppResult<Vec<Value>> {
     let own = state.db.list_models(user_id).await?;
     Ok(default_model_json(state)
         .into_iter()
