@@ -9,13 +9,7 @@ E2E_DIR="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$E2E_DIR/.." && pwd)"
 cd "$ROOT"
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-APT_UPDATED=""
-apt_install() {
-  [ -n "$APT_UPDATED" ] || { $SUDO apt-get update -qq; APT_UPDATED=1; }
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@"
-}
+source "$ROOT/scripts/apt-install.sh"
 if [ -z "${SER_E2E_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
   # Debian ships "chromium"; Ubuntu's chromium is a snap stub, so fall back to chromium-browser.
   apt_install chromium || apt_install chromium-browser

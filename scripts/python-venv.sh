@@ -1,14 +1,8 @@
 # Sourced by scripts that need Python tools from PyPI in a virtual environment of their own:
 #   source scripts/python-venv.sh; python_venv DIR CHECK_FILE PACKAGE...
 # creates DIR (installing Debian's python3-venv when missing) and pip-installs the packages
-# unless DIR/CHECK_FILE is there already. Also offers apt_install PACKAGE...
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-APT_UPDATED=""
-apt_install() {
-  [ -n "$APT_UPDATED" ] || { $SUDO apt-get update -qq; APT_UPDATED=1; }
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@"
-}
+# unless DIR/CHECK_FILE is there already. Also offers apt_install (scripts/apt-install.sh).
+source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
 
 python_venv() {
   local venv="$1" check="$2"
