@@ -15,13 +15,6 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Prefix of API tokens, so they are recognisable in logs and secret scanners.
 pub const API_TOKEN_PREFIX: &str = "ser_";
 
-/// `bytes` random bytes from the OS, as lower-case hex.
-pub fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).expect("the operating system's random source failed");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// What is stored for a bearer secret (session cookie or API token).
 pub fn hash_token(token: &str) -> String {
     blake3::hash(token.as_bytes()).to_hex().to_string()

@@ -199,7 +199,7 @@ impl Blobs {
         if let Some(dir) = dest.parent() {
             tokio::fs::create_dir_all(dir).await?;
         }
-        let partial = dest.with_extension(format!("part-{}", crate::store::new_id()));
+        let partial = dest.with_extension(format!("part-{}", crate::ids::new_id()));
         let result = async {
             let mut stream = self.store.get(&Key::from(key)).await?.into_stream();
             let mut file = tokio::fs::File::create(&partial).await?;

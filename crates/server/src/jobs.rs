@@ -15,7 +15,7 @@ use crate::engine::{EngineError, EpochRecord, TrainProgress, TrainSpec};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::jobs::{CANCELLED, DONE, FAILED, JobRecord, QUEUED, RESUMED};
-use crate::store::models::ModelRecord;
+use crate::store::models::{DEFAULT_MODEL_ID, ModelRecord};
 use crate::store::{duration_ms, new_id, now_ms};
 
 /// How often a running job's progress is written to the database (events go out at once).
@@ -644,7 +644,7 @@ async fn run_test(
 ) -> Result<(), Failure> {
     let params: TestParams = serde_json::from_value(job.params.clone())
         .map_err(|e| Failure::from(AppError::internal(e)))?;
-    let model_path = if params.model_id == crate::api::DEFAULT_MODEL_ID {
+    let model_path = if params.model_id == DEFAULT_MODEL_ID {
         None
     } else {
         let model = state

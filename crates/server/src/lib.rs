@@ -9,6 +9,7 @@ mod blobs;
 mod config;
 mod engine;
 mod error;
+mod ids;
 mod jobs;
 mod pages;
 mod ratelimit;

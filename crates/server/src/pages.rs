@@ -17,6 +17,7 @@ use crate::auth::{self, CurrentUser, MaybeUser, PageUser};
 use crate::config::human_bytes;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::models::DEFAULT_MODEL_ID;
 
 /// The page templates: `{{ value }}` is HTML-escaped unless the value is marked safe.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -392,7 +393,7 @@ async fn training(
 async fn model_choice(state: &AppState, user_id: &str) -> Result<Value, AppError> {
     let default = state.engine.default_model();
     let builtin = default.as_ref().map(|m| {
-        context! { id => crate::api::DEFAULT_MODEL_ID, label => format!("{} (built-in)", m.name) }
+        context! { id => DEFAULT_MODEL_ID, label => format!("{} (built-in)", m.name) }
     });
     let own = state.db.list_models(user_id).await?;
     let models: Vec<Value> = builtin

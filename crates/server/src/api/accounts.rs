@@ -50,8 +50,8 @@ pub struct SessionStart {
 }
 
 pub async fn start_session(state: &AppState, user_id: &str) -> AppResult<SessionStart> {
-    let token = auth::random_hex(32);
-    let csrf_token = auth::random_hex(32);
+    let token = crate::ids::random_hex(32);
+    let csrf_token = crate::ids::random_hex(32);
     let ttl = state.config.session_ttl;
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
     state

@@ -12,7 +12,6 @@ use futures_util::Stream;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
-use super::DEFAULT_MODEL_ID;
 use super::predict::choose_model;
 use crate::auth::CurrentUser;
 use crate::engine::TrainSpec;
@@ -20,6 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::jobs::{JobFiles, TestParams, TrainParams, new_job};
 use crate::state::AppState;
 use crate::store::jobs::{CANCELLED, JobRecord, QUEUED, RUNNING};
+use crate::store::models::DEFAULT_MODEL_ID;
 use crate::upload::{display_name, multipart_error, save_zip, text_field};
 
 const MAX_EPOCHS: u32 = 1000;

@@ -18,9 +18,6 @@ use crate::state::AppState;
 
 pub use accounts::{ClientIp, sign_in, sign_up, start_session};
 
-/// Model id that means "the model shipped with the software".
-pub const DEFAULT_MODEL_ID: &str = "default";
-
 const OPENAPI: &str = include_str!("../assets/openapi.json");
 
 pub fn router(state: &AppState) -> Router<AppState> {

@@ -6,10 +6,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::DEFAULT_MODEL_ID;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::store::models::DEFAULT_MODEL_ID;
 use crate::store::models::ModelRecord;
 
 pub async fn kinds(State(state): State<AppState>, _caller: CurrentUser) -> Json<Value> {

@@ -8,11 +8,11 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::DEFAULT_MODEL_ID;
 use crate::auth::CurrentUser;
 use crate::engine::{EngineError, Prediction};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::store::models::DEFAULT_MODEL_ID;
 use crate::store::predictions::PredictionRecord;
 use crate::store::{new_id, now_ms};
 use crate::upload::{display_name, multipart_error, read_limited, text_field};

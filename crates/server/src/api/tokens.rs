@@ -28,7 +28,7 @@ pub async fn create(
             "Give the token a name of 1 to 100 characters.",
         ));
     }
-    let secret = format!("{API_TOKEN_PREFIX}{}", auth::random_hex(32));
+    let secret = format!("{API_TOKEN_PREFIX}{}", crate::ids::random_hex(32));
     let token = state
         .db
         .create_token(&caller.user.id, name, &auth::hash_token(&secret))

@@ -224,10 +224,7 @@ pub fn duration_ms(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
-/// A new random id (96 bits, hex): unguessable, so ids leak nothing about other users.
-pub fn new_id() -> String {
-    crate::auth::random_hex(12)
-}
+pub use crate::ids::new_id;
 
 /// Parse a JSON column, tolerating NULL or damage (the row is still shown).
 pub(crate) fn json_column(text: Option<String>) -> serde_json::Value {

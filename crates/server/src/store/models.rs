@@ -7,6 +7,9 @@ use sqlx::any::AnyRow;
 
 use super::{Db, json_column};
 
+/// The id that names the shipped model wherever a model id is asked for.
+pub const DEFAULT_MODEL_ID: &str = "default";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelRecord {
     pub id: String,
