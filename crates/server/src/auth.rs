@@ -1,7 +1,9 @@
 //! Passwords, tokens, session cookies, CSRF and the extractors that say who is calling.
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -281,3 +283,31 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 /// Where signing in or up lands when no page asked for it.
 pub const LANDING: &str = "/prediction";
+
+/// The caller's address, for rate limiting.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let forwarded = state
+            .config
+            .trust_forwarded_for
+            .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok())
+            .flatten()
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned());
+        let direct = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        Ok(Self(
+            forwarded.or(direct).unwrap_or_else(|| "unknown".to_owned()),
+        ))
+    }
+}

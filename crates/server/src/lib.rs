@@ -3,6 +3,7 @@
 //! [`serve`] runs it; [`router`] builds the axum app over an [`AppState`] (tests drive it
 //! without a socket). All ML work goes through the [`Engine`] trait.
 
+mod accounts;
 mod api;
 mod auth;
 mod blobs;

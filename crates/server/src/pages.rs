@@ -12,8 +12,8 @@ use minijinja::value::Serde;
 use minijinja::{Environment, Value, context};
 use serde::Deserialize;
 
-use crate::api::{ClientIp, sign_in, sign_up, start_session};
-use crate::auth::{self, CurrentUser, MaybeUser, PageUser};
+use crate::accounts::{sign_in, sign_up, start_session};
+use crate::auth::{self, ClientIp, CurrentUser, MaybeUser, PageUser};
 use crate::config::human_bytes;
 use crate::error::AppError;
 use crate::state::AppState;

@@ -16,8 +16,6 @@ use axum::routing::{delete, get, post};
 use crate::error::AppError;
 use crate::state::AppState;
 
-pub use accounts::{ClientIp, sign_in, sign_up, start_session};
-
 const OPENAPI: &str = include_str!("../assets/openapi.json");
 
 pub fn router(state: &AppState) -> Router<AppState> {
