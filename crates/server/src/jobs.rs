@@ -49,9 +49,11 @@ struct TrainDetail {
 }
 
 impl TrainDetail {
-    fn update(&mut self, p: TrainProgress) {
+    /// Takes a progress report; true when it finished an epoch.
+    fn update(&mut self, p: TrainProgress) -> bool {
         let last = self.history.last().map_or(0, |r| r.epoch);
-        if let (true, Some(train_loss)) = (p.epoch > last, p.train_loss) {
+        let ended = p.epoch > last && p.train_loss.is_some();
+        if let (true, Some(train_loss)) = (ended, p.train_loss) {
             self.history.push(EpochRecord {
                 epoch: p.epoch,
                 train_loss,
@@ -61,6 +63,7 @@ impl TrainDetail {
             });
         }
         self.latest = p;
+        ended
     }
 }
 
@@ -564,10 +567,9 @@ async fn run_train(
         |job, p: TrainProgress| {
             job.progress = p.fraction().min(0.99);
             job.message = p.phase.clone();
-            if detail.history.last().is_none_or(|r| p.epoch > r.epoch) && p.train_loss.is_some() {
+            if detail.update(p) {
                 files.epoch_ended.notify_one();
             }
-            detail.update(p);
             job.detail = serde_json::to_value(&detail).unwrap_or_default();
         },
     )
