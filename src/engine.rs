@@ -706,11 +706,10 @@ fn without_server_paths(message: &str, work_dir: &Path) -> String {
 
 fn pipeline_error(error: PipelineError, work_dir: &Path) -> EngineError {
     let message = without_server_paths(&error.to_string(), work_dir);
-    match error {
-        PipelineError::Fit { .. } | PipelineError::Predict { .. } | PipelineError::Report(_) => {
-            EngineError::Internal(message)
-        }
-        _ => EngineError::Input(message),
+    if error.is_internal() {
+        EngineError::Internal(message)
+    } else {
+        EngineError::Input(message)
     }
 }
 

@@ -14,10 +14,44 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::PipelineError;
 use crate::report::FoldReport;
 
 const SETTINGS: &str = "settings.json";
+
+/// A fold store that cannot be read or written, or that holds another run's folds.
+#[derive(Debug, thiserror::Error)]
+pub enum FoldStoreError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: unreadable: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "{}: holds folds of another evaluation ({}); use another report folder or remove {}",
+        dir.join(SETTINGS).display(), differences.join("; "), dir.display()
+    )]
+    OtherEvaluation {
+        dir: PathBuf,
+        differences: Vec<String>,
+    },
+    #[error(
+        "{}: holds finished folds {} of an earlier run of this evaluation: --resume continues \
+         it (remove the folder to start over)",
+        dir.display(), list(finished)
+    )]
+    EarlierRun { dir: PathBuf, finished: Vec<usize> },
+}
+
+/// An I/O error on `path`.
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> FoldStoreError {
+    let path = path.to_path_buf();
+    move |source| FoldStoreError::Io { path, source }
+}
 
 /// One finished fold, as kept in `fold-<k>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,41 +91,40 @@ impl FoldStore {
         dir: &Path,
         settings: &serde_json::Value,
         join: bool,
-    ) -> Result<Self, PipelineError> {
+    ) -> Result<Self, FoldStoreError> {
         let store = Self {
             dir: dir.to_path_buf(),
         };
-        std::fs::create_dir_all(dir).map_err(|e| store.error(dir, e.to_string()))?;
+        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         let path = dir.join(SETTINGS);
         match std::fs::read(&path) {
             Ok(bytes) => {
-                let theirs: serde_json::Value = serde_json::from_slice(&bytes)
-                    .map_err(|e| store.error(&path, format!("unreadable: {e}")))?;
+                let theirs: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|source| {
+                        FoldStoreError::Unreadable {
+                            path: path.clone(),
+                            source,
+                        }
+                    })?;
                 if &theirs != settings {
-                    let why = format!(
-                        "holds folds of another evaluation ({}); use another report folder or \
-                         remove {}",
-                        differences(&theirs, settings).join("; "),
-                        dir.display()
-                    );
-                    return Err(store.error(&path, why));
+                    return Err(FoldStoreError::OtherEvaluation {
+                        dir: dir.to_path_buf(),
+                        differences: differences(&theirs, settings),
+                    });
                 }
                 let finished = store.finished_folds()?;
                 if !join && !finished.is_empty() {
-                    let why = format!(
-                        "holds finished folds {} of an earlier run of this evaluation: --resume \
-                         continues it (remove the folder to start over)",
-                        list(&finished)
-                    );
-                    return Err(store.error(dir, why));
+                    return Err(FoldStoreError::EarlierRun {
+                        dir: dir.to_path_buf(),
+                        finished,
+                    });
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let bytes = serde_json::to_vec_pretty(settings).expect("JSON value serialises");
-                ser_fs::write_atomic(&path, &bytes)
-                    .map_err(|e| store.error(&path, e.to_string()))?;
+                ser_fs::write_atomic(&path, &bytes).map_err(io_error(&path))?;
             }
-            Err(e) => return Err(store.error(&path, e.to_string())),
+            Err(e) => return Err(io_error(&path)(e)),
         }
         Ok(store)
     }
@@ -110,22 +143,22 @@ impl FoldStore {
     }
 
     /// The finished result of `fold`, if a run has stored one.
-    pub fn finished(&self, fold: usize) -> Result<Option<FoldResult>, PipelineError> {
+    pub fn finished(&self, fold: usize) -> Result<Option<FoldResult>, FoldStoreError> {
         let path = self.result_path(fold);
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
-                .map_err(|e| self.error(&path, format!("unreadable fold result: {e}"))),
+                .map_err(|source| FoldStoreError::Unreadable { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.error(&path, e.to_string())),
+            Err(e) => Err(io_error(&path)(e)),
         }
     }
 
     /// Keeps a finished fold and drops its checkpoints.
-    pub fn save(&self, fold: usize, result: &FoldResult) -> Result<(), PipelineError> {
+    pub fn save(&self, fold: usize, result: &FoldResult) -> Result<(), FoldStoreError> {
         let path = self.result_path(fold);
-        let bytes = serde_json::to_vec(result).map_err(|e| self.error(&path, e.to_string()))?;
-        ser_fs::write_atomic(&path, &bytes).map_err(|e| self.error(&path, e.to_string()))?;
+        let bytes = serde_json::to_vec(result).expect("a fold result serialises");
+        ser_fs::write_atomic(&path, &bytes).map_err(io_error(&path))?;
         // Only disk space is at stake if this fails.
         let _ = std::fs::remove_dir_all(self.checkpoint_dir(fold));
         Ok(())
@@ -133,7 +166,7 @@ impl FoldStore {
 
     /// Claims `fold` for this process until the claim is dropped; `None` while another live
     /// process runs it.
-    pub fn claim(&self, fold: usize) -> Result<Option<FoldClaim>, PipelineError> {
+    pub fn claim(&self, fold: usize) -> Result<Option<FoldClaim>, FoldStoreError> {
         let path = self.dir.join(format!("fold-{fold}.running"));
         let me = std::process::id();
         loop {
@@ -145,7 +178,7 @@ impl FoldStore {
                 Ok(mut file) => {
                     use std::io::Write;
                     file.write_all(me.to_string().as_bytes())
-                        .map_err(|e| self.error(&path, e.to_string()))?;
+                        .map_err(io_error(&path))?;
                     return Ok(Some(FoldClaim { path }));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -156,17 +189,16 @@ impl FoldStore {
                         return Ok(None);
                     }
                     // Left by a run that ended without cleaning up (or by this process).
-                    std::fs::remove_file(&path).map_err(|e| self.error(&path, e.to_string()))?;
+                    std::fs::remove_file(&path).map_err(io_error(&path))?;
                 }
-                Err(e) => return Err(self.error(&path, e.to_string())),
+                Err(e) => return Err(io_error(&path)(e)),
             }
         }
     }
 
     /// Numbers of the folds with a stored result, ascending.
-    pub fn finished_folds(&self) -> Result<Vec<usize>, PipelineError> {
-        let entries =
-            std::fs::read_dir(&self.dir).map_err(|e| self.error(&self.dir, e.to_string()))?;
+    pub fn finished_folds(&self) -> Result<Vec<usize>, FoldStoreError> {
+        let entries = std::fs::read_dir(&self.dir).map_err(io_error(&self.dir))?;
         let mut folds: Vec<usize> = entries
             .filter_map(|entry| {
                 let name = entry.ok()?.file_name().into_string().ok()?;
@@ -181,15 +213,8 @@ impl FoldStore {
     }
 
     /// Deletes the store (once its report is written).
-    pub fn remove(self) -> Result<(), PipelineError> {
-        std::fs::remove_dir_all(&self.dir).map_err(|e| self.error(&self.dir, e.to_string()))
-    }
-
-    fn error(&self, path: &Path, why: String) -> PipelineError {
-        PipelineError::Folds {
-            path: path.to_path_buf(),
-            why,
-        }
+    pub fn remove(self) -> Result<(), FoldStoreError> {
+        std::fs::remove_dir_all(&self.dir).map_err(io_error(&self.dir))
     }
 }
 

@@ -21,33 +21,90 @@ use ser_model::input::FeatureView;
 use crate::fit::{
     EpochReport, FitConfig, FitError, Nuisance, NuisanceKind, TrainData, argmax, fit,
 };
-use crate::folds::{FoldResult, FoldStore, TestPredictions};
+use crate::folds::{FoldResult, FoldStore, FoldStoreError, TestPredictions};
 use crate::metrics::{EvalInput, MetricsError};
 use crate::report::{
     DatasetInfo, EvalReport, FoldReport, ModelInfo, Protocol, ReportError, UnseenCorpusCalibration,
 };
 
+/// Why an evaluation or a training run could not go on. [`PipelineError::is_internal`] tells
+/// the errors a user can act on (the data, the request) from those of the software or the
+/// machine.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error("{0}")]
-    Setup(String),
+    /// The feature set cannot be computed as configured.
+    #[error(transparent)]
+    Features(#[from] ser_features::FeatureError),
     #[error("no clip of the dataset could be featurised ({failures} failed; first: {first})")]
     NothingFeaturised { failures: usize, first: String },
     #[error(transparent)]
     Corpus(#[from] ser_corpus::CorpusError),
+    /// The labels of the data leave fewer than two emotions to tell apart.
+    #[error("{holds} {}; {needs} at least two", match found.as_slice() {
+        [] => "no emotion".to_owned(),
+        [only] => format!("one emotion only ({only})"),
+        more => format!("the emotions {}", more.join(", ")),
+    })]
+    TooFewEmotions {
+        found: Vec<String>,
+        /// What holds them, e.g. "the dataset holds".
+        holds: &'static str,
+        /// What needs two, e.g. "training needs".
+        needs: &'static str,
+    },
+    #[error("the dataset has no usable labels")]
+    NoUsableLabels,
+    #[error("no clip of the dataset has an emotion the model knows ({})", known.join(", "))]
+    NoKnownEmotion { known: Vec<String> },
+    #[error("there is no fold {fold}: {protocol} has folds 0 to {last}")]
+    NoSuchFold {
+        fold: usize,
+        protocol: String,
+        last: usize,
+    },
+    #[error("fold {fold} is being run by another process (see {})", store.display())]
+    FoldTaken { fold: usize, store: PathBuf },
     #[error("fold {fold}: {source}")]
     Fit { fold: usize, source: FitError },
-    #[error("fold {fold}: {message}")]
-    Predict { fold: usize, message: String },
+    #[error("fold {fold}: {source}")]
+    Predict { fold: usize, source: PredictError },
     #[error(transparent)]
     Metrics(#[from] MetricsError),
     #[error(transparent)]
     Report(#[from] ReportError),
-    #[error("{path}: {why}")]
-    Folds { path: PathBuf, why: String },
+    #[error(transparent)]
+    Folds(#[from] FoldStoreError),
     /// The caller's stop flag was raised.
     #[error("stopped")]
     Stopped,
+}
+
+impl PipelineError {
+    /// True for a fault of the software or the machine (training, prediction or the report
+    /// failed on valid input), false for a problem with the data or the request, which the
+    /// user can mend.
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::Fit { .. } | PipelineError::Predict { .. } | PipelineError::Report(_)
+        )
+    }
+
+    fn predict(fold: usize, source: impl Into<PredictError>) -> PipelineError {
+        PipelineError::Predict {
+            fold,
+            source: source.into(),
+        }
+    }
+}
+
+/// Why a trained model could not score clips.
+#[derive(Debug, thiserror::Error)]
+pub enum PredictError {
+    #[error(transparent)]
+    Load(#[from] ser_model::BundleError),
+    #[error(transparent)]
+    Input(#[from] ser_model::input::InputError),
 }
 
 /// Features of a dataset's clips, aligned with `dataset.clips` (`None` where a clip failed).
@@ -102,9 +159,8 @@ pub fn featurise(
     stop: Option<&AtomicBool>,
 ) -> Result<Featurised, PipelineError> {
     let stopped = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
-    let config_key =
-        serde_json::to_string(config).map_err(|e| PipelineError::Setup(e.to_string()))?;
-    Extractor::new(config).map_err(|e| PipelineError::Setup(e.to_string()))?;
+    let config_key = serde_json::to_string(config).expect("a feature config serialises");
+    Extractor::new(config)?;
     let results: Vec<Result<ClipFeatures, String>> = dataset
         .clips
         .par_iter()
@@ -346,11 +402,11 @@ pub fn cross_validate(
     let labels = protocol_labels(dataset, featurised, &experiment.protocol)?;
     let splits = ser_corpus::make_splits(dataset, &experiment.protocol, &experiment.split)?;
     if let Some(unknown) = plan.only.iter().flatten().find(|&&k| k >= splits.len()) {
-        return Err(PipelineError::Setup(format!(
-            "there is no fold {unknown}: {} has folds 0 to {}",
-            experiment.protocol,
-            splits.len() - 1
-        )));
+        return Err(PipelineError::NoSuchFold {
+            fold: *unknown,
+            protocol: experiment.protocol.to_string(),
+            last: splits.len() - 1,
+        });
     }
     let samples = Samples {
         dataset,
@@ -422,10 +478,10 @@ fn kept_fold(
     }
     let Some(_claim) = store.claim(fold)? else {
         return match explicit {
-            true => Err(PipelineError::Setup(format!(
-                "fold {fold} is being run by another process (see {})",
-                store.dir().display()
-            ))),
+            true => Err(PipelineError::FoldTaken {
+                fold,
+                store: store.dir().to_path_buf(),
+            }),
             false => Ok(None),
         };
     };
@@ -464,12 +520,7 @@ fn run_fold(
     };
     let mut bundle = outcome.bundle;
     let temperature = samples.calibrate(&mut bundle, &split.val, fold)?;
-    let predictor = |bundle| {
-        Predictor::new(bundle).map_err(|e| PipelineError::Predict {
-            fold,
-            message: e.to_string(),
-        })
-    };
+    let predictor = |bundle| Predictor::new(bundle).map_err(|e| PipelineError::predict(fold, e));
     let scoring = Instant::now();
     let scored = samples.score(&predictor(&bundle)?, split, fold)?;
     let inference_seconds = scoring.elapsed().as_secs_f64();
@@ -908,10 +959,7 @@ pub fn train(
     let validation = if split.val.is_empty() {
         None
     } else {
-        let predictor = Predictor::new(&bundle).map_err(|e| PipelineError::Predict {
-            fold: 0,
-            message: e.to_string(),
-        })?;
+        let predictor = Predictor::new(&bundle).map_err(|e| PipelineError::predict(0, e))?;
         let as_test = Split {
             test: split.val.clone(),
             ..split.clone()
@@ -968,15 +1016,11 @@ pub fn evaluate_bundle(
         .filter(|&i| labels.contains(&dataset.clips[i].emotion))
         .collect();
     if known.is_empty() {
-        return Err(PipelineError::Setup(format!(
-            "no clip of the dataset has an emotion the model knows ({})",
-            labels.join(", ")
-        )));
+        return Err(PipelineError::NoKnownEmotion {
+            known: labels.to_vec(),
+        });
     }
-    let predictor = Predictor::new(bundle).map_err(|e| PipelineError::Predict {
-        fold: 0,
-        message: e.to_string(),
-    })?;
+    let predictor = Predictor::new(bundle).map_err(|e| PipelineError::predict(0, e))?;
     let samples = Samples {
         dataset,
         featurised,
@@ -1072,8 +1116,8 @@ fn dataset_labels(
         .zip(&featurised.matrices)
         .filter(|(_, m)| m.is_some())
         .map(|(clip, _)| clip.emotion.as_str());
-    let labels = ser_corpus::LabelSet::from_labels(read)
-        .map_err(|_| PipelineError::Setup("the dataset has no usable labels".into()))?;
+    let labels =
+        ser_corpus::LabelSet::from_labels(read).map_err(|_| PipelineError::NoUsableLabels)?;
     at_least_two(
         labels.names().to_vec(),
         "the dataset holds",
@@ -1084,18 +1128,17 @@ fn dataset_labels(
 /// `labels`, or an error a user can act on when there are fewer than two to tell apart.
 fn at_least_two(
     labels: Vec<String>,
-    holds: &str,
-    needs: &str,
+    holds: &'static str,
+    needs: &'static str,
 ) -> Result<Vec<String>, PipelineError> {
-    match labels.as_slice() {
-        [] => Err(PipelineError::Setup(format!(
-            "{holds} no emotion; {needs} at least two"
-        ))),
-        [only] => Err(PipelineError::Setup(format!(
-            "{holds} one emotion only ({only}); {needs} at least two"
-        ))),
-        _ => Ok(labels),
+    if labels.len() < 2 {
+        return Err(PipelineError::TooFewEmotions {
+            found: labels,
+            holds,
+            needs,
+        });
     }
+    Ok(labels)
 }
 
 /// The (group, class) an adversarial head tells `clip` apart by (see
@@ -1295,15 +1338,14 @@ impl Samples<'_> {
         indices: &[usize],
         fold: usize,
     ) -> Result<(Vec<usize>, Vec<Vec<f32>>), PipelineError> {
-        let predict_error = |message: String| PipelineError::Predict { fold, message };
         let mut used = Vec::new();
         let mut probabilities = Vec::new();
         for (i, m) in Self::usable_in(matrices, indices) {
             let view = FeatureView::new(m.rows, m.cols, &m.data)
-                .map_err(|e| predict_error(e.to_string()))?;
+                .map_err(|e| PipelineError::predict(fold, e))?;
             let mut probs = predictor
                 .predict_batch_raw(&[view])
-                .map_err(|e| predict_error(e.to_string()))?
+                .map_err(|e| PipelineError::predict(fold, e))?
                 .remove(0);
             for &(from, to) in &self.merged_answers {
                 probs[to] += probs[from];
@@ -1348,10 +1390,7 @@ impl Samples<'_> {
         if val.is_empty() {
             return Ok(None);
         }
-        let predictor = Predictor::new(bundle).map_err(|e| PipelineError::Predict {
-            fold,
-            message: e.to_string(),
-        })?;
+        let predictor = Predictor::new(bundle).map_err(|e| PipelineError::predict(fold, e))?;
         let (indices, raw) = self.predict(&predictor, val, fold)?;
         let truth: Vec<usize> = indices.iter().map(|&i| self.label_index(i)).collect();
         let temperature = crate::calibration::fit_temperature(&raw, &truth);
@@ -1472,6 +1511,39 @@ mod tests {
             cols: 1,
             data: vec![value; 2],
         }
+    }
+
+    #[test]
+    fn too_few_emotions_are_the_users_to_mend_and_say_what_was_found() {
+        let message = |found: &[&str]| {
+            let found = found.iter().map(|s| s.to_string()).collect();
+            let error = at_least_two(found, "the corpora share", "corpus-out needs").unwrap_err();
+            assert!(!error.is_internal());
+            error.to_string()
+        };
+        assert_eq!(
+            message(&[]),
+            "the corpora share no emotion; corpus-out needs at least two"
+        );
+        assert_eq!(
+            message(&["sad"]),
+            "the corpora share one emotion only (sad); corpus-out needs at least two"
+        );
+        assert_eq!(
+            at_least_two(vec!["a".into(), "b".into()], "", "")
+                .unwrap()
+                .len(),
+            2
+        );
+        let fit = PipelineError::Fit {
+            fold: 2,
+            source: FitError::Diverged(7),
+        };
+        assert!(fit.is_internal());
+        assert_eq!(
+            fit.to_string(),
+            "fold 2: training diverged at epoch 7 (non-finite loss)"
+        );
     }
 
     #[test]
