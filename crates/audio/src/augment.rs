@@ -189,12 +189,16 @@ fn resample_to_len(x: &[f32], len: usize) -> Vec<f32> {
 /// uniformly from `min..=max`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Chance {
+    /// Probability that the step runs, 0..=1 (NaN never runs).
     pub p: f32,
+    /// One end of the parameter's range (the ends may come in either order).
     pub min: f32,
+    /// The other end of the parameter's range.
     pub max: f32,
 }
 
 impl Chance {
+    /// A step run with probability `p`, its parameter drawn from `min..=max`.
     pub const fn new(p: f32, min: f32, max: f32) -> Self {
         Self { p, min, max }
     }
@@ -225,6 +229,7 @@ pub struct AugmentSpec {
     pub pitch: Option<Chance>,
     /// Seconds, signed (e.g. -0.2..0.2).
     pub shift: Option<Chance>,
+    /// What fills the gap a shift leaves: silence, or the audio shifted out (circular).
     pub shift_mode: ShiftMode,
     /// Decibels (e.g. -6..6).
     pub gain: Option<Chance>,

@@ -12,34 +12,60 @@ pub enum AudioError {
     /// The file could not be opened or read (missing, permission denied, ...).
     #[error("{file}: cannot read file: {source}")]
     Io {
+        /// The file (or upload name) at fault.
         file: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
 
     /// The file has no bytes at all.
     #[error("{file}: file is empty (0 bytes)")]
-    Empty { file: PathBuf },
+    Empty {
+        /// The file (or upload name) at fault.
+        file: PathBuf,
+    },
 
     /// The header is valid but the stream holds no audio samples.
     #[error("{file}: contains no audio samples")]
-    NoSamples { file: PathBuf },
+    NoSamples {
+        /// The file (or upload name) at fault.
+        file: PathBuf,
+    },
 
     /// The file ends before the audio its header announces (or inside a packet).
     #[error("{file}: truncated: {detail}")]
-    Truncated { file: PathBuf, detail: String },
+    Truncated {
+        /// The file (or upload name) at fault.
+        file: PathBuf,
+        /// Where the file ends, or how much of the declared audio is missing.
+        detail: String,
+    },
 
     /// The container was recognised but its header is invalid.
     #[error("{file}: corrupt header: {detail}")]
-    CorruptHeader { file: PathBuf, detail: String },
+    CorruptHeader {
+        /// The file (or upload name) at fault.
+        file: PathBuf,
+        /// Which header value is wrong, and how.
+        detail: String,
+    },
 
     /// No known audio container was found: random bytes, text, an image, ...
     #[error("{file}: not an audio file (no known audio format recognised)")]
-    NotAudio { file: PathBuf },
+    NotAudio {
+        /// The file (or upload name) at fault.
+        file: PathBuf,
+    },
 
     /// The container is readable but its codec is not supported.
     #[error("{file}: unsupported codec: {codec}")]
-    UnsupportedCodec { file: PathBuf, codec: String },
+    UnsupportedCodec {
+        /// The file (or upload name) at fault.
+        file: PathBuf,
+        /// The codec's name, e.g. "opus".
+        codec: String,
+    },
 
     /// The audio is longer than the caller's limit (`LoadOptions::max_duration_s`).
     #[error(
@@ -48,19 +74,33 @@ pub enum AudioError {
         readable_duration(*max_s)
     )]
     TooLong {
+        /// The file (or upload name) at fault.
         file: PathBuf,
+        /// Length in seconds: as the header declares it, or as much as was decoded before
+        /// passing the limit.
         duration_s: f64,
+        /// The limit, in seconds.
         max_s: f64,
     },
 
     /// The audio data is damaged: a packet failed to decode, samples are not finite, or the
     /// decoder itself failed.
     #[error("{file}: malformed audio data: {detail}")]
-    Malformed { file: PathBuf, detail: String },
+    Malformed {
+        /// The file (or upload name) at fault.
+        file: PathBuf,
+        /// What is wrong, e.g. the decoder's own message.
+        detail: String,
+    },
 
     /// A sample rate of zero (or another impossible value) was passed to a function.
     #[error("invalid sample rate {rate} Hz: {detail}")]
-    InvalidRate { rate: u32, detail: &'static str },
+    InvalidRate {
+        /// The rate passed, in Hz.
+        rate: u32,
+        /// Why it cannot be used.
+        detail: &'static str,
+    },
 }
 
 impl AudioError {

@@ -15,12 +15,17 @@ pub struct AudioInfo {
     pub container: String,
     /// Codec short name: "pcm_s16le", "flac", "mp3", "vorbis", "opus", ...
     pub codec: String,
+    /// Samples per second per channel (Hz); 0 when the header does not say.
     pub sample_rate: u32,
+    /// Number of channels; 0 when the header does not say.
     pub channels: u16,
+    /// Bits per coded sample, where the codec has them (PCM, FLAC, ...); `None` for lossy
+    /// codecs such as MP3 and Vorbis.
     pub bits_per_sample: Option<u32>,
     /// Frames per channel: from the header, or counted from packet durations when the header
     /// does not say (e.g. MP3 without a Xing header).
     pub frames: u64,
+    /// `frames / sample_rate`, in seconds; 0 when the rate is unknown.
     pub duration_s: f64,
 }
 

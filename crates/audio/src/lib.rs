@@ -90,7 +90,9 @@ pub use wav_encode::encode_wav_pcm16;
 /// Mono audio: samples in [-1, 1] (float sources may exceed it) at `sample_rate` Hz.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Audio {
+    /// The mono samples, in time order.
     pub samples: Vec<f32>,
+    /// Samples per second (Hz).
     pub sample_rate: u32,
 }
 
@@ -168,7 +170,9 @@ pub fn stream_bytes<E: From<AudioError>>(
 /// What [`stream`] handed on: `samples` mono samples at `sample_rate`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Streamed {
+    /// Rate of the samples handed on (Hz): the target rate, or the file's own.
     pub sample_rate: u32,
+    /// Number of mono samples handed on, all blocks together.
     pub samples: u64,
 }
 

@@ -26,11 +26,14 @@ pub mod silero;
 /// A stretch of audio in seconds from the start of the recording.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
+    /// Where the segment starts, in seconds.
     pub start_s: f64,
+    /// Where it ends, in seconds (not before `start_s`).
     pub end_s: f64,
 }
 
 impl Segment {
+    /// Length in seconds, `end_s - start_s`.
     pub fn duration_s(&self) -> f64 {
         self.end_s - self.start_s
     }
@@ -58,7 +61,9 @@ pub struct VadConfig {
     /// Silero: a chunk is speech from this probability on (and stays speech down to 0.15
     /// below it).
     pub speech_probability: f32,
+    /// Energy detector: length in seconds of the frames whose RMS level is measured.
     pub frame_s: f64,
+    /// Energy detector: seconds between frame centres (the time resolution of boundaries).
     pub hop_s: f64,
     /// Threshold relative to the robust maximum level (dB, negative).
     pub relative_threshold_db: f32,
@@ -145,6 +150,8 @@ enum Inner {
 }
 
 impl SpeechDetector {
+    /// A detector for audio at `sample_rate` Hz. Silero needs a rate it can resample from;
+    /// at any other rate the energy detector is used instead.
     pub fn new(sample_rate: u32, cfg: &VadConfig) -> Self {
         let energy = || Inner::Energy(LevelMeter::new(sample_rate, cfg));
         let inner = match cfg.detector {
@@ -164,6 +171,7 @@ impl SpeechDetector {
         Self { inner }
     }
 
+    /// Feeds the next piece of the recording, in order.
     pub fn push(&mut self, samples: &[f32]) {
         match &mut self.inner {
             Inner::Energy(meter) => meter.push(samples),
@@ -295,6 +303,8 @@ pub struct LevelMeter {
 }
 
 impl LevelMeter {
+    /// A meter for audio at `sample_rate` Hz, framed by `cfg.frame_s` and `cfg.hop_s` (the
+    /// hop at least one sample, the frame at least the hop).
     pub fn new(sample_rate: u32, cfg: &VadConfig) -> Self {
         let hop = ((cfg.hop_s * f64::from(sample_rate)).round() as usize).max(1);
         let frame = ((cfg.frame_s * f64::from(sample_rate)).round() as usize).max(hop);
@@ -506,6 +516,7 @@ pub fn split_long_segments(
 pub struct StreamWindow {
     /// Time of the window's first sample since the stream began.
     pub start_s: f64,
+    /// The window's samples: a full window, or fewer from [`StreamWindower::flush`].
     pub samples: Vec<f32>,
 }
 

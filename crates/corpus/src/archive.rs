@@ -38,14 +38,17 @@ impl Default for ZipLimits {
 /// What an extraction did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtractReport {
+    /// The folder the files were written under.
     pub dest: PathBuf,
     /// Audio files written.
     pub files: usize,
     /// Bytes written.
     pub bytes: u64,
+    /// Files left out because their extension is not audio.
     pub skipped_non_audio: usize,
     /// `__MACOSX/` and dotfiles.
     pub skipped_hidden: usize,
+    /// Symbolic links, never followed or written.
     pub skipped_symlinks: usize,
 }
 

@@ -55,6 +55,7 @@ impl CacheKey {
         Self(*hasher.finalize().as_bytes())
     }
 
+    /// The key as 64 lower-case hex digits (the entry's file name).
     pub fn to_hex(&self) -> String {
         blake3::Hash::from_bytes(self.0).to_hex().to_string()
     }
@@ -63,11 +64,14 @@ impl CacheKey {
 /// Whether the cache is used (`--no-cache` gives `Off`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum CacheMode {
+    /// Hits are read and misses stored.
     #[default]
     ReadWrite,
+    /// Nothing is read or written: every lookup misses.
     Off,
 }
 
+/// A folder of cached feature matrices, one file per [`CacheKey`].
 #[derive(Debug, Clone)]
 pub struct FeatureCache {
     dir: PathBuf,
@@ -75,6 +79,7 @@ pub struct FeatureCache {
 }
 
 impl FeatureCache {
+    /// A cache in `dir` (created on the first store; see [`FeatureCache::default_dir`]).
     pub fn new(dir: impl Into<PathBuf>, mode: CacheMode) -> Self {
         Self {
             dir: dir.into(),
@@ -99,10 +104,12 @@ impl FeatureCache {
         base.join("ser").join("features")
     }
 
+    /// The folder the entries live in.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// Whether the cache is read and written.
     pub fn mode(&self) -> CacheMode {
         self.mode
     }

@@ -42,11 +42,17 @@ pub fn is_junk_name(name: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Corpus {
+    /// RAVDESS names: `03-01-05-02-01-01-12` (modality, ..., emotion, ..., actor).
     Ravdess,
+    /// CREMA-D names: `1001_DFA_ANG_XX` (speaker, sentence, emotion, level).
     CremaD,
+    /// TESS names: `OAF_back_angry` (speaker, word, emotion).
     Tess,
+    /// SAVEE names: `DC_a01`, or `a01` in a speaker folder (speaker, emotion code, sentence).
     Savee,
+    /// EmoDB names: `03a01Fa` (speaker, text, emotion letter, version).
     EmoDb,
+    /// CASIA layout: `speaker/emotion/201.wav`.
     Casia,
     /// Report 004's `a_01.wav`, `sa_03.wav`, ... scheme.
     ShortCode,
@@ -57,6 +63,7 @@ pub enum Corpus {
 }
 
 impl Corpus {
+    /// The name `Display` gives, e.g. `"crema-d"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Corpus::Ravdess => "ravdess",
@@ -81,13 +88,17 @@ impl fmt::Display for Corpus {
 /// One labelled audio file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Clip {
+    /// The audio file, joined onto the dataset's root (or the manifest's folder).
     pub path: PathBuf,
+    /// Speaker id, namespaced by corpus in a merged dataset (`ased/1`); [`UNKNOWN_SPEAKER`]
+    /// when nothing tells.
     pub speaker: String,
     /// Canonical label (see [`crate::labels::canonical_label`]).
     pub emotion: String,
     /// Identifies the source recording: copies derived from one recording share it, so a
     /// split can keep them on one side.
     pub recording_id: String,
+    /// The naming scheme (or folders, or manifest) that gave the labels.
     pub corpus: Corpus,
     /// Scheme- or manifest-specific fields (intensity, statement, gender, split, ...).
     pub extra: BTreeMap<String, String>,
@@ -96,15 +107,20 @@ pub struct Clip {
 /// A file that was seen but not used, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
+    /// The file left out.
     pub path: PathBuf,
+    /// Why, in words for a person (e.g. "no emotion: ...").
     pub reason: String,
 }
 
 /// Labelled clips read from one folder, archive or manifest.
 #[derive(Debug, Clone, Serialize)]
 pub struct Dataset {
+    /// The folder read (for a ZIP, where it was extracted; for a manifest, its folder).
     pub root: PathBuf,
+    /// The labelled clips, in the order found.
     pub clips: Vec<Clip>,
+    /// Audio files seen but not used, with the reason.
     pub skipped: Vec<Skipped>,
     /// Files ignored as not audio (manifests, text files, images); counted, not listed.
     pub non_audio: usize,
@@ -128,10 +144,12 @@ impl Dataset {
         }
     }
 
+    /// Number of clips.
     pub fn len(&self) -> usize {
         self.clips.len()
     }
 
+    /// True when there are no clips.
     pub fn is_empty(&self) -> bool {
         self.clips.is_empty()
     }

@@ -13,17 +13,29 @@ use crate::error::CorpusError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Emotion {
+    /// No marked emotion; in every built-in label set.
     Neutral,
+    /// RAVDESS only: a relaxed, low-arousal neutral, often merged into neutral.
     Calm,
+    /// Happiness or joy; in every built-in label set.
     Happy,
+    /// Sadness; in every built-in label set.
     Sad,
+    /// Anger; in every built-in label set.
     Angry,
+    /// Fear; in every built-in label set.
     Fearful,
+    /// In every built-in label set but CASIA's.
     Disgust,
+    /// Surprise (TESS's "pleasant surprise"); RAVDESS, CASIA, TESS and SAVEE.
     Surprised,
+    /// EmoDB only.
     Boredom,
+    /// MSP-Podcast's class; no naming scheme has it, so it comes from a manifest.
     Contempt,
+    /// IEMOCAP's class; no naming scheme has it, so it comes from a manifest.
     Excited,
+    /// IEMOCAP's class; no naming scheme has it, so it comes from a manifest.
     Frustrated,
 }
 
@@ -250,22 +262,27 @@ impl LabelSet {
         self.names.get(index).map(String::as_str)
     }
 
+    /// The canonical class names, in output order.
     pub fn names(&self) -> &[String] {
         &self.names
     }
 
+    /// Number of classes.
     pub fn len(&self) -> usize {
         self.names.len()
     }
 
+    /// True when the set has no classes (which [`LabelSet::new`] refuses).
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
 
+    /// True when the set has `label` (any alias).
     pub fn contains(&self, label: &str) -> bool {
         self.index_of(label).is_some()
     }
 
+    /// The class names, in output order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.names.iter().map(String::as_str)
     }
@@ -306,6 +323,7 @@ pub enum Unmapped {
 pub struct MapOptions {
     /// `(from, to)` pairs, e.g. `("calm", "neutral")`.
     pub merges: Vec<(String, String)>,
+    /// What happens to source classes that neither a merge nor the target set takes.
     pub unmapped: Unmapped,
 }
 
@@ -332,7 +350,9 @@ impl MapOptions {
 /// A mapping from one label set's indices onto another's (`None` = dropped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabelMap {
+    /// The source set, e.g. the dataset's labels.
     pub from: LabelSet,
+    /// The target set, e.g. a model's classes.
     pub to: LabelSet,
     table: Vec<Option<usize>>,
 }

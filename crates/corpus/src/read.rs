@@ -33,10 +33,18 @@ pub enum SchemeChoice {
 /// Manifest column names; `None` = find it among the usual names (`speaker`/`actor`, ...).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestColumns {
+    /// The clip's path, relative to the CSV's folder (required; usually `path`, `file`, ...).
     pub path: Option<String>,
+    /// The speaker (usually `speaker`, `actor`, ...); without it the file name's scheme or
+    /// [`crate::UNKNOWN_SPEAKER`] decides.
     pub speaker: Option<String>,
+    /// The emotion label (required; usually `emotion`, `label`, ...).
     pub emotion: Option<String>,
+    /// A fixed split (train, val or test) for the `manifest` protocol (usually `split`,
+    /// `set`, ...).
     pub split: Option<String>,
+    /// The source recording (usually `recording_id`, `source`, ...); without it the file
+    /// name's scheme or the path decides.
     pub recording_id: Option<String>,
 }
 
@@ -49,11 +57,14 @@ const RECORDING_NAMES: &[&str] = &["recording_id", "recording", "source", "sourc
 /// How to open a dataset.
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
+    /// Which file-name scheme labels a folder's or archive's clips.
     pub scheme: SchemeChoice,
+    /// Limits on what a ZIP may extract.
     pub zip_limits: ZipLimits,
     /// Where a ZIP is extracted; `None` = a temporary folder that lives as long as the
     /// returned dataset (and its clones).
     pub extract_to: Option<PathBuf>,
+    /// Which manifest columns hold what.
     pub columns: ManifestColumns,
     /// Keep labels outside the canonical vocabulary (lower-cased) instead of refusing or
     /// skipping them.
@@ -300,7 +311,9 @@ pub fn read_manifest(csv_path: &Path, opts: &OpenOptions) -> Result<Dataset, Cor
 /// One file of a list to predict, with its emotion when the list gives one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedFile {
+    /// The file, joined onto the CSV's folder; not checked to exist.
     pub path: PathBuf,
+    /// The canonical label, when the list has an emotion column and the cell is not empty.
     pub emotion: Option<String>,
     /// The speaker, when the list has a speaker column.
     pub speaker: Option<String>,

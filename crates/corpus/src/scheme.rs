@@ -25,11 +25,15 @@ const CASIA_EMOTIONS: [&str; 6] = ["angry", "fear", "happy", "neutral", "sad", "
 /// What a file name (and, for layout schemes, its folders) says about a clip.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameInfo {
+    /// The emotion the name encodes.
     pub emotion: Emotion,
+    /// The speaker, when the name or layout tells.
     pub speaker: Option<String>,
     /// Globally meaningful recording id; `None` when the name is only unique within its
     /// folder (the reader then uses the relative path).
     pub recording_id: Option<String>,
+    /// The scheme's other fields (statement, intensity, sentence, ...), copied into
+    /// [`crate::Clip::extra`].
     pub extra: BTreeMap<String, String>,
 }
 

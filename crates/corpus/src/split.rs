@@ -21,13 +21,25 @@ use crate::scheme::normalise_speaker;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Protocol {
     /// `speaker-kfold:K` — K folds of whole speakers, balanced per emotion.
-    SpeakerKFold { folds: usize },
+    SpeakerKFold {
+        /// Number of folds, at least 2.
+        folds: usize,
+    },
     /// `speaker-mod:K` — fold k holds the numeric speakers with `id % K == k`.
-    SpeakerMod { folds: usize },
+    SpeakerMod {
+        /// Number of folds, at least 2.
+        folds: usize,
+    },
     /// `holdout:21,22,23,24` — these speakers are the test set.
-    Holdout { speakers: Vec<String> },
+    Holdout {
+        /// The test speakers' ids (matched ignoring case and leading zeros).
+        speakers: Vec<String>,
+    },
     /// `random:0.2` — clips (grouped by recording) drawn at random; speakers leak.
-    Random { test_fraction: f64 },
+    Random {
+        /// Share of the clips in the test part, strictly between 0 and 1.
+        test_fraction: f64,
+    },
     /// `manifest` — the manifest's `split` column.
     Manifest,
     /// `corpus-out` — one fold per corpus of a merged dataset: test on it, train on the
@@ -136,19 +148,25 @@ fn parse_holdout(arg: &str) -> Option<Protocol> {
 /// Indices into `Dataset::clips` for each part of one split.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Split {
+    /// Clips to fit on, sorted.
     pub train: Vec<usize>,
+    /// Clips for validation (early stopping), sorted; may be empty.
     pub val: Vec<usize>,
+    /// Clips to score, sorted; empty for [`training_split`].
     pub test: Vec<usize>,
     /// The protocol spec that produced it (e.g. `speaker-kfold:5`).
     pub protocol: String,
     /// Which fold is the test part, for k-fold protocols.
     pub fold: Option<usize>,
+    /// The [`SplitOptions::seed`] it was made with.
     pub seed: u64,
 }
 
 /// Options shared by all protocols.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SplitOptions {
+    /// Seeds every random choice (folds, validation speakers, random parts): the same seed
+    /// and dataset give the same splits.
     pub seed: u64,
     /// Share of the training clips moved to validation (whole speakers, except under the
     /// random protocol); 0 = no validation part.
@@ -534,24 +552,37 @@ fn manifest_split(
 /// A split that would let test information into training.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum LeakageError {
+    /// Speakers are on both sides (train or val, and test) under a protocol other than
+    /// `random`.
     #[error(
         "speaker leakage under '{protocol}': {} speaker(s) in both training and test: {}",
         speakers.len(), preview(speakers)
     )]
     Speaker {
+        /// The split's protocol spec.
         protocol: String,
+        /// Every speaker on both sides, sorted.
         speakers: Vec<String>,
     },
+    /// Recordings are on both sides (e.g. a clip in test and its augmented copy in train).
     #[error(
         "recording leakage under '{protocol}': {} recording(s) in both training and test: {}",
         recordings.len(), preview(recordings)
     )]
     Recording {
+        /// The split's protocol spec.
         protocol: String,
+        /// Every recording id on both sides, sorted.
         recordings: Vec<String>,
     },
+    /// The split names a clip the dataset does not have.
     #[error("split refers to clip {index} but the dataset has {len} clips")]
-    IndexOutOfRange { index: usize, len: usize },
+    IndexOutOfRange {
+        /// The first index found out of range.
+        index: usize,
+        /// Number of clips in the dataset.
+        len: usize,
+    },
 }
 
 fn preview(items: &[String]) -> String {

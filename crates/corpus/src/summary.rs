@@ -12,28 +12,38 @@ use crate::labels::label_order;
 /// How many skipped files the table lists one by one.
 const SKIPPED_SHOWN: usize = 20;
 
+/// Counts of a dataset, what was skipped, and warnings; `Display` prints it as tables.
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetSummary {
+    /// The dataset's root.
     pub root: PathBuf,
     /// Naming scheme (or `manifest`), `None` when labels came from folders.
     pub scheme: Option<String>,
+    /// Number of labelled clips.
     pub clips: usize,
+    /// Number of distinct speakers ([`UNKNOWN_SPEAKER`] counts as one).
     pub speakers: usize,
+    /// Number of distinct source recordings.
     pub recordings: usize,
     /// Clips whose speaker nothing told (speaker-independent splits cannot separate them).
     pub unknown_speaker_clips: usize,
+    /// Clips per emotion label.
     pub per_emotion: BTreeMap<String, usize>,
+    /// Clips per speaker id.
     pub per_speaker: BTreeMap<String, usize>,
     /// Clips per corpus and emotion, for a dataset merged from several corpora.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub per_corpus: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Files ignored as not audio.
     pub non_audio: usize,
+    /// Audio files left out, with the reason.
     pub skipped: Vec<Skipped>,
     /// Warnings a person should read before trusting numbers from this dataset.
     pub notes: Vec<String>,
 }
 
 impl DatasetSummary {
+    /// Counts `dataset` and adds the warnings that apply.
     pub fn of(dataset: &Dataset) -> Self {
         let mut per_emotion = BTreeMap::new();
         let mut per_speaker = BTreeMap::new();

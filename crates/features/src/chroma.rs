@@ -14,6 +14,7 @@ use crate::stft::{Stft, StftConfig, fft_frequencies, spectral_power};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChromaConfig {
+    /// Number of chroma bins per octave (librosa 12, one per semitone).
     pub n_chroma: usize,
     /// Deviation from A440 in fractions of a chroma bin; `None` = estimate per signal.
     pub tuning: Option<f64>,

@@ -34,23 +34,31 @@ pub enum FeatureKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureConfig {
+    /// The set's name as [`FeatureConfig::named`] takes it, normalisation suffix included.
     pub name: String,
+    /// What is computed, and so the output's shape.
     pub kind: FeatureKind,
     /// Rate the samples must already be at.
     pub sample_rate: u32,
     /// STFT framing; ZCR and RMS use `n_fft` as frame length and the same hop.
     pub stft: StftConfig,
+    /// Mel filterbank; MFCCs are computed from the log-mel bands too.
     pub mel: MelConfig,
+    /// Power-to-dB conversion of the mel bands (log-mel and MFCC).
     pub db: DbConfig,
+    /// Number of MFCCs kept, 1..=`mel.n_mels`; unused by log-mel frames.
     pub n_mfcc: usize,
     /// Cepstral liftering (librosa `lifter`); 0 = none.
     pub lifter: f64,
+    /// Chroma parameters; used by the pooled kinds only.
     pub chroma: ChromaConfig,
     /// Savitzky-Golay width of the deltas (shrunk to the largest odd width ≤ frames on short clips).
     pub delta_width: usize,
+    /// Spectral descriptor parameters; used by pooled-rich only.
     pub spectral: SpectralConfig,
     /// |y| at or below this counts as zero for the zero-crossing rate.
     pub zcr_threshold: f64,
+    /// YIN f0 parameters; used by pooled-rich only.
     pub yin: YinConfig,
     /// Per-utterance normalisation of frame features (`+cmn` / `+cmvn` after a frame set's
     /// name); left out of the JSON when none, so older bundles and cache keys read the same.

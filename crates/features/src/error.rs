@@ -8,18 +8,36 @@ pub enum FeatureError {
     EmptySignal,
     /// NaN or infinity in the input (librosa's `valid_audio` rejects these too).
     #[error("signal contains a non-finite sample ({value}) at index {index}")]
-    NonFinite { index: usize, value: f32 },
+    NonFinite {
+        /// Index of the first non-finite sample.
+        index: usize,
+        /// Its value: NaN or ±infinity.
+        value: f32,
+    },
     /// A configuration value is out of its valid range.
     #[error("invalid parameter `{name}`: {reason}")]
-    InvalidParameter { name: &'static str, reason: String },
+    InvalidParameter {
+        /// The parameter's name, e.g. `n_mels` or `yin.fmax`.
+        name: &'static str,
+        /// What the value must be, or why it does not fit.
+        reason: String,
+    },
     /// `FeatureConfig::named` got a name it does not know.
     #[error("unknown feature set `{name}`; known sets: {known}")]
-    UnknownFeatureSet { name: String, known: String },
+    UnknownFeatureSet {
+        /// The name asked for.
+        name: String,
+        /// The names that exist, comma-separated.
+        known: String,
+    },
     /// An operation needs more frames than the signal yields.
     #[error("{what} needs at least {needed} frames, got {frames}")]
     TooFewFrames {
+        /// The operation that needs them.
         what: &'static str,
+        /// Frames the signal gives.
         frames: usize,
+        /// Frames the operation needs at least.
         needed: usize,
     },
     /// Matrix dimensions do not fit together.

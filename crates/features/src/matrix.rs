@@ -5,8 +5,11 @@ use serde::{Deserialize, Serialize};
 /// Features × frames, row-major (`data[r * cols + c]`). Pooled vectors have `cols == 1`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureMatrix {
+    /// Number of features.
     pub rows: usize,
+    /// Number of frames (1 for a pooled vector).
     pub cols: usize,
+    /// The values, `rows * cols` of them, one feature's row after another.
     pub data: Vec<f32>,
 }
 

@@ -21,6 +21,7 @@ pub enum MelNorm {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MelConfig {
+    /// Number of mel filters (bands).
     pub n_mels: usize,
     /// Lowest filter edge in Hz.
     pub fmin: f64,
@@ -28,6 +29,7 @@ pub struct MelConfig {
     pub fmax: Option<f64>,
     /// HTK mel formula instead of Slaney's (librosa `htk=True`).
     pub htk: bool,
+    /// How each filter is scaled (librosa `norm`).
     pub norm: MelNorm,
     /// Exponent of the magnitude spectrogram fed to the filters (2 = power).
     pub power: f64,

@@ -14,11 +14,18 @@ use crate::stft::frame_count;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct YinConfig {
+    /// Lowest f0 searched, in Hz; its period must fit in a frame.
     pub fmin: f64,
+    /// Highest f0 searched, in Hz; at most the Nyquist frequency.
     pub fmax: f64,
+    /// Samples per analysis frame.
     pub frame_length: usize,
+    /// Samples between frame starts.
     pub hop_length: usize,
+    /// The first trough of the normalised difference below this gives the period (and marks
+    /// the frame voiced).
     pub trough_threshold: f64,
+    /// Centre frames on `t * hop` by zero-padding `frame_length / 2` samples on both sides.
     pub center: bool,
 }
 
@@ -66,6 +73,7 @@ impl YinConfig {
 /// YIN's estimate for one frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct YinFrame {
+    /// Estimated fundamental frequency in Hz; given for unvoiced frames too.
     pub f0: f64,
     /// A trough below `trough_threshold` was found (else the global minimum was used).
     pub voiced: bool,

@@ -15,9 +15,13 @@ use crate::pitch::{Yin, YinConfig};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PyinConfig {
+    /// Lowest f0 searched, in Hz (the lowest pitch bin).
     pub fmin: f64,
+    /// Highest f0 searched, in Hz; at most the Nyquist frequency.
     pub fmax: f64,
+    /// Samples per analysis frame.
     pub frame_length: usize,
+    /// Samples between frame starts.
     pub hop_length: usize,
     /// Number of YIN thresholds (uniform on [0, 1]).
     pub n_thresholds: usize,
@@ -33,6 +37,7 @@ pub struct PyinConfig {
     pub switch_prob: f64,
     /// Probability added to the global minimum when no trough is below a threshold.
     pub no_trough_prob: f64,
+    /// Centre frames on `t * hop` by zero-padding `frame_length / 2` samples on both sides.
     pub center: bool,
 }
 
@@ -154,6 +159,7 @@ impl PyinConfig {
 pub struct PyinOutput {
     /// Fundamental frequency in Hz (the decoded pitch bin's centre); NaN where unvoiced.
     pub f0: Vec<f32>,
+    /// The decoded path is in a voiced state (exactly where `f0` is not NaN).
     pub voiced_flag: Vec<bool>,
     /// Probability that the frame is voiced (sum of the voiced observation probabilities).
     pub voiced_prob: Vec<f32>,

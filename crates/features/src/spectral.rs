@@ -92,9 +92,13 @@ pub fn flatness(mag: &[f32], amin: f64) -> f64 {
 
 /// All four descriptors of `y` (each a 1 × frames matrix), from one magnitude STFT.
 pub struct SpectralFeatures {
+    /// Magnitude-weighted mean frequency in Hz; 0 for silent frames.
     pub centroid: FeatureMatrix,
+    /// Magnitude-weighted standard deviation around the centroid, in Hz.
     pub bandwidth: FeatureMatrix,
+    /// Frequency in Hz below which `rolloff_percent` of the magnitude lies.
     pub rolloff: FeatureMatrix,
+    /// Geometric over arithmetic mean of the power, 0..=1 (1 = flat, like white noise).
     pub flatness: FeatureMatrix,
 }
 

@@ -38,6 +38,7 @@ pub enum UtteranceNorm {
 }
 
 impl UtteranceNorm {
+    /// True for [`UtteranceNorm::None`] (serde leaves the field out then).
     pub fn is_none(&self) -> bool {
         *self == UtteranceNorm::None
     }

@@ -25,28 +25,49 @@ pub use timeline::{Recording, TimedPrediction, TimelineOptions, speech_share};
 /// Why a clip could not be classified. Audio errors name the file already.
 #[derive(Debug, thiserror::Error)]
 pub enum InferenceError {
+    /// The bundle could not be read, or its parts (feature settings included) disagree.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// The bundle was built from feature matrices and lacks the settings to extract them
+    /// from audio.
     #[error("{path}: the bundle has no feature settings, so it cannot classify audio")]
-    NoFeatures { path: PathBuf },
+    NoFeatures {
+        /// The bundle's file.
+        path: PathBuf,
+    },
+    /// The audio could not be decoded, or is longer than the limit.
     #[error(transparent)]
     Audio(#[from] AudioError),
+    /// Feature extraction failed, or the model refused the features.
     #[error("{name}: {message}")]
-    Features { name: String, message: String },
+    Features {
+        /// The clip, window or stream position at fault.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The voice-activity detector found no speech (long enough) to classify.
     #[error("{name}: no speech found")]
-    NoSpeech { name: String },
+    NoSpeech {
+        /// The clip or recording.
+        name: String,
+    },
 }
 
 /// One label with its probability.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Scored {
+    /// The emotion, as the bundle names it.
     pub label: String,
+    /// Its probability, 0 to 1 (in [`speech_share`], its share of the speech time).
     pub prob: f32,
 }
 
 /// The model's answer for one clip or segment: every label, most likely first.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClipPrediction {
+    /// Every label of the model with its probability, most likely first; the probabilities
+    /// sum to 1.
     pub ranked: Vec<Scored>,
     /// The top probability is below the classifier's threshold: no emotion stands out.
     #[serde(default)]
@@ -138,10 +159,12 @@ impl Classifier {
         Self::new(&Bundle::load(path)?, path)
     }
 
+    /// The model's labels, in the order of its outputs.
     pub fn labels(&self) -> &[String] {
         self.predictor.labels()
     }
 
+    /// The bundle's header: model, features, labels, provenance and metrics.
     pub fn bundle_meta(&self) -> &ser_model::BundleMeta {
         self.predictor.meta()
     }
@@ -161,6 +184,7 @@ impl Classifier {
         }
     }
 
+    /// The rate (Hz) the model's features are extracted at; audio is decoded to it.
     pub fn sample_rate(&self) -> u32 {
         self.features.sample_rate
     }
@@ -325,8 +349,11 @@ pub struct ClipFeatures {
 /// One window of a live stream: its emotion, or `None` when it holds no speech.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LiveWindow {
+    /// Time of the window's first sample, in seconds since the stream began.
     pub start_s: f64,
+    /// Time just after its last sample, in seconds since the stream began.
     pub end_s: f64,
+    /// The window's emotions; `None` when the voice-activity detector finds no speech in it.
     pub prediction: Option<ClipPrediction>,
 }
 
@@ -343,6 +370,8 @@ pub struct LiveStream<C: Deref<Target = Classifier>> {
 }
 
 impl<C: Deref<Target = Classifier>> LiveStream<C> {
+    /// A stream classified in windows of `window_s` seconds, one every `hop_s` seconds
+    /// (each at least one sample).
     pub fn new(classifier: C, window_s: f64, hop_s: f64) -> Self {
         Self {
             windower: StreamWindower::new(classifier.sample_rate(), window_s, hop_s),

@@ -24,7 +24,12 @@ pub enum Recording<'a> {
     File(&'a Path),
     /// An uploaded file's bytes (`name` tells the format and names errors), decoded as a
     /// stream.
-    Bytes { bytes: &'a [u8], name: &'a str },
+    Bytes {
+        /// The file's contents, still encoded.
+        bytes: &'a [u8],
+        /// The upload's file name.
+        name: &'a str,
+    },
 }
 
 /// Decoded samples are handed on in pieces of this many, like a decoder's packets.
@@ -51,17 +56,22 @@ impl Recording<'_> {
 /// One classified stretch of a long recording.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TimedPrediction {
+    /// Start of the stretch, in seconds from the start of the recording.
     pub start_s: f64,
+    /// End of the stretch, in seconds from the start of the recording.
     pub end_s: f64,
+    /// Its emotions (mixed with its neighbours' when [`TimelineOptions::smooth`] is set).
     pub prediction: ClipPrediction,
 }
 
 /// How [`Classifier::timeline`] cuts a recording.
 #[derive(Debug, Clone)]
 pub struct TimelineOptions {
+    /// How speech is found: the detector and its thresholds.
     pub vad: VadConfig,
     /// Speech longer than this is classified in windows of this length.
     pub window_s: f64,
+    /// Seconds that consecutive windows of one long stretch share.
     pub overlap_s: f64,
     /// Speech segments shorter than this are skipped (too short to judge).
     pub min_segment_s: f64,

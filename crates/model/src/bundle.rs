@@ -24,6 +24,7 @@ use crate::input::{InputSpec, Normalisation};
 use crate::nets::{Architecture, InputKind, Net};
 use crate::weights::{self, WeightsError};
 
+/// The first eight bytes of every bundle.
 pub const MAGIC: &[u8; 8] = b"SERMODEL";
 /// The newest format this build reads: 2 added ensembles. Single models are still written
 /// as version 1, so older builds keep reading them.
@@ -36,21 +37,27 @@ const MAX_JSON_LEN: u64 = 64 << 20;
 /// model's kebab-case `name`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelSpec {
+    /// A burn network; its weights are the bundle's safetensors payload.
     Network(Architecture),
+    /// An SVM or random forest on pooled vectors; the fitted model is the payload, as JSON.
     Classical(ClassicalConfig),
 }
 
 /// The JSON part of a bundle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BundleMeta {
+    /// The model and its hyper-parameters.
     pub model: ModelSpec,
+    /// What the model reads: pooled vectors or frames, feature count, window length.
     pub input: InputSpec,
     /// The feature extraction the model was trained on; prediction from audio uses exactly
     /// these settings. `None` only in bundles built from feature matrices (fit checkpoints,
     /// tests); such a bundle can score matrices but not audio.
     #[serde(default)]
     pub features: Option<FeatureConfig>,
+    /// The class names, in the order of the model's outputs (at least 2).
     pub labels: Vec<String>,
+    /// Per-feature standardisation fitted on the training data, applied before the model.
     pub normalisation: Normalisation,
     /// Networks of the same architecture whose class probabilities are averaged (seeds of one
     /// recipe); 1 for a single model.
@@ -67,6 +74,8 @@ pub struct BundleMeta {
     /// Where the model came from: data, protocol, seed, commit, date, ...
     #[serde(default)]
     pub provenance: BTreeMap<String, String>,
+    /// Scores measured when the model was made (training writes `{"validation": ...}`);
+    /// free-form JSON, `null` when none were measured.
     #[serde(default)]
     pub metrics: serde_json::Value,
 }
@@ -83,6 +92,7 @@ fn is_one(n: &usize) -> bool {
 /// A model bundle in memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bundle {
+    /// The JSON header: model, input, labels, normalisation and provenance.
     pub meta: BundleMeta,
     /// Safetensors weights (networks) or the model's JSON (classical).
     pub payload: Vec<u8>,
@@ -91,32 +101,66 @@ pub struct Bundle {
 /// Why a bundle could not be read or written; every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    /// The file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The bundle's file.
         path: PathBuf,
+        /// What the operating system reported.
         source: std::io::Error,
     },
+    /// The file does not start with [`MAGIC`].
     #[error("{path}: not a ser model bundle (bad magic bytes)")]
-    NotABundle { path: PathBuf },
+    NotABundle {
+        /// The bundle's file.
+        path: PathBuf,
+    },
+    /// The format version is 0 or newer than [`FORMAT_VERSION`].
     #[error(
         "{path}: bundle format version {found} is not supported (this build reads up to {FORMAT_VERSION})"
     )]
-    Version { path: PathBuf, found: u32 },
+    Version {
+        /// The bundle's file.
+        path: PathBuf,
+        /// The version in the header.
+        found: u32,
+    },
+    /// The file is shorter than its header, or than the sections its header announces.
     #[error("{path}: truncated bundle ({found} bytes, the header promises {expected})")]
     Truncated {
+        /// The bundle's file.
         path: PathBuf,
+        /// Bytes the header implies.
         expected: u64,
+        /// Bytes the file holds.
         found: u64,
     },
+    /// The JSON header (or a classical model's JSON payload) does not parse, or the header
+    /// could not be serialised.
     #[error("{path}: bundle configuration is not valid JSON: {source}")]
     Json {
+        /// The bundle's file.
         path: PathBuf,
+        /// The parser's error.
         source: serde_json::Error,
     },
+    /// The safetensors payload does not match the network the header describes.
     #[error("{path}: weights do not fit the model: {source}")]
-    Weights { path: PathBuf, source: WeightsError },
+    Weights {
+        /// The bundle's file.
+        path: PathBuf,
+        /// Which tensor is wrong, and how.
+        source: WeightsError,
+    },
+    /// The parts disagree with each other: section lengths, trailing bytes, labels,
+    /// normalisation, features, input or model configuration.
     #[error("{path}: {why}")]
-    Inconsistent { path: PathBuf, why: String },
+    Inconsistent {
+        /// The bundle's file.
+        path: PathBuf,
+        /// What disagrees, in words.
+        why: String,
+    },
 }
 
 impl Bundle {
@@ -143,6 +187,8 @@ impl Bundle {
         Self::from_bytes(&bytes, path)
     }
 
+    /// The bundle's file contents: header, JSON and payload. Written as format version 1,
+    /// or 2 for an ensemble.
     pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
         let json = serde_json::to_vec(&self.meta)?;
         let mut out = Vec::with_capacity(HEADER_LEN + json.len() + self.payload.len());
@@ -391,14 +437,18 @@ impl Bundle {
 /// Why bundles could not be joined into an ensemble.
 #[derive(Debug, thiserror::Error)]
 pub enum EnsembleError {
+    /// No bundles were given.
     #[error("an ensemble needs at least one member")]
     Empty,
+    /// The member at this index is a classical model or already an ensemble.
     #[error("member {0} is not a single network")]
     NotASingleNetwork(usize),
+    /// The member at this index was not made by the first member's recipe.
     #[error(
         "member {0} differs from member 0 in architecture, input, features, labels or normalisation"
     )]
     Mismatch(usize),
+    /// A member's payload is not valid safetensors of f32 tensors.
     #[error(transparent)]
     Weights(WeightsError),
 }
@@ -406,12 +456,16 @@ pub enum EnsembleError {
 /// Why a bundle's network could not be instantiated.
 #[derive(Debug, thiserror::Error)]
 pub enum NetLoadError {
+    /// The bundle holds a classical model.
     #[error("the bundle holds a classical model, not a network")]
     NotANetwork,
+    /// One network was asked for, but the bundle holds this many.
     #[error("the bundle holds an ensemble of {0} networks, not one")]
     Ensemble(usize),
+    /// The architecture's hyper-parameters do not fit the input or the labels.
     #[error(transparent)]
     Model(ModelError),
+    /// The payload's tensors do not fit the network.
     #[error(transparent)]
     Weights(WeightsError),
 }
@@ -443,6 +497,7 @@ impl ModelSpec {
         serde_json::from_value(json).map_err(|e| bad(e.to_string()))
     }
 
+    /// The model's kebab-case name ("cnn4", "svm-rbf"), as `--arch` and the JSON use it.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Network(a) => a.name(),
@@ -450,6 +505,7 @@ impl ModelSpec {
         }
     }
 
+    /// What the model reads; classical models always read pooled vectors.
     pub fn input_kind(&self) -> InputKind {
         match self {
             Self::Network(a) => a.input_kind(),

@@ -9,7 +9,9 @@ use crate::bundle::ModelSpec;
 pub struct CatalogueEntry {
     /// The name `--arch` and bundles use.
     pub name: &'static str,
+    /// What people call it ("Linear SVM"), for menus and help.
     pub display_name: &'static str,
+    /// A sentence or two on what it is and how fast it trains, for people choosing one.
     pub description: &'static str,
     /// The feature set it is trained on by default: pooled models the rich clip summary,
     /// the 2-D CNNs and the 4-layer CNN a log-mel spectrogram, the other frame models MFCC

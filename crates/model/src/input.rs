@@ -13,12 +13,17 @@ use crate::nets::InputKind;
 /// A borrowed feature matrix: `rows` features by `cols` frames, row-major.
 #[derive(Debug, Clone, Copy)]
 pub struct FeatureView<'a> {
+    /// Feature rows F (the vector length D for a pooled vector).
     pub rows: usize,
+    /// Frames T (1 for a pooled vector).
     pub cols: usize,
+    /// `rows * cols` values, one row after another.
     pub data: &'a [f32],
 }
 
 impl<'a> FeatureView<'a> {
+    /// A view of `data` as `rows` x `cols`; refuses an empty matrix, a length other than
+    /// `rows * cols` and values that are not finite.
     pub fn new(rows: usize, cols: usize, data: &'a [f32]) -> Result<Self, InputError> {
         if rows == 0 || cols == 0 {
             return Err(InputError::Empty);
@@ -44,23 +49,36 @@ impl<'a> FeatureView<'a> {
 /// Problems with a feature matrix handed to a model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InputError {
+    /// No rows or no frames.
     #[error("the feature matrix is empty")]
     Empty,
+    /// The data's length is not rows x cols.
     #[error("a {rows} x {cols} feature matrix needs {} values, got {len}", rows * cols)]
     Length {
+        /// Rows claimed.
         rows: usize,
+        /// Columns claimed.
         cols: usize,
+        /// Values given.
         len: usize,
     },
+    /// A value is NaN or infinite.
     #[error("the feature matrix holds NaN or infinite values")]
     NotFinite,
+    /// The matrix has a different number of feature rows than the model was trained on.
     #[error("the model expects {expected} feature rows, got {found}")]
-    Rows { expected: usize, found: usize },
+    Rows {
+        /// The bundle's feature count.
+        expected: usize,
+        /// The matrix's row count.
+        found: usize,
+    },
 }
 
 /// What a model reads, as stored in the bundle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {
+    /// Pooled vectors or frames; must be what the architecture reads.
     pub kind: InputKind,
     /// Feature rows F (the vector length D for pooled input).
     pub features: usize,
@@ -71,7 +89,9 @@ pub struct InputSpec {
 /// Per-feature-row standardisation statistics, fitted on the training part only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Normalisation {
+    /// Mean of each feature row.
     pub mean: Vec<f32>,
+    /// Standard deviation of each feature row (floored at 1e-6 when fitted and applied).
     pub std: Vec<f32>,
 }
 
@@ -116,10 +136,12 @@ impl Normalisation {
         }
     }
 
+    /// The number of feature rows covered.
     pub fn len(&self) -> usize {
         self.mean.len()
     }
 
+    /// Whether no feature rows are covered.
     pub fn is_empty(&self) -> bool {
         self.mean.is_empty()
     }

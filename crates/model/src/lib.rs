@@ -59,8 +59,11 @@ pub fn training_device() -> burn::tensor::Device {
 /// Errors in model configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    /// No network or classical model has this name.
     #[error("unknown model {0:?} (known: {known})", known = ModelSpec::all_names().join(", "))]
     UnknownModel(String),
+    /// Hyper-parameters that cannot be built or set: out of bounds, inconsistent with each
+    /// other or with the input, or of the wrong type; the message names the model.
     #[error("bad model configuration: {0}")]
     BadConfig(String),
 }

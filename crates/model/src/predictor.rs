@@ -76,10 +76,12 @@ impl Predictor {
         Self { meta, model }
     }
 
+    /// The bundle's header: labels, input, features, temperature and provenance.
     pub fn meta(&self) -> &BundleMeta {
         &self.meta
     }
 
+    /// The class names, in the order of the probabilities.
     pub fn labels(&self) -> &[String] {
         &self.meta.labels
     }

@@ -3,16 +3,20 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The SplitMix64 generator: the same seed gives the same numbers everywhere.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SplitMix64 {
+    /// The whole state: a generator rebuilt from it goes on with the same numbers.
     pub state: u64,
 }
 
 impl SplitMix64 {
+    /// A generator starting from `seed` (any value, 0 included).
     pub fn new(seed: u64) -> Self {
         Self { state: seed }
     }
 
+    /// The next 64 uniformly distributed bits.
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;

@@ -17,18 +17,32 @@ const PARAM_IDS_KEY: &str = "burn_param_ids";
 /// Why weights could not be applied to a network.
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
+    /// The bytes do not parse as safetensors; holds the parser's message.
     #[error("weights are not valid safetensors: {0}")]
     Format(String),
+    /// A tensor is stored in a type other than f32.
     #[error("weight {name} is {found}, expected f32")]
-    Dtype { name: String, found: String },
+    Dtype {
+        /// The tensor's name.
+        name: String,
+        /// Its stored type.
+        found: String,
+    },
+    /// A tensor's shape differs from the network's parameter (or, when blending, from the
+    /// latest weights).
     #[error("weight {name} has shape {found:?}, the architecture expects {expected:?}")]
     Shape {
+        /// The tensor's name.
         name: String,
+        /// The shape the network (or the latest weights) has.
         expected: Vec<usize>,
+        /// The shape stored.
         found: Vec<usize>,
     },
+    /// The network has parameters that the weights do not hold; their names.
     #[error("weights lack {0:?} that the architecture needs")]
     Missing(Vec<String>),
+    /// The weights hold tensors that no parameter of the network takes; their names, sorted.
     #[error("weights hold {0:?} that the architecture does not have")]
     Unused(Vec<String>),
 }

@@ -26,9 +26,11 @@ pub struct ModelKind {
 /// The model that ships with the software (used when no model is chosen).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DefaultModel {
+    /// Display name in model lists (the pages add "(built-in)").
     pub name: String,
     /// A [`ModelKind::id`].
     pub kind: String,
+    /// The emotions it can name, in the model's class order.
     pub labels: Vec<String>,
     /// What it was trained on and how it scored, within and across corpora: shown next to
     /// the model so that a user knows when not to trust it.
@@ -38,13 +40,16 @@ pub struct DefaultModel {
 /// One class probability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelProb {
+    /// An emotion the model knows.
     pub label: String,
+    /// Its probability (or share of time, in [`Timeline::speech_share`]), 0..=1.
     pub prob: f32,
 }
 
 /// The result of classifying one audio clip.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
+    /// The most likely emotion.
     pub label: String,
     /// Probability of `label`, 0..=1.
     pub confidence: f32,
@@ -54,6 +59,7 @@ pub struct Prediction {
     pub true_label: Option<String>,
     /// Waveform summary for display: (min, max) per bucket, about 1000 buckets, in -1..=1.
     pub waveform: Vec<[f32; 2]>,
+    /// Length of the decoded clip in seconds.
     pub duration_s: f32,
     /// The confidence is below the model's threshold: no emotion stands out.
     #[serde(default)]
@@ -66,6 +72,7 @@ pub struct Prediction {
 /// The emotions of a long recording over time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timeline {
+    /// The classified windows of speech, earliest first; neighbouring windows may overlap.
     pub segments: Vec<TimelineSegment>,
     /// The share of the speech time each emotion won, most first.
     pub speech_share: Vec<LabelProb>,
@@ -74,10 +81,15 @@ pub struct Timeline {
 /// One classified window of speech.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineSegment {
+    /// Start of the window, in seconds from the start of the recording.
     pub start_s: f64,
+    /// End of the window, in seconds from the start of the recording.
     pub end_s: f64,
+    /// The most likely emotion in the window.
     pub label: String,
+    /// Probability of `label`, 0..=1.
     pub confidence: f32,
+    /// The confidence is below the model's threshold: no emotion stands out.
     #[serde(default)]
     pub uncertain: bool,
     /// The three most likely emotions.
@@ -87,12 +99,16 @@ pub struct TimelineSegment {
 /// One window of a live stream (`GET /api/stream`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveResult {
+    /// Start of the window, in seconds from the start of the stream.
     pub start_s: f64,
+    /// End of the window, in seconds from the start of the stream.
     pub end_s: f64,
     /// False when the window holds no speech: no emotion is named.
     pub speech: bool,
+    /// The most likely emotion; `None` when the window holds no speech.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// Probability of `label`, 0..=1; `None` when the window holds no speech.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f32>,
     /// The confidence is below the model's threshold.
@@ -119,6 +135,7 @@ pub struct TrainSpec {
     /// A [`ModelKind::id`] (`model_kind` in a stored job's parameters).
     #[serde(rename = "model_kind")]
     pub kind: String,
+    /// The most epochs each network trains (1 or more); training may stop early.
     pub epochs: u32,
     /// Train on augmented copies of the clips too (waveform augmentation, and SpecAugment
     /// for frame models): slower epochs, better accuracy on unseen speakers. Jobs stored
@@ -152,10 +169,17 @@ impl TrainSpec {
 pub struct TrainProgress {
     /// Epochs finished so far (0 while preparing data).
     pub epoch: u32,
+    /// Epochs each network is to train.
     pub epochs: u32,
+    /// Mean training loss of the last finished epoch; `None` before one has finished.
     pub train_loss: Option<f32>,
+    /// Training accuracy of the last finished epoch, 0..=1; `None` before one has finished.
     pub train_acc: Option<f32>,
+    /// Validation loss of the last finished epoch; `None` before one has finished, or
+    /// without a validation set.
     pub val_loss: Option<f32>,
+    /// Validation accuracy of the last finished epoch, 0..=1; `None` before one has
+    /// finished, or without a validation set.
     pub val_acc: Option<f32>,
     /// Human-readable phase, e.g. "extracting features" or "epoch 3 of 40".
     pub phase: String,
@@ -163,6 +187,7 @@ pub struct TrainProgress {
     /// for a single model): the epochs count again for each.
     #[serde(default)]
     pub member: u32,
+    /// How many networks the ensemble has (0 or 1 for a single model).
     #[serde(default)]
     pub members: u32,
 }
@@ -182,10 +207,15 @@ impl TrainProgress {
 /// Metrics of one finished epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
+    /// The epoch's number, from 1 (counted again for each network of an ensemble).
     pub epoch: u32,
+    /// Mean training loss over the epoch.
     pub train_loss: f32,
+    /// Training accuracy, 0..=1.
     pub train_acc: f32,
+    /// Validation loss; `None` without a validation set.
     pub val_loss: Option<f32>,
+    /// Validation accuracy, 0..=1; `None` without a validation set.
     pub val_acc: Option<f32>,
 }
 
@@ -194,9 +224,13 @@ pub struct EpochRecord {
 pub struct TrainOutcome {
     /// The model bundle written inside the job's work folder; the server moves it to storage.
     pub bundle: PathBuf,
+    /// Training accuracy of the epoch whose weights were kept, 0..=1.
     pub train_accuracy: f32,
+    /// Validation accuracy of the kept model, 0..=1; `None` without a validation set.
     pub val_accuracy: Option<f32>,
+    /// The emotions the model names, in its class order.
     pub labels: Vec<String>,
+    /// Every finished epoch, in order (those of an interrupted run it resumed included).
     pub history: Vec<EpochRecord>,
     /// How the data were split, e.g. "speaker-independent 80/20".
     pub protocol: String,
@@ -215,10 +249,16 @@ pub struct TrainOutcome {
 /// Per-class precision, recall and F1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassMetrics {
+    /// The emotion.
     pub label: String,
+    /// Share of the clips predicted as `label` that truly are it, 0..=1 (0 when none is
+    /// predicted as it).
     pub precision: f32,
+    /// Share of the clips of `label` predicted as it, 0..=1 (0 when the test set has none).
     pub recall: f32,
+    /// Harmonic mean of precision and recall, 0..=1.
     pub f1: f32,
+    /// Test clips whose true emotion is `label`.
     pub support: u32,
 }
 
@@ -229,8 +269,11 @@ pub struct TestOutcome {
     pub accuracy: f32,
     /// Unweighted accuracy (mean per-class recall).
     pub unweighted_accuracy: f32,
+    /// Clips classified and scored.
     pub samples: u32,
+    /// The emotions scored; `per_class` and `confusion` follow this order.
     pub labels: Vec<String>,
+    /// Metrics of each emotion.
     pub per_class: Vec<ClassMetrics>,
     /// `confusion[true][predicted]` counts, rows and columns in `labels` order.
     pub confusion: Vec<Vec<u32>>,

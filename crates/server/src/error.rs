@@ -9,31 +9,46 @@ use serde_json::json;
 /// An error a request handler can return.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// A malformed request (unreadable upload, bad query parameters...); 400.
     #[error("{0}")]
     BadRequest(String),
-    /// Input that fails validation; `field` names the form field at fault.
+    /// Input that fails validation; 422, with `field` in the body.
     #[error("{message}")]
     Validation {
+        /// The form field at fault, e.g. `epochs`.
         field: &'static str,
+        /// What is wrong, as a sentence for the user.
         message: String,
     },
+    /// No valid bearer token or session cookie came with the request; 401.
     #[error("sign in required")]
     Unauthorized,
+    /// A sign-in with an unknown email or a wrong password; 401.
     #[error("wrong email or password")]
     BadCredentials,
+    /// A request refused as unsafe (missing CSRF token, cross-site request); 403.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// No such resource, or it belongs to another user; 404.
     #[error("not found")]
     NotFound,
+    /// The request clashes with what exists (an email already registered, a job not yet or
+    /// already finished); 409.
     #[error("{0}")]
     Conflict(String),
+    /// An upload over the server's size limit; 413.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// Too many failed sign-ins lately; 429, with a `Retry-After` header.
     #[error("too many sign-in attempts; try again in {retry_after_s} seconds")]
-    TooManyRequests { retry_after_s: u64 },
+    TooManyRequests {
+        /// Seconds until sign-in is allowed again.
+        retry_after_s: u64,
+    },
+    /// A database query failed; 500, and the error is logged, never sent.
     #[error("database error")]
     Database(#[from] sqlx::Error),
-    /// Something on our side; the text is logged, never sent.
+    /// Something on our side; 500, and the text is logged, never sent.
     #[error("internal error")]
     Internal(String),
 }
@@ -50,6 +65,7 @@ impl AppError {
         Self::Internal(err.to_string())
     }
 
+    /// The HTTP status of the response.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -112,24 +128,40 @@ impl IntoResponse for AppError {
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// The database could not be reached, migrated or prepared.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database URL is neither `sqlite:` nor `postgres:`/`postgresql:`.
     #[error("unsupported database URL (use sqlite://... or postgres://...)")]
     UnsupportedDatabase,
+    /// The data folder, or a local store's folder, could not be created or resolved.
     #[error("data directory {path}: {source}")]
     DataDir {
+        /// The folder as configured.
         path: String,
+        /// Why it failed.
         source: std::io::Error,
     },
+    /// The storage URL names an unknown kind of store, or the S3 store could not be set up.
     #[error("storage {url}: {why}")]
-    Storage { url: String, why: String },
+    Storage {
+        /// The storage URL as configured.
+        url: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The listening socket could not be bound (address in use, no permission...).
     #[error("listen on {addr}: {source}")]
     Bind {
+        /// The address asked for.
         addr: std::net::SocketAddr,
+        /// Why binding failed.
         source: std::io::Error,
     },
+    /// Any other I/O failure while starting or serving.
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
 
+/// The result of a request handler.
 pub type AppResult<T> = Result<T, AppError>;

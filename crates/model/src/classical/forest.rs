@@ -9,8 +9,11 @@ use crate::rng::SplitMix64;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ForestConfig {
+    /// Number of trees (at least one is grown).
     pub trees: usize,
+    /// Nodes this deep become leaves (the root is at depth 0).
     pub max_depth: usize,
+    /// Fewest training rows each side of a split keeps (at least 1).
     pub min_samples_leaf: usize,
     /// Features tried per split; `None` = sqrt(D).
     pub max_features: Option<usize>,
@@ -63,6 +66,9 @@ struct Grower<'a> {
 }
 
 impl RandomForest {
+    /// Grows the trees on rows `x` with labels `y < classes`, each tree on its own bootstrap
+    /// sample; `seed` fixes the samples and the features tried. The rows must be checked
+    /// already (non-empty, of one length), as [`super::ClassicalConfig::fit`] does.
     pub fn fit(cfg: &ForestConfig, x: &[Vec<f32>], y: &[usize], classes: usize, seed: u64) -> Self {
         let d = x[0].len();
         let mtry = cfg
@@ -95,10 +101,13 @@ impl RandomForest {
         }
     }
 
+    /// Input length and class count.
     pub fn dims(&self) -> (usize, usize) {
         (self.features, self.classes)
     }
 
+    /// Class probabilities for one vector: the mean of the class frequencies of the leaves
+    /// it reaches.
     pub fn predict_proba(&self, x: &[f32]) -> Vec<f32> {
         let mut probs = vec![0f32; self.classes];
         for tree in &self.trees {

@@ -19,10 +19,13 @@ pub use svm::{Kernel, Svm, SvmConfig};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name")]
 pub enum ClassicalConfig {
+    /// One-vs-rest SVM with a linear kernel (`gamma` is not used).
     #[serde(rename = "svm-linear")]
     SvmLinear(SvmConfig),
+    /// One-vs-rest SVM with an RBF kernel.
     #[serde(rename = "svm-rbf")]
     SvmRbf(SvmConfig),
+    /// Random forest of CART trees.
     #[serde(rename = "random-forest")]
     RandomForest(ForestConfig),
 }
@@ -30,32 +33,45 @@ pub enum ClassicalConfig {
 /// A fitted classical model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ClassicalModel {
+    /// A fitted SVM, linear or RBF.
     Svm(Svm),
+    /// A fitted random forest.
     Forest(RandomForest),
 }
 
 /// Why a classical model could not be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClassicalError {
+    /// No rows, rows without values, or not one label per row.
     #[error("no training rows")]
     Empty,
+    /// A row's length differs from the first row's.
     #[error("row {row} has {found} values, expected {expected}")]
     Ragged {
+        /// Index of the row.
         row: usize,
+        /// Length of the first row.
         expected: usize,
+        /// Length of this row.
         found: usize,
     },
+    /// A label is not a class index.
     #[error("label {label} at row {row} is not below the class count {classes}")]
     Label {
+        /// Index of the row.
         row: usize,
+        /// Its label.
         label: usize,
+        /// The number of classes.
         classes: usize,
     },
 }
 
 impl ClassicalConfig {
+    /// The names of the classical models, as in bundles and `--arch`.
     pub const NAMES: [&'static str; 3] = ["svm-linear", "svm-rbf", "random-forest"];
 
+    /// The model `name` with default hyper-parameters; `None` if it is not a classical model.
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "svm-linear" => Some(Self::SvmLinear(SvmConfig::default())),
@@ -65,6 +81,7 @@ impl ClassicalConfig {
         }
     }
 
+    /// The model's name (one of [`Self::NAMES`]).
     pub fn name(&self) -> &'static str {
         match self {
             Self::SvmLinear(_) => "svm-linear",

@@ -15,6 +15,7 @@ pub struct SvmConfig {
     pub c: f32,
     /// RBF width; `None` = 1 / features (scikit-learn's "scale" on standardised input).
     pub gamma: Option<f32>,
+    /// Most passes over the training rows per binary problem.
     pub max_epochs: usize,
     /// Stop when the projected-gradient spread falls below this.
     pub tol: f32,
@@ -31,10 +32,16 @@ impl Default for SvmConfig {
     }
 }
 
+/// The similarity an [`Svm`] compares vectors by.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Kernel {
+    /// The dot product: a linear decision boundary.
     Linear,
-    Rbf { gamma: f32 },
+    /// exp(-gamma · |a - b|²): a boundary that can bend around the data.
+    Rbf {
+        /// Inverse width: the larger, the more local the similarity.
+        gamma: f32,
+    },
 }
 
 impl Kernel {
@@ -64,6 +71,9 @@ pub struct Svm {
 }
 
 impl Svm {
+    /// Fits one binary problem per class (that class against the rest) on standardised
+    /// rows `x` with labels `y < classes`, then the scale of the decision values. `kernel` is used
+    /// as given (`cfg.gamma` is read by [`super::ClassicalConfig::fit`]).
     pub fn fit(
         cfg: &SvmConfig,
         kernel: Kernel,
@@ -95,6 +105,7 @@ impl Svm {
         svm
     }
 
+    /// Input length and class count.
     pub fn dims(&self) -> (usize, usize) {
         (self.features, self.coef.len())
     }
@@ -112,6 +123,8 @@ impl Svm {
             .collect()
     }
 
+    /// Class probabilities for one vector: a softmax of the decision values, each times the
+    /// scale fitted on the training data.
     pub fn predict_proba(&self, x: &[f32]) -> Vec<f32> {
         let scores: Vec<f32> = self.decision(x).iter().map(|d| d * self.scale).collect();
         softmax(&scores)

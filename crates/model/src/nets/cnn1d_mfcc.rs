@@ -14,7 +14,9 @@ use super::blocks::{ConvBlock1d, mean_over_time};
 pub struct Cnn1dMfccConfig {
     /// Channels of the conv + BN + ReLU + max-pool blocks.
     pub channels: Vec<usize>,
+    /// Convolution kernel length, in frames.
     pub kernel: usize,
+    /// Dropout probability after each block and before the output layer, in [0, 1).
     pub dropout: f64,
     /// Width of the hidden dense layer (L2 comes from the optimiser's weight decay).
     pub dense: usize,
@@ -43,6 +45,8 @@ pub struct Cnn1dMfcc {
 }
 
 impl Cnn1dMfccConfig {
+    /// Builds the network for `n_in` feature rows and `n_classes` outputs, with fresh
+    /// (lazily drawn) weights.
     pub fn init(&self, n_in: usize, n_classes: usize, device: &Device) -> Cnn1dMfcc {
         let (blocks, c_in) = ConvBlock1d::stack(n_in, &self.channels, self.kernel, device);
         Cnn1dMfcc {
@@ -56,6 +60,7 @@ impl Cnn1dMfccConfig {
 }
 
 impl Cnn1dMfcc {
+    /// `x`: frames [B, F, T] -> logits [B, classes].
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         let mut x = x;
         for block in &self.blocks {

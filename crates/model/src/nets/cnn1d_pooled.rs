@@ -14,6 +14,7 @@ use super::blocks::{ConvBlock1d, halved};
 pub struct Cnn1dPooledConfig {
     /// Output channels of the eight convolutions; a max-pool follows every second one.
     pub channels: Vec<usize>,
+    /// Convolution kernel length, in vector elements.
     pub kernel: usize,
     /// Dropout after each pooled pair of convolutions.
     pub dropout_conv: f64,
@@ -42,6 +43,8 @@ pub struct Cnn1dPooled {
 }
 
 impl Cnn1dPooledConfig {
+    /// Builds the network for vectors of length `n_in` and `n_classes` outputs, with fresh
+    /// (lazily drawn) weights.
     pub fn init(&self, n_in: usize, n_classes: usize, device: &Device) -> Cnn1dPooled {
         let mut convs = Vec::with_capacity(self.channels.len());
         let mut c_in = 1;
@@ -72,6 +75,7 @@ impl Cnn1dPooledConfig {
 }
 
 impl Cnn1dPooled {
+    /// `x`: pooled vectors [B, D] -> logits [B, classes].
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let mut x: Tensor<3> = x.unsqueeze_dim(1);
         for (i, conv) in self.convs.iter().enumerate() {

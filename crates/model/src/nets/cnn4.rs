@@ -12,8 +12,11 @@ use super::blocks::{ConvBlock1d, mean_and_std_over_time, mean_over_time};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Cnn4Config {
+    /// Output channels of the conv + BN + ReLU + max-pool blocks, one block each.
     pub channels: Vec<usize>,
+    /// Convolution kernel length, in frames.
     pub kernel: usize,
+    /// Dropout probability on the pooled embedding, before the output layer, in [0, 1).
     pub dropout: f64,
     /// How the last block's frames become one vector (absent from configurations made
     /// before statistics pooling, which all pooled by the mean).
@@ -61,6 +64,8 @@ pub struct Cnn4 {
 }
 
 impl Cnn4Config {
+    /// Builds the network for `n_in` feature rows and `n_classes` outputs, with fresh
+    /// (lazily drawn) weights.
     pub fn init(&self, n_in: usize, n_classes: usize, device: &Device) -> Cnn4 {
         let (blocks, c_in) = ConvBlock1d::stack(n_in, &self.channels, self.kernel, device);
         let with_std = self.pooling == TimePooling::MeanStd;
@@ -75,6 +80,7 @@ impl Cnn4Config {
 }
 
 impl Cnn4 {
+    /// `x`: frames [B, F, T] -> logits [B, classes].
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         self.classify(self.embed(x))
     }

@@ -19,10 +19,16 @@ pub struct CnnTmConfig {
     pub channels: Vec<usize>,
     /// Kernel sizes of the two branches (different receptive fields).
     pub kernels: [usize; 2],
+    /// Token width of the Transformer, half from each branch (even, divisible by `heads`).
     pub d_model: usize,
+    /// Attention heads per encoder layer.
     pub heads: usize,
+    /// Encoder layers.
     pub layers: usize,
+    /// Hidden width of each encoder layer's feed-forward part.
     pub d_ff: usize,
+    /// Dropout probability in the encoder, on its input tokens and before the output layer,
+    /// in [0, 1).
     pub dropout: f64,
 }
 
@@ -88,6 +94,8 @@ pub struct CnnTm {
 }
 
 impl CnnTmConfig {
+    /// Builds the network for `n_in` mel bands (at least 2^blocks) and `n_classes` outputs,
+    /// with fresh (lazily drawn) weights.
     pub fn init(&self, n_in: usize, n_classes: usize, device: &Device) -> CnnTm {
         let encoder = TransformerConfig {
             d_model: self.d_model,
@@ -111,6 +119,7 @@ impl CnnTmConfig {
 }
 
 impl CnnTm {
+    /// `x`: log-mel frames [B, M, T] -> logits [B, classes].
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         let x: Tensor<4> = x.unsqueeze_dim(1);
         let tokens = self

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MlpConfig {
+    /// Widths of the hidden layers (linear + ReLU each), input side first.
     pub hidden: Vec<usize>,
+    /// Dropout probability after each hidden layer, in [0, 1).
     pub dropout: f64,
 }
 
@@ -33,6 +35,8 @@ pub struct Mlp {
 }
 
 impl MlpConfig {
+    /// Builds the network for vectors of length `n_in` and `n_classes` outputs, with fresh
+    /// (lazily drawn) weights.
     pub fn init(&self, n_in: usize, n_classes: usize, device: &Device) -> Mlp {
         let mut d_in = n_in;
         let layers = self
@@ -54,6 +58,7 @@ impl MlpConfig {
 }
 
 impl Mlp {
+    /// `x`: pooled vectors [B, D] -> logits [B, classes].
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let mut x = x;
         for layer in &self.layers {

@@ -80,14 +80,23 @@ pub enum Architecture {
 /// A built network: one variant per architecture.
 #[derive(Module, Debug)]
 pub enum Net {
+    /// Built from [`Architecture::Cnn1dPooled`].
     Cnn1dPooled(Cnn1dPooled),
+    /// Built from [`Architecture::Cnn1dMfcc`].
     Cnn1dMfcc(Cnn1dMfcc),
+    /// Built from [`Architecture::CnnTm`].
     CnnTm(CnnTm),
+    /// Built from [`Architecture::Mlp`].
     Mlp(Mlp),
+    /// Built from [`Architecture::Lstm`].
     Lstm(LstmNet),
+    /// Built from [`Architecture::Bigru`].
     Bigru(BiGruNet),
+    /// Built from [`Architecture::Cnn4`].
     Cnn4(Cnn4),
+    /// Built from [`Architecture::Resnet9`].
     Resnet9(Resnet9),
+    /// Built from [`Architecture::Transformer`].
     Transformer(TransformerNet),
 }
 
@@ -133,6 +142,7 @@ impl Architecture {
         matches!(self, Self::CnnTm(_) | Self::Transformer(_))
     }
 
+    /// The architecture's kebab-case name (one of [`Self::NAMES`]).
     pub fn name(&self) -> &'static str {
         match self {
             Self::Cnn1dPooled(_) => "cnn1d-pooled",
@@ -162,6 +172,7 @@ impl Architecture {
         }
     }
 
+    /// Whether the network reads pooled vectors or frames.
     pub fn input_kind(&self) -> InputKind {
         match self {
             Self::Cnn1dPooled(_) | Self::Mlp(_) => InputKind::Pooled,

@@ -15,6 +15,7 @@ use super::blocks::ConvBlock2d;
 pub struct Resnet9Config {
     /// Channels of the first layer; the stages use 2x, 4x and 8x this.
     pub width: usize,
+    /// Dropout probability before the output layer, in [0, 1).
     pub dropout: f64,
 }
 
@@ -59,6 +60,8 @@ pub struct Resnet9 {
 }
 
 impl Resnet9Config {
+    /// Builds the network for `n_classes` outputs, with fresh (lazily drawn) weights. Its
+    /// size does not depend on the mel bands (`n_in`): a global max-pool ends the convolutions.
     pub fn init(&self, _n_in: usize, n_classes: usize, device: &Device) -> Resnet9 {
         let w = self.width.max(1);
         Resnet9 {
@@ -76,6 +79,7 @@ impl Resnet9Config {
 }
 
 impl Resnet9 {
+    /// `x`: log-mel frames [B, M, T] -> logits [B, classes].
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         // Indexing is safe: `init` builds exactly four layers and two residual blocks.
         let x = self.layers[0].forward(x.unsqueeze_dim(1));

@@ -16,12 +16,14 @@ use super::blocks::mean_over_sequence;
 pub struct RnnConfig {
     /// Hidden units per direction.
     pub hidden: usize,
+    /// Recurrent layers stacked (at least one is built).
     pub layers: usize,
     /// Dropout between recurrent layers and before the output layer.
     pub dropout: f64,
 }
 
 impl RnnConfig {
+    /// The LSTM's defaults: 2 layers of 128 units.
     pub fn lstm_default() -> Self {
         Self {
             hidden: 128,
@@ -56,6 +58,8 @@ pub struct LstmNet {
 }
 
 impl RnnConfig {
+    /// Builds an [`LstmNet`] for `n_in` feature rows and `n_classes` outputs, with fresh
+    /// (lazily drawn) weights.
     pub fn init_lstm(&self, n_in: usize, n_classes: usize, device: &Device) -> LstmNet {
         let layers = (0..self.layers.max(1))
             .map(|i| {
@@ -70,6 +74,8 @@ impl RnnConfig {
         }
     }
 
+    /// Builds a [`BiGruNet`] for `n_in` feature rows and `n_classes` outputs, with fresh
+    /// (lazily drawn) weights.
     pub fn init_bigru(&self, n_in: usize, n_classes: usize, device: &Device) -> BiGruNet {
         let layers = (0..self.layers.max(1))
             .map(|i| {
@@ -86,6 +92,7 @@ impl RnnConfig {
 }
 
 impl LstmNet {
+    /// `x`: frames [B, F, T] -> logits [B, classes].
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         let mut x = x.swap_dims(1, 2);
         for (i, layer) in self.layers.iter().enumerate() {
@@ -109,6 +116,7 @@ pub struct BiGruNet {
 }
 
 impl BiGruNet {
+    /// `x`: frames [B, F, T] -> logits [B, classes].
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         let mut x = x.swap_dims(1, 2);
         for (i, layer) in self.layers.iter().enumerate() {

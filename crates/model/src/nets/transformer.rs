@@ -15,10 +15,15 @@ use super::blocks::{mean_over_sequence, sinusoidal_encoding};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TransformerConfig {
+    /// Token width: each frame is projected to this many values (divisible by `heads`).
     pub d_model: usize,
+    /// Attention heads per encoder layer.
     pub heads: usize,
+    /// Encoder layers.
     pub layers: usize,
+    /// Hidden width of each encoder layer's feed-forward part.
     pub d_ff: usize,
+    /// Dropout probability in the encoder and before the output layer, in [0, 1).
     pub dropout: f64,
 }
 
@@ -42,6 +47,8 @@ impl TransformerConfig {
             .init(device)
     }
 
+    /// Builds the network for `n_in` feature rows and `n_classes` outputs, with fresh
+    /// (lazily drawn) weights.
     pub fn init(&self, n_in: usize, n_classes: usize, device: &Device) -> TransformerNet {
         TransformerNet {
             embed: LinearConfig::new(n_in, self.d_model).init(device),
@@ -63,6 +70,7 @@ pub struct TransformerNet {
 }
 
 impl TransformerNet {
+    /// `x`: frames [B, F, T] -> logits [B, classes].
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         let x = self.embed.forward(x.swap_dims(1, 2));
         let encoded = encode_sequence(&self.encoder, x);
