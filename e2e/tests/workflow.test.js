@@ -248,6 +248,24 @@ test('test the trained model and open the results', async () => {
   assert.equal(await page.locator('#model').inputValue(), state.modelId);
 });
 
+test('a training run is cancelled from its card', async () => {
+  const page = state.page;
+  await page.goto(`${BASE}/training`);
+  await page.setInputFiles('#dataset', { name: 'tones.zip', mimeType: 'application/zip', buffer: toneDatasetZip() });
+  await page.selectOption('#kind', 'cnn4');
+  await page.fill('#epochs', '1000');
+  await page.waitForSelector('#train-btn:not([disabled])');
+  await page.click('#train-btn');
+  await page.waitForSelector('#job-status.status-running', { timeout: 60000 });
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.click('#cancel-btn');
+  await page.waitForSelector('#job-status.status-cancelled', { timeout: 60000 });
+  assert.ok(await page.locator('#cancel-btn').isHidden(), 'nothing left to cancel');
+  const rows = page.locator('#jobs-table tbody tr');
+  await until(async () => /cancelled/i.test(await rows.first().innerText()), { what: 'the cancelled run first in the list' });
+  assert.equal(await rows.first().getAttribute('class'), 'selected', 'the run shown on the card is marked in the list');
+});
+
 test('a second user sees none of the first user\'s data', async () => {
   const b = await state.browser.newContext();
   try {

@@ -282,6 +282,84 @@
     return () => source.close();
   }
 
+  // The job card of the Training and Testing pages (ids job-status, job-title, progress-*,
+  // cancel-btn): a job's upload with its percentage, then its status, bar and phase, followed
+  // live until it ends; Cancel. The page adds its own parts: `reset()` clears them for a new
+  // job, `render(job)` shows them on every update, `onFinished(job)` runs once it ends.
+  function jobCard({ storageKey, what, reset, render, onFinished, confirmCancel }) {
+    const $ = (id) => document.getElementById(id);
+    let stopFollowing = null;
+    let current = null;
+
+    function bar(fraction, phase) {
+      $('progress-bar').style.width = `${Math.round(fraction * 100)}%`;
+      $('progress-phase').textContent = phase;
+    }
+
+    // A fresh card: nothing of the job shown before stays on it.
+    function shell(phase) {
+      if (stopFollowing) { stopFollowing(); stopFollowing = null; }
+      current = null;
+      statusPill($('job-status'), 'uploading');
+      $('cancel-btn').hidden = true;
+      $('job-title').textContent = '';
+      $('progress-empty').hidden = true;
+      $('progress-body').hidden = false;
+      $('progress-pct').textContent = '';
+      bar(0, phase);
+      reset();
+    }
+
+    function show(job) {
+      current = job;
+      statusPill($('job-status'), job.status);
+      $('progress-pct').textContent = `${Math.round(job.progress * 100)}%`;
+      bar(job.progress, job.status === 'queued' ? 'Waiting for a free worker…' : job.message);
+      $('cancel-btn').hidden = finished(job.status);
+      render(job);
+    }
+
+    function attach(job) {
+      sessionStorage.setItem(storageKey, job.id);
+      shell(job.message);
+      show(job);
+      if (!finished(job.status)) {
+        stopFollowing = followJob(job.id, (j) => { show(j); if (finished(j.status)) onFinished(j); });
+      }
+    }
+
+    // Uploads the form and follows the job it starts; on refusal, says why on the card and
+    // returns null.
+    async function submit(url, data) {
+      shell(`Uploading ${what}…`);
+      try {
+        const job = await upload(url, data, (f) => bar(f, `Uploading ${what}… ${Math.round(f * 100)}%`));
+        attach(job);
+        return job;
+      } catch (err) {
+        toast(err.message, 'error');
+        statusPill($('job-status'), 'rejected');
+        bar(0, err.message);
+        return null;
+      }
+    }
+
+    // The job to show when the page opens: one still running, else the one shown last,
+    // else the newest; returns it (undefined without jobs).
+    function resume(jobs) {
+      const job = jobs.find((j) => !finished(j.status))
+        || jobs.find((j) => j.id === sessionStorage.getItem(storageKey)) || jobs[0];
+      if (job) attach(job);
+      return job;
+    }
+
+    $('cancel-btn').addEventListener('click', async () => {
+      if (!current || (confirmCancel && !confirm(confirmCancel))) return;
+      try { show(await api('POST', `/api/jobs/${current.id}/cancel`)); } catch (err) { toast(err.message, 'error'); }
+    });
+    return { submit, attach, resume, current: () => current };
+  }
+
   // Navigation: mobile toggle and smooth scrolling to the footer.
   document.addEventListener('DOMContentLoaded', () => {
     const toggle = document.querySelector('[data-nav-toggle]');
@@ -321,5 +399,5 @@
     }, icon('trash'));
   }
 
-  window.SER = { api, upload, h, svg, icon, toast, pct, num, bytes, when, pill, emotionClass, download, csvLines, confidence, statusPill, dropzone, openModal, closeModal, drawWaveform, followJob, finished, skippedNote, deleteRunButton };
+  window.SER = { api, upload, h, svg, icon, toast, pct, num, bytes, when, pill, emotionClass, download, csvLines, confidence, statusPill, dropzone, openModal, closeModal, drawWaveform, followJob, finished, jobCard, skippedNote, deleteRunButton };
 })();

@@ -1,15 +1,24 @@
 // Testing page: run a model over a labelled ZIP, follow progress, show results in a modal.
 document.addEventListener('DOMContentLoaded', () => {
   'use strict';
-  const { api, upload, h, toast, pct, when, statusPill, dropzone, openModal, followJob, finished, skippedNote, deleteRunButton } = window.SER;
+  const { api, h, toast, pct, when, dropzone, openModal, jobCard, skippedNote, deleteRunButton } = window.SER;
   const $ = (id) => document.getElementById(id);
   const form = $('test-form');
   const model = $('model');
   const testBtn = $('test-btn');
-  let stopFollowing = null;
-  let current = null;
 
   const zone = dropzone(form.querySelector('[data-dropzone]'), { onChange: update });
+  const card = jobCard({
+    storageKey: 'ser.testJob',
+    what: 'test set',
+    reset() {
+      $('final-skipped').textContent = '';
+      $('final-tiles').hidden = true;
+      $('show-results').disabled = true;
+    },
+    render,
+    onFinished: () => loadJobs(),
+  });
 
   function update() {
     const ready = zone.files().length === 1 && model.value;
@@ -26,59 +35,17 @@ document.addEventListener('DOMContentLoaded', () => {
     data.append('model_id', model.value);
     data.append('dataset', zone.files()[0]);
     testBtn.disabled = true;
-    shell('Uploading test set…');
-    try {
-      const job = await upload('/api/jobs/test', data, (f) => {
-        $('progress-phase').textContent = `Uploading test set… ${Math.round(f * 100)}%`;
-        $('progress-bar').style.width = `${Math.round(f * 100)}%`;
-      });
+    if (await card.submit('/api/jobs/test', data)) {
       zone.clear();
-      attach(job);
       loadJobs();
-    } catch (err) {
-      toast(err.message, 'error');
-      statusPill($('job-status'), 'rejected');
-      $('progress-phase').textContent = err.message;
-      $('progress-bar').style.width = '0%';
-    } finally {
-      update();
     }
+    update();
   });
 
-  // A fresh progress card: nothing of the test shown before stays on it.
-  function shell(phase) {
-    if (stopFollowing) { stopFollowing(); stopFollowing = null; }
-    current = null;
-    statusPill($('job-status'), 'uploading');
-    $('cancel-btn').hidden = true;
-    $('job-title').textContent = '';
-    $('final-skipped').textContent = '';
-    $('progress-empty').hidden = true;
-    $('progress-body').hidden = false;
-    $('final-tiles').hidden = true;
-    $('show-results').disabled = true;
-    $('progress-phase').textContent = phase;
-    $('progress-pct').textContent = '';
-    $('progress-bar').style.width = '0%';
-  }
-
-  function attach(job) {
-    if (stopFollowing) stopFollowing();
-    sessionStorage.setItem('ser.testJob', job.id);
-    shell(job.message);
-    render(job);
-    if (!finished(job.status)) stopFollowing = followJob(job.id, (j) => { render(j); if (finished(j.status)) loadJobs(); });
-  }
-
+  // The test's own parts of the card: title, result tiles, the results button.
   function render(job) {
-    current = job;
     const p = job.params || {};
     $('job-title').textContent = `${p.model_name || 'Model'} on ${p.dataset_name || 'test set'}`;
-    statusPill($('job-status'), job.status);
-    $('progress-bar').style.width = `${Math.round(job.progress * 100)}%`;
-    $('progress-pct').textContent = `${Math.round(job.progress * 100)}%`;
-    $('progress-phase').textContent = job.status === 'queued' ? 'Waiting for a free worker…' : job.message;
-    $('cancel-btn').hidden = finished(job.status);
     const done = job.status === 'done' && job.result;
     $('show-results').disabled = !done;
     $('final-tiles').hidden = !done;
@@ -89,11 +56,7 @@ document.addEventListener('DOMContentLoaded', () => {
     }
   }
 
-  $('cancel-btn').addEventListener('click', async () => {
-    if (!current) return;
-    try { render(await api('POST', `/api/jobs/${current.id}/cancel`)); } catch (err) { toast(err.message, 'error'); }
-  });
-  $('show-results').addEventListener('click', () => current && showResults(current));
+  $('show-results').addEventListener('click', () => card.current() && showResults(card.current()));
 
   function showResults(job) {
     const r = job.result;
@@ -155,13 +118,12 @@ document.addEventListener('DOMContentLoaded', () => {
         h('td', {}, h('span', { class: `status-pill status-${j.status}` }, j.status), j.status === 'failed' ? h('div', { class: 'error-text' }, j.message) : null),
         h('td', {}, j.result ? pct(j.result.accuracy) : '–'),
         h('td', { class: 'right' }, h('div', { class: 'row-actions' }, j.status === 'done'
-          ? h('button', { class: 'btn btn-ghost btn-sm', type: 'button', onclick: () => { attach(j); showResults(j); } }, 'Show Results')
-          : h('button', { class: 'btn btn-ghost btn-sm', type: 'button', onclick: () => attach(j) }, 'View'),
+          ? h('button', { class: 'btn btn-ghost btn-sm', type: 'button', onclick: () => { card.attach(j); showResults(j); } }, 'Show Results')
+          : h('button', { class: 'btn btn-ghost btn-sm', type: 'button', onclick: () => card.attach(j) }, 'View'),
           deleteRunButton(j, () => loadJobs(false)))))));
       if (reattach) {
-        const live = tests.find((j) => !finished(j.status));
-        const last = tests.find((j) => j.id === sessionStorage.getItem('ser.testJob'));
-        if (live || last || tests[0]) { attach(live || last || tests[0]); if (location.hash === "#results" && (live || last || tests[0]).status === "done") showResults(live || last || tests[0]); }
+        const shown = card.resume(tests);
+        if (shown && location.hash === '#results' && shown.status === 'done') showResults(shown);
       }
     } catch (err) {
       toast(err.message, 'error');

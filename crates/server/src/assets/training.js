@@ -1,16 +1,28 @@
 // Training page: choose a dataset, model type and epochs; follow the job live; show curves.
 document.addEventListener('DOMContentLoaded', () => {
   'use strict';
-  const { api, upload, h, svg, icon, toast, pct, num, when, statusPill, dropzone, followJob, finished, skippedNote, deleteRunButton } = window.SER;
+  const { api, h, svg, icon, toast, pct, num, when, dropzone, jobCard, skippedNote, deleteRunButton } = window.SER;
   const $ = (id) => document.getElementById(id);
   const form = $('train-form');
   const kind = $('kind');
   const epochs = $('epochs');
   const trainBtn = $('train-btn');
-  let stopFollowing = null;
-  let currentId = null;
 
   const zone = dropzone(form.querySelector('[data-dropzone]'), { onChange: update });
+  const card = jobCard({
+    storageKey: 'ser.trainJob',
+    what: 'dataset',
+    reset() {
+      $('final-tiles').hidden = true;
+      $('use-model').hidden = true;
+      ['final-protocol', 'final-skipped', 'final-kept'].forEach((id) => { $(id).textContent = ''; });
+      ['stat-epoch', 'stat-loss', 'stat-val'].forEach((id) => { $(id).textContent = '–'; });
+      $('chart').replaceChildren();
+    },
+    render,
+    onFinished: () => { loadJobs(); loadModels(); },
+    confirmCancel: 'Cancel this training run?',
+  });
 
   function epochsValid() {
     const n = Number(epochs.value);
@@ -47,72 +59,26 @@ document.addEventListener('DOMContentLoaded', () => {
     data.append('name', $('model-name').value);
     data.append('dataset', zone.files()[0]);
     trainBtn.disabled = true;
-    showProgressShell('Uploading dataset…');
-    try {
-      const job = await upload('/api/jobs/train', data, (f) => {
-        $('progress-phase').textContent = `Uploading dataset… ${Math.round(f * 100)}%`;
-        $('progress-bar').style.width = `${Math.round(f * 100)}%`;
-      });
+    if (await card.submit('/api/jobs/train', data)) {
       zone.clear();
       $('model-name').value = '';
       toast('Training started. You can leave this page; the run continues on the server.');
-      attach(job);
+      highlightRow();
       loadJobs();
-    } catch (err) {
-      toast(err.message, 'error');
-      statusPill($('job-status'), 'rejected');
-      $('progress-phase').textContent = err.message;
-      $('progress-bar').style.width = '0%';
-    } finally {
-      update();
     }
+    update();
   });
 
-  // A fresh progress card: nothing of the run shown before stays on it.
-  function showProgressShell(phase) {
-    if (stopFollowing) { stopFollowing(); stopFollowing = null; }
-    currentId = null;
-    statusPill($('job-status'), 'uploading');
-    $('cancel-btn').hidden = true;
-    $('progress-empty').hidden = true;
-    $('progress-body').hidden = false;
-    $('final-tiles').hidden = true;
-    $('use-model').hidden = true;
-    $('final-protocol').textContent = '';
-    $('final-skipped').textContent = '';
-    $('final-kept').textContent = '';
-    $('job-title').textContent = '';
-    $('progress-phase').textContent = phase;
-    $('progress-pct').textContent = '';
-    $('progress-bar').style.width = '0%';
-    ['stat-epoch', 'stat-loss', 'stat-val'].forEach((id) => { $(id).textContent = '–'; });
-    $('chart').replaceChildren();
-  }
-
-  function attach(job) {
-    if (stopFollowing) stopFollowing();
-    currentId = job.id;
-    sessionStorage.setItem('ser.trainJob', job.id);
-    showProgressShell(job.message);
-    render(job);
-    highlightRow();
-    if (!finished(job.status)) stopFollowing = followJob(job.id, (j) => { render(j); if (finished(j.status)) { loadJobs(); loadModels(); } });
-  }
-
+  // The run's own parts of the card: title, epoch, loss and accuracy, curves, final tiles.
   function render(job) {
     const p = job.params || {};
     $('job-title').textContent = `${p.model_name || 'Model'} · ${p.dataset_name || ''}`;
-    statusPill($('job-status'), job.status);
-    $('progress-bar').style.width = `${Math.round(job.progress * 100)}%`;
-    $('progress-pct').textContent = `${Math.round(job.progress * 100)}%`;
-    $('progress-phase').textContent = job.status === 'queued' ? 'Waiting for a free worker…' : job.message;
     const d = job.detail || {};
     if (d.epochs) $('stat-epoch').textContent = epochText(job, d);
     if (d.train_loss !== undefined && d.train_loss !== null) $('stat-loss').textContent = num(d.train_loss);
     if (d.val_acc !== undefined && d.val_acc !== null) $('stat-val').textContent = pct(d.val_acc);
     const history = (job.result && job.result.history) || d.history || [];
     drawChart(history, p.epochs || history.length);
-    $('cancel-btn').hidden = finished(job.status);
     if (job.status === 'done' && job.result) {
       $('final-tiles').hidden = false;
       $('final-train').textContent = pct(job.result.train_accuracy);
@@ -144,11 +110,6 @@ document.addEventListener('DOMContentLoaded', () => {
     }
     return note;
   }
-
-  $('cancel-btn').addEventListener('click', async () => {
-    if (!currentId || !confirm('Cancel this training run?')) return;
-    try { render(await api('POST', `/api/jobs/${currentId}/cancel`)); } catch (err) { toast(err.message, 'error'); }
-  });
 
   // Accuracy (0–1, left axis) and loss (scaled to its maximum) per epoch.
   function drawChart(history, totalEpochs) {
@@ -186,7 +147,7 @@ document.addEventListener('DOMContentLoaded', () => {
   }
 
   function highlightRow() {
-    document.querySelectorAll('#jobs-table tbody tr').forEach((tr) => tr.classList.toggle('selected', tr.dataset.id === currentId));
+    document.querySelectorAll('#jobs-table tbody tr').forEach((tr) => tr.classList.toggle('selected', tr.dataset.id === card.current()?.id));
   }
 
   async function loadJobs(reattach) {
@@ -205,14 +166,13 @@ document.addEventListener('DOMContentLoaded', () => {
           h('td', {}, status, j.status === 'failed' ? h('div', { class: 'error-text' }, j.message) : null),
           h('td', {}, val),
           h('td', { class: 'right' }, h('div', { class: 'row-actions' },
-            h('button', { class: 'btn btn-ghost btn-sm', type: 'button', onclick: () => attach(j) }, 'View'),
+            h('button', { class: 'btn btn-ghost btn-sm', type: 'button', onclick: () => { card.attach(j); highlightRow(); } }, 'View'),
             deleteRunButton(j, () => loadJobs(false)))));
       }));
       highlightRow();
       if (reattach) {
-        const live = train.find((j) => !finished(j.status));
-        const last = train.find((j) => j.id === sessionStorage.getItem('ser.trainJob'));
-        if (live || last || train[0]) attach(live || last || train[0]);
+        card.resume(train);
+        highlightRow();
       }
     } catch (err) {
       toast(err.message, 'error');
