@@ -156,7 +156,7 @@ impl FeatureCache {
     }
 }
 
-/// Makes a rename durable (best effort: not every platform can open a folder).
+/// The entry bytes of `m` under `key`, in the layout the module docs give (checksum last).
 fn encode(key: &CacheKey, m: &FeatureMatrix) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + 4 * m.data.len() + CHECKSUM_LEN);
     out.extend_from_slice(MAGIC);

@@ -357,7 +357,7 @@ impl DbConfig {
 }
 
 /// `librosa.power_to_db` in place: `10 log10(max(amin, x) / ref)`, then the global top_db clamp.
-/// The logarithm is the vectorisable [`ln_positive`] (error ~1e-6 dB).
+/// The logarithm is the vectorisable `ln_positive` (error ~1e-6 dB).
 pub fn power_to_db(values: &mut [f32], cfg: &DbConfig) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {

@@ -53,7 +53,9 @@ impl ZeroCrossingRate {
     }
 }
 
-/// Zero-crossing rate per frame (see [`ZeroCrossingRate::compute`]).
+/// Zero-crossing rate per frame, as `librosa.feature.zero_crossing_rate`: with `center` the
+/// signal is padded with its edge values; a frame's rate is its crossings / `frame_length`,
+/// values with |y| ≤ [`ZCR_THRESHOLD`] counting as positive.
 pub fn zero_crossing_rate(
     y: &[f32],
     frame_length: usize,
@@ -110,7 +112,8 @@ impl Rms {
     }
 }
 
-/// RMS per frame (see [`Rms::compute`]).
+/// RMS per frame, as `librosa.feature.rms` with `pad_mode='constant'` (zeros padded with
+/// `center`): sqrt(mean(frame²)), no window.
 pub fn rms(y: &[f32], frame_length: usize, hop: usize, center: bool) -> Result<Vec<f32>> {
     let mut out = Vec::new();
     Rms::default().compute(y, frame_length, hop, center, &mut out)?;

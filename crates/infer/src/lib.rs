@@ -3,7 +3,7 @@
 //! web server's engine all classify through [`Classifier`]; `eval --model` scores a whole
 //! dataset's cached features with the bundle's `Predictor` instead.
 //!
-//! Long recordings go through [`Classifier::timeline`] ([`timeline`]): voice-activity
+//! Long recordings go through [`Classifier::timeline`] (`timeline`): voice-activity
 //! detection finds the speech, long stretches are cut into overlapping windows, and the windows
 //! are classified together, decoding files as a stream.
 //! Live audio goes through [`LiveStream`]: a rolling window every hop, as the samples arrive.

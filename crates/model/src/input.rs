@@ -155,7 +155,7 @@ impl Normalisation {
     }
 }
 
-/// Mean over frames: [F, T] -> [F] (how pooled vectors are made from frames).
+/// Mean over frames: `[F, T] -> [F]` (how pooled vectors are made from frames).
 pub fn pool_mean(view: FeatureView<'_>) -> Vec<f32> {
     (0..view.rows)
         .map(|r| view.row(r).iter().sum::<f32>() / view.cols as f32)

@@ -21,30 +21,45 @@ const SETTINGS: &str = "settings.json";
 /// A fold store that cannot be read or written, or that holds another run's folds.
 #[derive(Debug, thiserror::Error)]
 pub enum FoldStoreError {
+    /// Reading or writing a file or folder of the store failed.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// A stored settings or fold file is not valid JSON of the expected shape.
     #[error("{}: unreadable: {source}", path.display())]
     Unreadable {
+        /// The file concerned.
         path: PathBuf,
+        /// The parse error.
         source: serde_json::Error,
     },
+    /// The store's `settings.json` describes another evaluation.
     #[error(
         "{}: holds folds of another evaluation ({}); use another report folder or remove {}",
         dir.join(SETTINGS).display(), differences.join("; "), dir.display()
     )]
     OtherEvaluation {
+        /// The store's folder.
         dir: PathBuf,
+        /// Each differing top-level setting, as "key: stored X, now Y".
         differences: Vec<String>,
     },
+    /// The store holds finished folds of this evaluation, and the caller did not ask to continue.
     #[error(
         "{}: holds finished folds {} of an earlier run of this evaluation: --resume continues \
          it (remove the folder to start over)",
         dir.display(), list(finished)
     )]
-    EarlierRun { dir: PathBuf, finished: Vec<usize> },
+    EarlierRun {
+        /// The store's folder.
+        dir: PathBuf,
+        /// The finished folds, ascending.
+        finished: Vec<usize>,
+    },
 }
 
 /// An I/O error on `path`.
@@ -56,12 +71,16 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> FoldStoreError {
 /// One finished fold, as kept in `fold-<k>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FoldResult {
+    /// The fold's part of the evaluation report: test speakers, metrics, calibration and curve.
     pub report: FoldReport,
     /// UA of each ensemble member alone on this fold (empty for a single model).
     #[serde(default)]
     pub member_ua: Vec<f64>,
+    /// Training time: the sum of the epoch times, so epochs before a resume count too.
     pub train_seconds: f64,
+    /// Time taken to score the test clips (not counting the members scored alone).
     pub inference_seconds: f64,
+    /// Number of test clips scored.
     pub scored_clips: usize,
     /// The test clips' probabilities before temperature scaling, for calibration across
     /// folds (absent in folds stored before they were kept).
@@ -72,6 +91,7 @@ pub struct FoldResult {
 /// What a fold's model said of its test clips, before temperature scaling.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestPredictions {
+    /// Class probabilities of each test clip, in label order.
     pub probabilities: Vec<Vec<f32>>,
     /// The true class of each clip.
     pub truth: Vec<usize>,
@@ -129,6 +149,7 @@ impl FoldStore {
         Ok(store)
     }
 
+    /// The store's folder.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -7,17 +7,22 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub struct EpochRecord {
     /// 1-based epoch number.
     pub epoch: usize,
+    /// Mean training loss of the epoch (may be NaN, which JSON holds as `null`).
     #[serde(deserialize_with = "f64_or_nan")]
     pub train_loss: f64,
+    /// Share of training samples classified correctly during the epoch (0 to 1).
     #[serde(deserialize_with = "f64_or_nan")]
     pub train_accuracy: f64,
+    /// Mean cross-entropy of the true class on the validation set.
     #[serde(default)]
     pub val_loss: Option<f64>,
+    /// Share of validation samples classified correctly (0 to 1).
     #[serde(default)]
     pub val_accuracy: Option<f64>,
     /// Unweighted accuracy (mean per-class recall) on the validation set.
     #[serde(default)]
     pub val_ua: Option<f64>,
+    /// Learning rate at the end of the epoch.
     #[serde(deserialize_with = "f64_or_nan")]
     pub learning_rate: f64,
     /// Wall-clock seconds the epoch took (training and validation).
@@ -28,6 +33,7 @@ pub struct EpochRecord {
 /// The epochs of one training run (one fold).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainingHistory {
+    /// One record per epoch trained, in order.
     pub epochs: Vec<EpochRecord>,
     /// The epoch whose weights were kept (early stopping / best checkpoint), if any.
     #[serde(default)]

@@ -1,8 +1,12 @@
 //! Training loop, metrics, evaluation reports and plots.
 //!
+//! - [`fit`]: the training loop: networks (AdamW, schedules, augmentation, early stopping,
+//!   resumable checkpoints, an optional adversarial head), classical models and seed ensembles.
 //! - [`history`]: per-epoch training records (loss, accuracy, learning rate, time).
 //! - [`metrics`]: WA/UA, per-class and macro scores, confusion matrices, per-speaker accuracy,
 //!   and mean ± std aggregation over cross-validation folds.
+//! - [`calibration`]: temperature scaling fitted on validation speakers, and leave-one-out
+//!   temperatures for corpora nobody calibrated on.
 //! - [`plots`]: self-contained SVG charts (confusion heat map, per-class bars, training curves,
 //!   per-speaker bars, model comparison) drawn with plotters; reused by the web server.
 //! - [`report`]: evaluation and comparison reports as JSON, offline HTML and Markdown.

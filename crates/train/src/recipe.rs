@@ -12,17 +12,21 @@ use crate::pipeline::Augmentation;
 /// A network, its features and how it is trained.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recipe {
+    /// Architecture name, as `--arch` takes it.
     pub architecture: &'static str,
     /// Hyper-parameters changed from the architecture's defaults (`--set KEY=VALUE`).
     pub settings: &'static [(&'static str, &'static str)],
+    /// Feature set name, as `--features` takes it.
     pub features: &'static str,
     /// Crop length in frames.
     pub frames: usize,
+    /// Number of training epochs; with `keep_last`, all of them run.
     pub epochs: usize,
     /// Waveform-augmented copies of each training clip.
     pub augmented_copies: usize,
     /// The copies also pass through simulated rooms and devices.
     pub channel_augment: bool,
+    /// Mask feature rows and frames of each training crop (default [`SpecAugment`]).
     pub spec_augment: bool,
     /// Largest frequency warp of a training crop (log-mel bands).
     pub freq_warp: f32,
@@ -62,6 +66,7 @@ impl Recipe {
             })
     }
 
+    /// Looks up the feature set the recipe names.
     pub fn feature_config(&self) -> Result<FeatureConfig, FeatureError> {
         FeatureConfig::named(self.features)
     }

@@ -20,6 +20,7 @@ use super::FitError;
 /// What the adversary tries to recover, and how strongly the network is pushed away from it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Adversary {
+    /// The nuisance the head tries to recover.
     pub target: NuisanceKind,
     /// The largest gradient-reversal factor, reached as training goes on (it grows from 0 as
     /// 2 / (1 + exp(-10 p)) - 1 over the share p of steps done, so that the head learns
@@ -41,8 +42,10 @@ pub enum NuisanceKind {
 }
 
 impl NuisanceKind {
+    /// The names `from_str` accepts, for help and error messages.
     pub const NAMES: [&'static str; 3] = ["sentence", "speaker", "corpus"];
 
+    /// The kebab-case name, one of [`Self::NAMES`].
     pub fn name(self) -> &'static str {
         match self {
             Self::Sentence => "sentence",
@@ -71,7 +74,9 @@ impl std::str::FromStr for NuisanceKind {
 /// Each sample's nuisance class, and the group of each class.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Nuisance {
+    /// Nuisance class of each sample.
     pub class_of: Vec<usize>,
+    /// Group of each nuisance class; the head only tells apart classes of the same group.
     pub group_of_class: Vec<usize>,
 }
 
@@ -104,6 +109,7 @@ impl Nuisance {
         }
     }
 
+    /// Number of nuisance classes.
     pub fn classes(&self) -> usize {
         self.group_of_class.len()
     }

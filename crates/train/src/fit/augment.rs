@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SpecAugment {
+    /// Number of feature-row masks per sample.
     pub freq_masks: usize,
     /// Largest width of a feature-row mask.
     pub freq_width: usize,
+    /// Number of frame masks per sample.
     pub time_masks: usize,
     /// Largest width of a frame mask.
     pub time_width: usize,

@@ -12,8 +12,11 @@ use super::augment::{FreqWarp, SpecAugment, mixup};
 /// vector); `y[i]` indexes the label list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainData {
+    /// Feature rows of every sample (bands or coefficients per frame).
     pub rows: usize,
+    /// One row-major `[rows, T_i]` matrix per sample; `T_i` may differ between samples.
     pub x: Vec<Vec<f32>>,
+    /// Class index of each sample, into the label list.
     pub y: Vec<usize>,
     /// What an adversarial head is trained to recover from each sample, when one is.
     pub nuisance: Option<Nuisance>,
@@ -39,10 +42,12 @@ impl TrainData {
         Ok(self)
     }
 
+    /// Number of samples.
     pub fn len(&self) -> usize {
         self.y.len()
     }
 
+    /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
         self.y.is_empty()
     }

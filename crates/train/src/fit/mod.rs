@@ -38,20 +38,28 @@ use crate::history::{EpochRecord, TrainingHistory};
 /// Everything that shapes a training run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FitConfig {
+    /// What to train: a network architecture or a classical model.
     pub model: ModelSpec,
     /// Crop length in frames for frame models (training crops, inference windows).
     pub frames: usize,
+    /// Most epochs to train; early stopping may end sooner (classical models fit once).
     pub epochs: usize,
+    /// Samples per optimiser step.
     pub batch_size: usize,
+    /// Peak learning rate, which the schedule scales (AdamW).
     pub lr: f64,
     /// Decoupled (AdamW) weight decay; report 004's L2 on the dense layer maps here.
     pub weight_decay: f64,
+    /// How the learning rate moves over the run.
     pub schedule: Schedule,
     /// Stop after this many epochs without a better validation UA.
     pub patience: Option<usize>,
+    /// Share of the target taken off the true class and spread evenly over all classes,
+    /// in `[0, 1)`.
     pub label_smoothing: f32,
     /// Weight the loss by inverse class frequency.
     pub class_balanced: bool,
+    /// Masks on frame crops; ignored for pooled input.
     pub spec_augment: Option<SpecAugment>,
     /// Frequency warping of mel-band frames (absent from configurations made before it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,6 +81,7 @@ pub struct FitConfig {
     /// only; the training data must carry the nuisance, see [`TrainData::with_nuisance`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adversary: Option<Adversary>,
+    /// Seeds weight initialisation, shuffles, augmentation and dropout (and classical fits).
     pub seed: u64,
     /// Networks trained with seeds `seed`, `seed + 1`, ... whose class probabilities are
     /// averaged (one ensemble bundle); 1 trains a single model.
@@ -130,21 +139,29 @@ impl FitConfig {
 pub struct EpochReport {
     /// 1-based.
     pub epoch: usize,
+    /// Epochs the run may take (`FitConfig::epochs`; 1 for a classical model).
     pub epochs: usize,
+    /// Mean training loss over the epoch's samples, on the targets as trained (smoothed,
+    /// weighted, mixed).
     pub train_loss: f64,
+    /// Share of the epoch's training samples whose top class was right.
     pub train_acc: f64,
     /// `None` without a validation set.
     pub val_loss: Option<f64>,
+    /// Validation UA; `None` without a validation set.
     pub val_ua: Option<f64>,
+    /// Validation accuracy; `None` without a validation set.
     pub val_acc: Option<f64>,
     /// Learning rate at the end of the epoch.
     pub lr: f64,
+    /// Wall-clock time of the epoch (training and validation).
     pub seconds: f64,
     /// Whether this epoch's weights are the best so far (the ones kept).
     pub best: bool,
     /// Which ensemble member is training (0-based) and how many there are.
     #[serde(default)]
     pub member: usize,
+    /// Number of ensemble members (1 for a single model).
     #[serde(default = "ser_model::bundle::one_member")]
     pub members: usize,
 }
@@ -176,28 +193,46 @@ pub struct FitOutcome {
     pub history: TrainingHistory,
     /// Every epoch of every member.
     pub reports: Vec<EpochReport>,
+    /// Whether patience ran out before the last epoch (in any member, for an ensemble).
     pub stopped_early: bool,
 }
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FitError {
+    /// The training data is empty or malformed: shapes, non-finite values, labels or nuisance
+    /// classes out of range, or validation rows unlike the training rows.
     #[error("bad training data: {0}")]
     BadData(String),
+    /// The configuration is invalid or contradictory, or a stop came before the first ensemble
+    /// member began.
     #[error("bad training configuration: {0}")]
     BadConfig(String),
+    /// The network could not be built for this input and these labels.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// Fitting the classical model failed.
     #[error("classical model: {0}")]
     Classical(#[from] ClassicalError),
+    /// A checkpoint could not be read or written, or does not fit this run.
     #[error("checkpoint {path}: {why}")]
-    Checkpoint { path: PathBuf, why: String },
+    Checkpoint {
+        /// The checkpoint folder or file concerned.
+        path: PathBuf,
+        /// What went wrong.
+        why: String,
+    },
+    /// A checkpoint bundle could not be saved or loaded, or a fitted classical model could
+    /// not be loaded for scoring.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// A batch loss was NaN or infinite; holds the 1-based epoch.
     #[error("training diverged at epoch {0} (non-finite loss)")]
     Diverged(usize),
+    /// The ensemble members could not be joined into one bundle.
     #[error(transparent)]
     Ensemble(#[from] EnsembleError),
+    /// The moving average of the weights could not be updated or loaded into the network.
     #[error("moving average of the weights: {0}")]
     WeightAverage(ser_model::weights::WeightsError),
 }

@@ -6,16 +6,22 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Schedule {
+    /// The base learning rate throughout.
     Constant,
     /// Linear warm-up over `warmup_epochs`, then cosine decay to `min_lr` (per step).
     Cosine {
+        /// Epochs of linear warm-up to the base rate.
         warmup_epochs: usize,
+        /// Learning rate at the end of the decay.
         min_lr: f64,
     },
     /// Multiply by `factor` when validation UA has not improved for `patience` epochs.
     Plateau {
+        /// Multiplier applied at each reduction (below 1 to reduce).
         factor: f64,
+        /// Epochs without a better validation UA that are tolerated; the next one reduces the rate.
         patience: usize,
+        /// The rate never drops below this.
         min_lr: f64,
     },
 }

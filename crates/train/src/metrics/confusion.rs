@@ -33,8 +33,11 @@ impl TryFrom<RawConfusion> for ConfusionMatrix {
 /// One off-diagonal cell of a confusion matrix: how often `true_label` was called `predicted`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfusedPair {
+    /// The class the samples really belong to.
     pub true_label: String,
+    /// The class they were predicted as.
     pub predicted_label: String,
+    /// Number of samples with this (true, predicted) pair.
     pub count: usize,
     /// `count` divided by the number of samples of the true class.
     pub share_of_true: f64,
@@ -83,6 +86,7 @@ impl ConfusionMatrix {
         }
     }
 
+    /// Class names, in row and column order.
     pub fn labels(&self) -> &[String] {
         &self.labels
     }
@@ -92,6 +96,7 @@ impl ConfusionMatrix {
         &self.counts
     }
 
+    /// Number of classes (rows and columns).
     pub fn n_classes(&self) -> usize {
         self.labels.len()
     }

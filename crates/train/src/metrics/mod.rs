@@ -26,38 +26,67 @@ use confusion::ratio;
 /// Why metrics could not be computed. Every variant names the offending input.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum MetricsError {
+    /// There are no samples: `y_true` is empty, or a confusion matrix counts nothing.
     #[error("there are no predictions to evaluate")]
     Empty,
+    /// The label list is empty.
     #[error("no class labels were given")]
     NoLabels,
+    /// An input that must have one entry per sample has a different length from `y_true`.
     #[error("{what} has {actual} entries but y_true has {expected}")]
     LengthMismatch {
+        /// Name of the offending input (`y_pred`, `speakers`).
         what: &'static str,
+        /// Length of `y_true`.
         expected: usize,
+        /// Length of the offending input.
         actual: usize,
     },
+    /// A true or predicted class index is not below the number of labels.
     #[error("{what}[{index}] is {value}, which is not a class index (there are {n_labels} labels)")]
     ClassOutOfRange {
+        /// Name of the offending input (`y_true` or `y_pred`).
         what: &'static str,
+        /// Position of the first bad entry.
         index: usize,
+        /// The class index found there.
         value: usize,
+        /// Number of labels, the exclusive upper bound for a class index.
         n_labels: usize,
     },
+    /// Confusion counts are not a square matrix with one row and column per label.
     #[error("a confusion matrix over {n_labels} labels must be {n_labels} x {n_labels}")]
-    ConfusionShape { n_labels: usize },
+    ConfusionShape {
+        /// Number of labels, so the expected number of rows and columns.
+        n_labels: usize,
+    },
+    /// The probabilities are not one row of `classes` values per sample.
     #[error("probabilities must be {samples} x {classes} = {} values (row-major) but there are {actual}", .samples * .classes)]
     ProbabilityShape {
+        /// Number of samples (length of `y_true`).
         samples: usize,
+        /// Number of classes (length of the label list).
         classes: usize,
+        /// Number of probabilities given.
         actual: usize,
     },
+    /// A probability is NaN, infinite or negative.
     #[error("probability {index} is {value}; probabilities must be finite and not negative")]
-    InvalidProbability { index: usize, value: f32 },
+    InvalidProbability {
+        /// Position of the value in the row-major probabilities.
+        index: usize,
+        /// The offending value.
+        value: f32,
+    },
+    /// Two confusion matrices to pool have different label lists (in order).
     #[error("label sets differ: expected {expected:?}, found {found:?}")]
     LabelMismatch {
+        /// Labels of the matrix being added to.
         expected: Vec<String>,
+        /// Labels of the matrix being added.
         found: Vec<String>,
     },
+    /// A cross-validation summary was asked for with no folds.
     #[error("there are no folds to summarise")]
     NoFolds,
 }
@@ -65,11 +94,13 @@ pub enum MetricsError {
 /// Precision, recall, F1 and support of one class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassMetrics {
+    /// Class name, as in the label list.
     pub label: String,
     /// 0 when the class is never predicted.
     pub precision: f64,
     /// 0 when the class has no samples (such a class is excluded from UA and macro scores).
     pub recall: f64,
+    /// Harmonic mean of precision and recall; 0 when both are 0.
     pub f1: f64,
     /// Number of samples whose true class is this one.
     pub support: usize,
@@ -80,9 +111,13 @@ pub struct ClassMetrics {
 /// Accuracy on the clips of one speaker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpeakerAccuracy {
+    /// Speaker id, as in the dataset.
     pub speaker: String,
+    /// Clips of this speaker classified correctly.
     pub correct: usize,
+    /// Clips of this speaker evaluated.
     pub total: usize,
+    /// `correct / total` (0 to 1).
     pub accuracy: f64,
 }
 
@@ -120,8 +155,11 @@ pub const CALIBRATION_BINS: usize = 15;
 /// `[lower, upper)` (the last bin includes 1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReliabilityBin {
+    /// Lower edge of the bin's top-probability range (inclusive).
     pub lower: f64,
+    /// Upper edge of the range (exclusive, except 1 in the last bin).
     pub upper: f64,
+    /// Number of predictions in the bin.
     pub count: usize,
     /// Mean top probability of the bin's predictions.
     pub confidence: f64,
@@ -132,16 +170,21 @@ pub struct ReliabilityBin {
 /// Everything we report about one set of predictions (one fold, or folds pooled).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
+    /// Number of predictions evaluated.
     pub n_samples: usize,
     /// Weighted accuracy: correct / total.
     pub wa: f64,
     /// Unweighted accuracy: mean recall over classes present in `y_true`.
     pub ua: f64,
+    /// Mean precision over the classes present in `y_true`.
     pub macro_precision: f64,
     /// Equal to `ua` by construction (same classes, same recalls).
     pub macro_recall: f64,
+    /// Mean F1 over the classes present in `y_true`.
     pub macro_f1: f64,
+    /// Scores of every class, in label order (classes without samples included).
     pub per_class: Vec<ClassMetrics>,
+    /// Counts of (true class, predicted class) pairs.
     pub confusion: ConfusionMatrix,
     /// `confusion` with each row divided by its sum (kept for JSON readers and plots).
     pub confusion_normalised: Vec<Vec<f64>>,
@@ -150,6 +193,7 @@ pub struct Metrics {
     /// Empty when speakers were not given.
     #[serde(default)]
     pub per_speaker: Vec<SpeakerAccuracy>,
+    /// Scores from class probabilities; `None` when none were given.
     #[serde(default)]
     pub probability: Option<ProbabilityMetrics>,
 }
@@ -157,8 +201,11 @@ pub struct Metrics {
 /// Predictions to evaluate, with optional per-sample speakers and class probabilities.
 #[derive(Debug, Clone, Copy)]
 pub struct EvalInput<'a> {
+    /// True class index of each sample, into `labels`.
     pub y_true: &'a [usize],
+    /// Predicted class index of each sample, into `labels`; as long as `y_true`.
     pub y_pred: &'a [usize],
+    /// Class names; the class indices refer to this list.
     pub labels: &'a [String],
     /// One speaker id per sample.
     pub speakers: Option<&'a [String]>,
@@ -167,6 +214,7 @@ pub struct EvalInput<'a> {
 }
 
 impl<'a> EvalInput<'a> {
+    /// Predictions to evaluate, without speakers or probabilities.
     pub fn new(y_true: &'a [usize], y_pred: &'a [usize], labels: &'a [String]) -> Self {
         Self {
             y_true,
@@ -177,11 +225,13 @@ impl<'a> EvalInput<'a> {
         }
     }
 
+    /// Adds one speaker id per sample, for per-speaker accuracy.
     pub fn with_speakers(mut self, speakers: &'a [String]) -> Self {
         self.speakers = Some(speakers);
         self
     }
 
+    /// Adds row-major `n_samples x labels.len()` class probabilities, for the probability scores.
     pub fn with_probabilities(mut self, probabilities: &'a [f32]) -> Self {
         self.probabilities = Some(probabilities);
         self
@@ -243,6 +293,7 @@ impl Metrics {
         })
     }
 
+    /// Class names, in the order of the confusion matrix rows.
     pub fn labels(&self) -> &[String] {
         self.confusion.labels()
     }

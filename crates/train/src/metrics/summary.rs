@@ -13,7 +13,9 @@ use super::{
 /// With a single fold the spread is unknown and `std` is reported as 0.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MeanStd {
+    /// Mean of the values.
     pub mean: f64,
+    /// Sample standard deviation; 0 when there is a single value.
     pub std: f64,
     /// Number of values (folds) behind the estimate.
     pub n: usize,
@@ -56,11 +58,17 @@ impl MeanStd {
 /// all folds pooled (summed confusion matrix, merged per-speaker tallies).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FoldSummary {
+    /// Number of folds summarised.
     pub n_folds: usize,
+    /// Weighted accuracy over folds.
     pub wa: MeanStd,
+    /// Unweighted accuracy over folds; the headline score.
     pub ua: MeanStd,
+    /// Macro precision over folds.
     pub macro_precision: MeanStd,
+    /// Macro recall over folds (equal to `ua`).
     pub macro_recall: MeanStd,
+    /// Macro F1 over folds.
     pub macro_f1: MeanStd,
     /// Metrics of the summed confusion matrix; `pooled.confusion` is the summed confusion.
     /// Pooled WA equals the sample-weighted mean of fold WAs; pooled UA generally differs from

@@ -24,9 +24,13 @@ use super::samples::{Samples, protocol_labels};
 
 /// What to cross-validate: a model, the features it sees, its training settings.
 pub struct Experiment {
+    /// Features extracted from each clip for the model.
     pub features: FeatureConfig,
+    /// How each fold's model is trained.
     pub fit: FitConfig,
+    /// How test speakers (or corpora) are chosen per fold.
     pub protocol: ser_corpus::Protocol,
+    /// Seed and validation share of the splits.
     pub split: SplitOptions,
 }
 
@@ -55,9 +59,11 @@ pub enum FoldEvent<'a> {
 /// The outcome of [`cross_validate`].
 #[derive(Debug)]
 pub enum CrossValidation {
+    /// Every fold is finished: the evaluation report.
     Report(Box<EvalReport>),
     /// This run's folds are stored; these are still to run.
     Unfinished {
+        /// The folds still to run, ascending.
         missing: Vec<usize>,
     },
 }

@@ -14,10 +14,12 @@ use super::PipelineError;
 
 /// Features of a dataset's clips, aligned with `dataset.clips` (`None` where a clip failed).
 pub struct Featurised {
+    /// Each clip's feature matrix, or `None` where it could not be decoded or featurised.
     pub matrices: Vec<Option<FeatureMatrix>>,
     /// Features of augmented copies of each clip; used only while the clip is in a training
     /// part, so augmentation never crosses a split.
     pub augmented: Vec<Vec<FeatureMatrix>>,
+    /// Each clip that failed, with why.
     pub failures: Vec<(PathBuf, String)>,
     /// The augmented copies went through simulated rooms and devices.
     pub channel_simulation: bool,
@@ -44,8 +46,11 @@ impl Featurised {
 /// Waveform augmentation: `copies` random draws of `spec` per clip, seeded per clip.
 #[derive(Debug, Clone)]
 pub struct Augmentation {
+    /// The waveform augmentations to draw from.
     pub spec: ser_audio::augment::AugmentSpec,
+    /// Augmented copies per clip (0: none).
     pub copies: usize,
+    /// Seeds the draws; each copy's seed also depends on its clip and copy number.
     pub seed: u64,
 }
 

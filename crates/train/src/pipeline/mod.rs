@@ -44,8 +44,15 @@ pub enum PipelineError {
     /// The feature set cannot be computed as configured.
     #[error(transparent)]
     Features(#[from] ser_features::FeatureError),
+    /// Every clip failed to decode or featurise.
     #[error("no clip of the dataset could be featurised ({failures} failed; first: {first})")]
-    NothingFeaturised { failures: usize, first: String },
+    NothingFeaturised {
+        /// Number of clips that failed.
+        failures: usize,
+        /// The first failure, as "path: why".
+        first: String,
+    },
+    /// The dataset could not be split as the protocol or options ask.
     #[error(transparent)]
     Corpus(#[from] ser_corpus::CorpusError),
     /// The labels of the data leave fewer than two emotions to tell apart.
@@ -55,32 +62,63 @@ pub enum PipelineError {
         more => format!("the emotions {}", more.join(", ")),
     })]
     TooFewEmotions {
+        /// The emotions found, in class order.
         found: Vec<String>,
         /// What holds them, e.g. "the dataset holds".
         holds: &'static str,
         /// What needs two, e.g. "training needs".
         needs: &'static str,
     },
+    /// The emotions of the readable clips form no label set (none at all, or an empty name).
     #[error("the dataset has no usable labels")]
     NoUsableLabels,
+    /// No clip of the dataset has an emotion among the model's labels.
     #[error("no clip of the dataset has an emotion the model knows ({})", known.join(", "))]
-    NoKnownEmotion { known: Vec<String> },
+    NoKnownEmotion {
+        /// The labels the model knows.
+        known: Vec<String>,
+    },
+    /// A fold was asked for that the protocol does not have.
     #[error("there is no fold {fold}: {protocol} has folds 0 to {last}")]
     NoSuchFold {
+        /// The fold asked for.
         fold: usize,
+        /// The protocol, as its spec.
         protocol: String,
+        /// Number of the protocol's last fold.
         last: usize,
     },
+    /// A fold asked for by number is claimed by another live process.
     #[error("fold {fold} is being run by another process (see {})", store.display())]
-    FoldTaken { fold: usize, store: PathBuf },
+    FoldTaken {
+        /// The fold asked for.
+        fold: usize,
+        /// The fold store's folder.
+        store: PathBuf,
+    },
+    /// Training a fold's model failed (fold 0 when training one model for keeping).
     #[error("fold {fold}: {source}")]
-    Fit { fold: usize, source: FitError },
+    Fit {
+        /// The fold (0 when training one model for keeping).
+        fold: usize,
+        /// Why training failed.
+        source: FitError,
+    },
+    /// A trained model could not score clips (fold 0 outside cross-validation).
     #[error("fold {fold}: {source}")]
-    Predict { fold: usize, source: PredictError },
+    Predict {
+        /// The fold (0 outside cross-validation).
+        fold: usize,
+        /// Why scoring failed.
+        source: PredictError,
+    },
+    /// Metrics of the scored clips could not be computed.
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// The evaluation report could not be built.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// The fold store could not be read or written, or holds another run's folds.
     #[error(transparent)]
     Folds(#[from] FoldStoreError),
     /// The caller's stop flag was raised.
@@ -110,8 +148,10 @@ impl PipelineError {
 /// Why a trained model could not score clips.
 #[derive(Debug, thiserror::Error)]
 pub enum PredictError {
+    /// The bundle could not be turned into a predictor.
     #[error(transparent)]
     Load(#[from] ser_model::BundleError),
+    /// A clip's features are not valid input for the model.
     #[error(transparent)]
     Input(#[from] ser_model::input::InputError),
 }

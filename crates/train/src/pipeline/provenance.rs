@@ -48,11 +48,17 @@ pub fn evaluation_settings(
 /// What [`report_differences`] compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
+    /// The model's name (with ensemble size and features).
     Model,
+    /// The protocol's spec.
     Protocol,
+    /// The split seed.
     Seed,
+    /// The number of training epochs asked for.
     Epochs,
+    /// The one-line training settings (provenance key [`TRAINING`]).
     Training,
+    /// The dataset's description (clip count and naming scheme or corpora).
     Data,
 }
 
@@ -72,9 +78,11 @@ impl std::fmt::Display for Setting {
 /// One way an earlier report differs from what an experiment evaluates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Difference {
+    /// The setting that differs.
     pub what: Setting,
     /// The report's value; `None` when it does not record it.
     pub theirs: Option<String>,
+    /// The experiment's value.
     pub ours: String,
 }
 

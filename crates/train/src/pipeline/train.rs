@@ -17,8 +17,11 @@ use super::samples::{Samples, dataset_labels};
 /// What to train for keeping: a model, its features, its training settings and the share of
 /// speakers held out for early stopping.
 pub struct TrainRun {
+    /// Features extracted from each clip for the model.
     pub features: FeatureConfig,
+    /// How the model is trained.
     pub fit: FitConfig,
+    /// Seed and share of the speakers held out for validation.
     pub split: SplitOptions,
 }
 
@@ -27,12 +30,16 @@ pub struct Trained {
     /// Carries the feature settings, labels, normalisation, provenance and, under
     /// `metrics.validation`, the validation scores.
     pub bundle: ser_model::Bundle,
+    /// The training curve (of the first member, for an ensemble).
     pub history: crate::history::TrainingHistory,
+    /// Every epoch of every member.
     pub reports: Vec<EpochReport>,
     /// Scores on the held-out validation speakers (they chose the epoch, so this is an
-    /// optimistic figure; honest figures come from [`cross_validate`]).
+    /// optimistic figure; honest figures come from [`cross_validate`](super::cross_validate)).
     pub validation: Option<crate::metrics::Metrics>,
+    /// Clips in the training part (augmented copies not counted).
     pub train_clips: usize,
+    /// Clips in the validation part.
     pub val_clips: usize,
 }
 

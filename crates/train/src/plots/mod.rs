@@ -20,14 +20,20 @@ pub use curves::curves_svg;
 /// Why a chart could not be drawn.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum PlotError {
+    /// The data holds nothing the chart could show.
     #[error("nothing to draw in the {chart} chart: {reason}")]
     NoData {
+        /// Which chart, e.g. "confusion matrix".
         chart: &'static str,
+        /// What is missing.
         reason: &'static str,
     },
+    /// The SVG backend failed.
     #[error("drawing the {chart} chart failed: {message}")]
     Draw {
+        /// Which chart, e.g. "confusion matrix".
         chart: &'static str,
+        /// The backend's error.
         message: String,
     },
 }

@@ -19,15 +19,23 @@ use crate::plots;
 /// One model's line in the comparison table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComparisonRow {
+    /// The model's human name, from its report.
     pub model: String,
+    /// Registry id of the architecture, e.g. "cnn1d-pooled".
     pub kind: String,
+    /// Weighted accuracy over folds.
     pub wa: MeanStd,
+    /// Unweighted accuracy over folds; rows are sorted by its mean.
     pub ua: MeanStd,
+    /// Macro F1 over folds.
     pub macro_f1: MeanStd,
+    /// Total training wall-clock seconds over all folds, when known.
     #[serde(default)]
     pub train_seconds: Option<f64>,
+    /// Mean inference time per clip in milliseconds, when known.
     #[serde(default)]
     pub inference_ms_per_clip: Option<f64>,
+    /// Number of trainable parameters, when the model has such a notion.
     #[serde(default)]
     pub parameters: Option<u64>,
 }
@@ -50,10 +58,15 @@ impl From<&EvalReport> for ComparisonRow {
 /// Models evaluated on the same data under the same protocol, best UA first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComparisonReport {
+    /// Version of the JSON layout ([`REPORT_SCHEMA_VERSION`] when written by this build).
     pub schema_version: u32,
+    /// The data every model was evaluated on.
     pub dataset: DatasetInfo,
+    /// The protocol every model was evaluated under.
     pub protocol: Protocol,
+    /// One row per model, best mean UA first.
     pub rows: Vec<ComparisonRow>,
+    /// Free-form facts about how the comparison was made (e.g. epochs, seed).
     #[serde(default)]
     pub provenance: BTreeMap<String, String>,
 }
@@ -203,8 +216,11 @@ fn markdown_text(text: &str) -> String {
 /// The files [`write_comparison`] produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComparisonFiles {
+    /// Path of `comparison.json`.
     pub json: PathBuf,
+    /// Path of `comparison.html`.
     pub html: PathBuf,
+    /// Path of `comparison.md`.
     pub markdown: PathBuf,
 }
 

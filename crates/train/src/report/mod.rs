@@ -26,24 +26,40 @@ pub const REPORT_SCHEMA_VERSION: u32 = 1;
 /// Why a report could not be built, written or read. File errors name the file.
 #[derive(Debug, Error)]
 pub enum ReportError {
+    /// The folds could not be summarised: there are none, their label lists differ, or they
+    /// hold no samples.
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// A chart for an HTML page could not be drawn.
     #[error(transparent)]
     Plot(#[from] PlotError),
+    /// Reading or writing a file or folder failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// A file is not a report of the expected shape, or a report could not be written as JSON.
     #[error("{path}: not a valid report: {source}")]
     Json {
+        /// The file concerned.
         path: PathBuf,
+        /// The JSON error.
         source: serde_json::Error,
     },
+    /// A report file has a schema version this build does not read.
     #[error(
         "{path}: report schema version {found} is not supported (this build reads {REPORT_SCHEMA_VERSION})"
     )]
-    UnsupportedSchema { path: PathBuf, found: u32 },
+    UnsupportedSchema {
+        /// The file concerned.
+        path: PathBuf,
+        /// The version it holds.
+        found: u32,
+    },
+    /// The reports cannot share a table: none were given, or their protocols or datasets differ.
     #[error("cannot compare reports: {0}")]
     Incomparable(String),
 }
@@ -63,10 +79,14 @@ pub struct ModelInfo {
 /// What it was evaluated on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetInfo {
+    /// Short name, usually the dataset folder's name.
     pub name: String,
+    /// One line on what it holds, e.g. "1440 clips, naming scheme ravdess".
     pub description: String,
+    /// Number of clips, when known.
     #[serde(default)]
     pub clips: Option<usize>,
+    /// Number of distinct speakers, when known.
     #[serde(default)]
     pub speakers: Option<usize>,
 }
@@ -74,6 +94,7 @@ pub struct DatasetInfo {
 /// How train and test data were split; `id` is the machine form, e.g. "speaker-kfold:5".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Protocol {
+    /// The protocol's parseable spec.
     pub id: String,
     /// Human description, e.g. "5-fold cross-validation by speaker: no speaker in both train and test".
     pub description: String,
@@ -98,6 +119,7 @@ pub struct FoldReport {
     /// Speakers held out for testing in this fold (empty when unknown or not speaker-based).
     #[serde(default)]
     pub test_speakers: Vec<String>,
+    /// Scores of the fold's test clips (after temperature scaling, when the model has one).
     pub metrics: Metrics,
     /// The same predictions scored per corpus (and per named subset, such as ASED's common
     /// sentences); empty for one corpus without subsets.
@@ -112,6 +134,7 @@ pub struct FoldReport {
     /// nobody has seen can do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unseen_corpus: Option<UnseenCorpusCalibration>,
+    /// The fold's training curve; `None` for classical models and for bundles scored as they are.
     #[serde(default)]
     pub history: Option<TrainingHistory>,
 }
@@ -119,6 +142,7 @@ pub struct FoldReport {
 /// Temperature scaling for a corpus nobody trained or calibrated on.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct UnseenCorpusCalibration {
+    /// The temperature fitted on the other folds' test predictions.
     pub temperature: f32,
     /// Test ECE with that temperature.
     pub ece: f64,
@@ -131,6 +155,7 @@ pub const ALONE: &str = "each clip alone";
 /// What temperature scaling did on one fold.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
+    /// The temperature fitted on the fold's validation speakers.
     pub temperature: f32,
     /// Test ECE of the unscaled probabilities.
     pub ece_before: f64,
@@ -139,11 +164,17 @@ pub struct Calibration {
 /// The evaluation of one model under one protocol: written as `report.json` and `report.html`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
+    /// Version of the JSON layout ([`REPORT_SCHEMA_VERSION`] when written by this build).
     pub schema_version: u32,
+    /// The model evaluated.
     pub model: ModelInfo,
+    /// The data it was evaluated on.
     pub dataset: DatasetInfo,
+    /// How train and test were separated.
     pub protocol: Protocol,
+    /// Class names, in the order the model numbers them.
     pub labels: Vec<String>,
+    /// One entry per fold, in fold order.
     pub folds: Vec<FoldReport>,
     /// Mean ± std over `folds` and the pooled metrics.
     pub aggregate: FoldSummary,
@@ -154,6 +185,7 @@ pub struct EvalReport {
     /// trained on all of them to meet a corpus none of them is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unseen_corpus_temperature: Option<f32>,
+    /// Training and inference times.
     #[serde(default)]
     pub timing: Timing,
     /// Free-form facts about how the numbers were made (git commit, seed, features, host...).
@@ -208,7 +240,9 @@ impl EvalReport {
 /// The files [`write_report`] produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportFiles {
+    /// Path of `report.json`.
     pub json: PathBuf,
+    /// Path of `report.html`.
     pub html: PathBuf,
 }
 
