@@ -36,6 +36,9 @@ pub struct Blobs {
     store: Arc<dyn ObjectStore>,
     /// The folder of a local store: a key's file is `root/key`.
     local_root: Option<PathBuf>,
+    /// This process's data folder, where it keeps local copies of keys (`<folder>/<key>`:
+    /// the key's own file when the store is the data folder).
+    mirror_root: PathBuf,
 }
 
 impl std::fmt::Debug for Blobs {
@@ -52,7 +55,7 @@ impl Blobs {
             why,
         };
         let url = url.map(str::trim).filter(|u| !u.is_empty());
-        match url {
+        let blobs = match url {
             None => Self::local(data_dir),
             Some(u) if u.starts_with("s3://") || u.starts_with("s3a://") => {
                 Self::s3(u).map_err(|e| bad(e.to_string()))
@@ -63,7 +66,11 @@ impl Blobs {
                 "unknown kind of store: give a folder, file:///path, s3://bucket/prefix or memory://name".to_owned(),
             )),
             Some(folder) => Self::local(Path::new(folder)),
-        }
+        }?;
+        Ok(Self {
+            mirror_root: data_dir.to_path_buf(),
+            ..blobs
+        })
     }
 
     fn local(dir: &Path) -> Result<Self, ServerError> {
@@ -79,6 +86,7 @@ impl Blobs {
         Ok(Self {
             store: Arc::new(store),
             local_root: Some(root),
+            mirror_root: PathBuf::new(),
         })
     }
 
@@ -101,6 +109,7 @@ impl Blobs {
         Ok(Self {
             store,
             local_root: None,
+            mirror_root: PathBuf::new(),
         })
     }
 
@@ -114,7 +123,31 @@ impl Blobs {
         Self {
             store,
             local_root: None,
+            mirror_root: PathBuf::new(),
         }
+    }
+
+    /// Where this process keeps its local copy of `key`: `<data_dir>/<key>`, which is the
+    /// key's own file when the store is the data folder. Keys are made by the server from
+    /// its own ids, so this stays inside.
+    pub fn local_copy(&self, key: &str) -> PathBuf {
+        self.mirror_root.join(key)
+    }
+
+    /// A local file holding `key`, fetched from a remote store into [`Blobs::local_copy`]
+    /// the first time (for keys whose content never changes, such as model bundles).
+    pub async fn local_file(&self, key: &str) -> io::Result<PathBuf> {
+        self.fetch(key, &self.local_copy(key))
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("{key}: {e}")))
+    }
+
+    /// Deletes `key` from the store and this process's local copy of it (other processes'
+    /// copies stay until their data folders are cleaned).
+    pub async fn delete_with_copy(&self, key: &str) -> io::Result<()> {
+        let deleted = self.delete(key).await;
+        let _ = tokio::fs::remove_file(self.local_copy(key)).await;
+        deleted
     }
 
     /// The folder of a local store.

@@ -81,6 +81,23 @@ impl ServerConfig {
     pub(crate) fn max_dataset_body(&self) -> usize {
         usize::try_from(self.max_zip_bytes.saturating_add(1024 * 1024)).unwrap_or(usize::MAX)
     }
+
+    /// Remove server paths from an engine message before a user sees it.
+    pub(crate) fn scrub(&self, message: &str) -> String {
+        let data_dir = self.data_dir.display().to_string();
+        let mut text = message
+            .replace(&format!("{data_dir}/"), "")
+            .replace(&data_dir, "");
+        // Whatever path is left (e.g. under users/<id>/jobs/<id>/) names server layout.
+        if let Some(start) = text.find("users/") {
+            let end = text[start..]
+                .find([':', ' ', '\n', '"', '\''])
+                .map_or(text.len(), |e| start + e);
+            let file = text[start..end].rsplit('/').next().unwrap_or("").to_owned();
+            text.replace_range(start..end, &file);
+        }
+        text
+    }
 }
 
 /// "25 MB" style text for limits shown to people.

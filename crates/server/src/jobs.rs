@@ -11,9 +11,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 
+use crate::blobs::Blobs;
+use crate::config::ServerConfig;
+use crate::engine::Engine;
 use crate::engine::{EngineError, EpochRecord, TrainProgress, TrainSpec};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::Db;
 use crate::store::jobs::{CANCELLED, DONE, FAILED, JobRecord, QUEUED, RESUMED};
 use crate::store::models::{DEFAULT_MODEL_ID, ModelRecord};
 use crate::store::{duration_ms, new_id, now_ms};
@@ -235,12 +239,12 @@ pub(crate) struct JobFiles {
 }
 
 impl JobFiles {
-    pub fn new(state: &AppState, user_id: &str, job_id: &str) -> Self {
+    pub fn new(blobs: &Blobs, user_id: &str, job_id: &str) -> Self {
         let work = format!("users/{user_id}/jobs/{job_id}");
         let upload = format!("users/{user_id}/uploads/{job_id}.zip");
         Self {
-            local_upload: state.local_mirror(&upload),
-            work_dir: state.local_mirror(&work),
+            local_upload: blobs.local_copy(&upload),
+            work_dir: blobs.local_copy(&work),
             checkpoints: format!("{work}/checkpoints"),
             upload,
             epoch_ended: tokio::sync::Notify::new(),
@@ -253,9 +257,8 @@ impl JobFiles {
     }
 
     /// Moves the received upload into the store.
-    pub async fn store_upload(&self, state: &AppState) -> Result<(), AppError> {
-        state
-            .blobs
+    pub async fn store_upload(&self, blobs: &Blobs) -> Result<(), AppError> {
+        blobs
             .import(&self.upload, &self.local_upload)
             .await
             .map_err(AppError::internal)
@@ -263,16 +266,14 @@ impl JobFiles {
 
     /// The dataset ZIP as a local file, and with `resumed` the checkpoints of the worker
     /// that ran the job before (a local store has both in place).
-    async fn fetch(&self, state: &AppState, resumed: bool) -> Result<PathBuf, Failure> {
+    async fn fetch(&self, blobs: &Blobs, resumed: bool) -> Result<PathBuf, Failure> {
         let failed = |e: std::io::Error| Failure::from(AppError::internal(e));
-        let zip = state
-            .blobs
+        let zip = blobs
             .fetch(&self.upload, &self.local_upload)
             .await
             .map_err(failed)?;
         if resumed {
-            state
-                .blobs
+            blobs
                 .download_snapshot(&self.checkpoints, &self.checkpoint_dir())
                 .await
                 .map_err(failed)?;
@@ -284,12 +285,11 @@ impl JobFiles {
     /// returns the time of the one copied.
     async fn store_checkpoint(
         &self,
-        state: &AppState,
+        blobs: &Blobs,
         after: Option<SystemTime>,
     ) -> Option<SystemTime> {
         let dir = self.checkpoint_dir();
-        match state
-            .blobs
+        match blobs
             .upload_snapshot(&dir, &self.checkpoints, CHECKPOINT_MARKER, after)
             .await
         {
@@ -302,10 +302,10 @@ impl JobFiles {
     }
 
     /// Removes the job's files, in the store and here.
-    pub async fn remove(&self, state: &AppState) {
+    pub async fn remove(&self, blobs: &Blobs) {
         for removed in [
-            state.blobs.delete(&self.upload).await,
-            state.blobs.delete_all(&self.checkpoints).await,
+            blobs.delete(&self.upload).await,
+            blobs.delete_all(&self.checkpoints).await,
         ] {
             if let Err(e) = removed {
                 tracing::warn!(error = %e, "could not remove a job's stored files");
@@ -319,7 +319,7 @@ impl JobFiles {
 /// Copies a training job's checkpoints to the store as they are written, so that a worker
 /// on another machine can resume the job; until aborted. It looks shortly after each epoch
 /// (the engine reports an epoch, then saves it) and at every lease renewal.
-async fn keep_checkpoints_stored(state: AppState, files: Arc<JobFiles>) {
+async fn keep_checkpoints_stored(state: Runner, files: Arc<JobFiles>) {
     let mut stored = None;
     loop {
         tokio::select! {
@@ -328,19 +328,40 @@ async fn keep_checkpoints_stored(state: AppState, files: Arc<JobFiles>) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        stored = files.store_checkpoint(&state, stored).await.or(stored);
+        stored = files
+            .store_checkpoint(&state.blobs, stored)
+            .await
+            .or(stored);
     }
+}
+
+/// What the job workers use: the database, the engine, the store and the queue, and the
+/// settings for the messages users see; not the web's sessions, rate limits or accounts.
+#[derive(Clone)]
+struct Runner {
+    db: Db,
+    config: Arc<ServerConfig>,
+    engine: Arc<dyn Engine>,
+    jobs: Arc<Jobs>,
+    blobs: Blobs,
 }
 
 /// Starts `job_workers` workers in this process (none: it only serves).
 pub fn start_workers(state: &AppState) {
+    let runner = Runner {
+        db: state.db.clone(),
+        config: state.config.clone(),
+        engine: state.engine.clone(),
+        jobs: state.jobs.clone(),
+        blobs: state.blobs.clone(),
+    };
     for _ in 0..state.config.job_workers {
-        let state = state.clone();
-        tokio::spawn(async move { worker_loop(state).await });
+        let runner = runner.clone();
+        tokio::spawn(async move { worker_loop(runner).await });
     }
 }
 
-async fn worker_loop(state: AppState) {
+async fn worker_loop(state: Runner) {
     let jobs = &state.jobs;
     while !jobs.pausing() {
         match state.db.claim_next_job(&jobs.owner, jobs.lease_ms()).await {
@@ -365,7 +386,7 @@ async fn worker_loop(state: AppState) {
 
 /// Renews the lease of a job running here until aborted; raises `cancel` when a cancel
 /// was requested, and `lost` too when the lease was lost (another worker took the job).
-async fn keep_lease(state: AppState, id: String, cancel: Arc<AtomicBool>, lost: Arc<AtomicBool>) {
+async fn keep_lease(state: Runner, id: String, cancel: Arc<AtomicBool>, lost: Arc<AtomicBool>) {
     let jobs = &state.jobs;
     loop {
         tokio::time::sleep(jobs.renew_every()).await;
@@ -397,13 +418,13 @@ enum Failure {
 }
 
 impl Failure {
-    fn from_engine(state: &AppState, err: EngineError) -> Self {
+    fn from_engine(state: &Runner, err: EngineError) -> Self {
         match err {
             EngineError::Cancelled => Self::Cancelled,
-            EngineError::Input(msg) => Self::Failed(state.scrub(&msg)),
+            EngineError::Input(msg) => Self::Failed(state.config.scrub(&msg)),
             // Jobs read datasets; a clip without speech is not a job's outcome.
             no_speech @ EngineError::NoSpeech(_) => {
-                Self::Failed(state.scrub(&no_speech.to_string()))
+                Self::Failed(state.config.scrub(&no_speech.to_string()))
             }
             EngineError::Internal(msg) => {
                 tracing::error!(error = %msg, "engine failed");
@@ -430,12 +451,12 @@ impl From<AppError> for Failure {
 }
 
 /// Runs a job this process has claimed, to its end (or until it is paused or taken over).
-async fn run_job(state: &AppState, id: &str, resumed: bool) -> Result<(), AppError> {
+async fn run_job(state: &Runner, id: &str, resumed: bool) -> Result<(), AppError> {
     let Some(mut job) = state.db.job_by_id(id).await? else {
         return Ok(());
     };
     let owner = &state.jobs.owner;
-    let files = Arc::new(JobFiles::new(state, &job.user_id, &job.id));
+    let files = Arc::new(JobFiles::new(&state.blobs, &job.user_id, &job.id));
     let cancel = state.jobs.track(id);
     let lost = Arc::new(AtomicBool::new(false));
     let lease = tokio::spawn(keep_lease(
@@ -466,7 +487,7 @@ async fn run_job(state: &AppState, id: &str, resumed: bool) -> Result<(), AppErr
         // Paused for a shutdown: the job stays running in the database, with its upload and
         // checkpoints, and the next worker resumes it.
         if train {
-            files.store_checkpoint(state, None).await;
+            files.store_checkpoint(&state.blobs, None).await;
         }
         state.db.release_job_lease(&job, owner).await?;
         state.jobs.forget(id);
@@ -489,7 +510,7 @@ async fn run_job(state: &AppState, id: &str, resumed: bool) -> Result<(), AppErr
     }
     if state.db.finish_job(&job, owner).await? {
         state.jobs.finish(&job);
-        files.remove(state).await;
+        files.remove(&state.blobs).await;
     } else {
         state.jobs.forget(id);
     }
@@ -497,11 +518,11 @@ async fn run_job(state: &AppState, id: &str, resumed: bool) -> Result<(), AppErr
 }
 
 /// The job's work folder, and its dataset ZIP (and checkpoints) from the store.
-async fn prepare(state: &AppState, files: &JobFiles, resumed: bool) -> Result<PathBuf, Failure> {
+async fn prepare(state: &Runner, files: &JobFiles, resumed: bool) -> Result<PathBuf, Failure> {
     tokio::fs::create_dir_all(&files.work_dir)
         .await
         .map_err(|e| Failure::from(AppError::internal(e)))?;
-    files.fetch(state, resumed).await
+    files.fetch(&state.blobs, resumed).await
 }
 
 /// What a running job says once it was asked to stop (until it does).
@@ -511,7 +532,7 @@ pub const CANCELLING: &str = "cancelling: stops at the next clip or batch";
 /// engine's side of the channel closes; once `cancel` is raised the job says it is
 /// cancelling whatever the engine reports, and a job resumed after a restart says so.
 async fn pump<P>(
-    state: &AppState,
+    state: &Runner,
     job: &mut JobRecord,
     mut rx: mpsc::UnboundedReceiver<P>,
     cancel: &AtomicBool,
@@ -537,7 +558,7 @@ async fn pump<P>(
 }
 
 async fn run_train(
-    state: &AppState,
+    state: &Runner,
     job: &mut JobRecord,
     files: &JobFiles,
     zip: PathBuf,
@@ -610,7 +631,7 @@ async fn run_train(
 
 /// Move the engine's bundle into the store under a server-made key.
 async fn store_model(
-    state: &AppState,
+    state: &Runner,
     job: &JobRecord,
     params: &TrainParams,
     bundle: &Path,
@@ -637,7 +658,7 @@ async fn store_model(
 }
 
 async fn run_test(
-    state: &AppState,
+    state: &Runner,
     job: &mut JobRecord,
     files: &JobFiles,
     zip: PathBuf,
@@ -657,7 +678,13 @@ async fn run_test(
         let model = model.ok_or_else(|| {
             Failure::Failed("the model was deleted before the test ran".to_owned())
         })?;
-        Some(state.model_file(&model.key).await?)
+        Some(
+            state
+                .blobs
+                .local_file(&model.key)
+                .await
+                .map_err(AppError::internal)?,
+        )
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let (engine, work) = (state.engine.clone(), files.work_dir.clone());

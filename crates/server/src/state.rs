@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::blobs::Blobs;
 use crate::config::ServerConfig;
 use crate::engine::Engine;
-use crate::error::{AppError, ServerError};
+use crate::error::ServerError;
 use crate::jobs::{self, Jobs};
 use crate::ratelimit::RateLimiter;
 use crate::store::Db;
@@ -72,48 +72,6 @@ impl AppState {
     /// Jobs running in this process now.
     pub fn jobs_running_here(&self) -> usize {
         self.jobs.running_here()
-    }
-
-    /// A local file holding the model bundle under `key`, fetched from a remote store into
-    /// the data folder the first time (a model's key names content that never changes).
-    pub(crate) async fn model_file(&self, key: &str) -> Result<PathBuf, AppError> {
-        self.blobs
-            .fetch(key, &self.local_mirror(key))
-            .await
-            .map_err(|e| AppError::internal(format!("model {key}: {e}")))
-    }
-
-    /// Where this process keeps its local copy of `key`: `<data_dir>/<key>`, which is the
-    /// key's own file when the store is the data folder. Keys are made by the server from
-    /// its own ids, so this stays inside.
-    pub(crate) fn local_mirror(&self, key: &str) -> PathBuf {
-        self.config.data_dir.join(key)
-    }
-
-    /// Remove a deleted model's bundle from the store and from this process's cache (other
-    /// processes' cached copies stay until their data folder is cleaned).
-    pub(crate) async fn remove_model_file(&self, key: &str) {
-        if let Err(e) = self.blobs.delete(key).await {
-            tracing::warn!(model = %key, error = %e, "could not remove the model's bundle");
-        }
-        let _ = tokio::fs::remove_file(self.local_mirror(key)).await;
-    }
-
-    /// Remove server paths from an engine message before a user sees it.
-    pub(crate) fn scrub(&self, message: &str) -> String {
-        let data_dir = self.config.data_dir.display().to_string();
-        let mut text = message
-            .replace(&format!("{data_dir}/"), "")
-            .replace(&data_dir, "");
-        // Whatever path is left (e.g. under users/<id>/jobs/<id>/) names server layout.
-        if let Some(start) = text.find("users/") {
-            let end = text[start..]
-                .find([':', ' ', '\n', '"', '\''])
-                .map_or(text.len(), |e| start + e);
-            let file = text[start..end].rsplit('/').next().unwrap_or("").to_owned();
-            text.replace_range(start..end, &file);
-        }
-        text
     }
 }
 

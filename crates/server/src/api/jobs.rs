@@ -79,11 +79,11 @@ async fn job_form(
     files: &JobFiles,
 ) -> AppResult<JobForm> {
     let form = match read_job_form(state, multipart, files).await {
-        Ok(form) => files.store_upload(state).await.map(|()| form),
+        Ok(form) => files.store_upload(&state.blobs).await.map(|()| form),
         Err(e) => Err(e),
     };
     if form.is_err() {
-        files.remove(state).await;
+        files.remove(&state.blobs).await;
     }
     form
 }
@@ -177,12 +177,12 @@ pub async fn train(
     mut multipart: Multipart,
 ) -> AppResult<(StatusCode, Json<JobRecord>)> {
     let job = new_job(&caller.user.id, "train", Value::Null, None);
-    let files = JobFiles::new(&state, &caller.user.id, &job.id);
+    let files = JobFiles::new(&state.blobs, &caller.user.id, &job.id);
     let form = job_form(&state, &mut multipart, &files).await?;
     let params = match train_params(&state, &form) {
         Ok(params) => params,
         Err(e) => {
-            files.remove(&state).await;
+            files.remove(&state.blobs).await;
             return Err(e);
         }
     };
@@ -199,7 +199,7 @@ pub async fn test(
     mut multipart: Multipart,
 ) -> AppResult<(StatusCode, Json<JobRecord>)> {
     let job = new_job(&caller.user.id, "test", Value::Null, None);
-    let files = JobFiles::new(&state, &caller.user.id, &job.id);
+    let files = JobFiles::new(&state.blobs, &caller.user.id, &job.id);
     let form = job_form(&state, &mut multipart, &files).await?;
     let model = match choose_model(
         &state,
@@ -210,7 +210,7 @@ pub async fn test(
     {
         Ok(model) => model,
         Err(e) => {
-            files.remove(&state).await;
+            files.remove(&state.blobs).await;
             return Err(e);
         }
     };
@@ -289,8 +289,8 @@ pub async fn cancel(
                 .transition_job(&id, QUEUED, CANCELLED, "cancelled before it started")
                 .await?
             {
-                JobFiles::new(&state, &caller.user.id, &id)
-                    .remove(&state)
+                JobFiles::new(&state.blobs, &caller.user.id, &id)
+                    .remove(&state.blobs)
                     .await;
             }
         }

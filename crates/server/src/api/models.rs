@@ -137,6 +137,8 @@ pub async fn remove(
         .await?
         .ok_or(AppError::NotFound)?;
     state.db.delete_model(&caller.user.id, &id).await?;
-    state.remove_model_file(&model.key).await;
+    if let Err(e) = state.blobs.delete_with_copy(&model.key).await {
+        tracing::warn!(model = %model.key, error = %e, "could not remove the model's bundle");
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -54,7 +54,11 @@ pub(crate) async fn choose_model(
                 .model(user_id, id)
                 .await?
                 .ok_or(AppError::NotFound)?;
-            let path = state.model_file(&model.key).await?;
+            let path = state
+                .blobs
+                .local_file(&model.key)
+                .await
+                .map_err(AppError::internal)?;
             Ok(ChosenModel {
                 id: Some(model.id),
                 name: model.name,
@@ -221,7 +225,7 @@ async fn result_json(
     let failed = |error: String| Ok(json!({ "file_name": name, "ok": false, "error": error }));
     let prediction = match outcome {
         Some(Ok(p)) => p,
-        Some(Err(EngineError::Input(msg))) => return failed(state.scrub(&msg)),
+        Some(Err(EngineError::Input(msg))) => return failed(state.config.scrub(&msg)),
         Some(Err(no_speech @ EngineError::NoSpeech(_))) => {
             let error = no_speech.to_string();
             return Ok(

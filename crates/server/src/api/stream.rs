@@ -71,7 +71,7 @@ pub async fn stream(
             .await
             .map_err(AppError::internal)?
             .map_err(|e| match e {
-                EngineError::Input(message) => AppError::BadRequest(state.scrub(&message)),
+                EngineError::Input(message) => AppError::BadRequest(state.config.scrub(&message)),
                 other => AppError::internal(other),
             })?;
     Ok(upgrade
