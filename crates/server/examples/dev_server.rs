@@ -1,4 +1,5 @@
-//! Run the web app with the demo engine, for trying the UI and taking screenshots.
+//! Run the web app with the fake engine of the tests (no ML: answers from file names), for
+//! trying the UI and taking screenshots.
 //!
 //! ```text
 //! cargo run -p ser-server --example dev_server
@@ -7,8 +8,10 @@
 //! With `SER_DEV_AUTOLOGIN=1` it creates a demo account with sample jobs and predictions and
 //! signs every cookie-less browser in as that account (for headless screenshots only).
 
-#[path = "support/demo_engine.rs"]
-mod demo_engine;
+// The tests' gates and counters go unused here.
+#[allow(dead_code)]
+#[path = "../tests/support/fake_engine.rs"]
+mod fake_engine;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,7 +22,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
-use demo_engine::DemoEngine;
+use fake_engine::FakeEngine;
 use ser_server::{AppState, ServerConfig};
 use tower::ServiceExt;
 
@@ -46,8 +49,9 @@ async fn main() -> Result<(), Error> {
         .with_env_filter("info,tower_http=warn")
         .init();
     let config = config();
-    let engine = Arc::new(DemoEngine {
+    let engine = Arc::new(FakeEngine {
         epoch_time: Duration::from_millis(120),
+        ..FakeEngine::default()
     });
     if std::env::var("SER_DEV_AUTOLOGIN").is_err() {
         return Ok(ser_server::serve(config, engine).await?);
@@ -184,7 +188,7 @@ async fn finish_seed(
         &cookie,
         &csrf,
         &[
-            ("kind", None, b"cnn1d-pooled"),
+            ("kind", None, b"fake-cnn"),
             ("epochs", None, b"30"),
             ("name", None, b"RAVDESS CNN, actors 1-19"),
             ("dataset", Some("ravdess_speech.zip"), zip),
@@ -202,10 +206,10 @@ async fn finish_seed(
     );
     call(app, test).await?;
     let clips = [
-        ("03-01-03-01-01-01-12.wav", 180.0),
-        ("03-01-05-02-02-01-07.wav", 140.0),
-        ("interview_part2.wav", 210.0),
-        ("03-01-04-01-01-02-21.wav", 120.0),
+        ("happy_take1.wav", 180.0),
+        ("angry_take2.wav", 140.0),
+        ("interview_long_part2.wav", 210.0),
+        ("sad_take1.wav", 120.0),
     ];
     for (name, pitch) in clips {
         let wav = tone_wav(2.5, pitch);
