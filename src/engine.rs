@@ -32,8 +32,6 @@ use crate::default_model;
 const WAVEFORM_BUCKETS: usize = 1000;
 /// Trained models kept loaded; the cache is emptied when it would grow past this.
 const MAX_CACHED_MODELS: usize = 32;
-/// Share of the training speakers held out for early stopping.
-const VAL_FRACTION: f64 = 0.2;
 
 /// The engine of `ser serve`.
 pub struct MlEngine {
@@ -394,7 +392,7 @@ impl Engine for MlEngine {
             fit,
             split: SplitOptions {
                 seed: 0,
-                val_fraction: VAL_FRACTION,
+                val_fraction: TrainRun::DEFAULT_VAL_FRACTION,
             },
         };
         let trained = with_cancel_bridge(cancel, &stop, || {

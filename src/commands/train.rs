@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(long, default_value = "model.ser")]
     out: PathBuf,
     /// Share of the clips (as whole speakers) held out for early stopping.
-    #[arg(long, default_value_t = 0.15)]
+    #[arg(long, default_value_t = TrainRun::DEFAULT_VAL_FRACTION)]
     val_fraction: f64,
     /// Keep a checkpoint every epoch in this folder (and the best weights).
     #[arg(long)]

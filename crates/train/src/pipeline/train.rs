@@ -25,6 +25,14 @@ pub struct TrainRun {
     pub split: SplitOptions,
 }
 
+impl TrainRun {
+    /// Share of the clips (as whole speakers) a model trained for keeping holds out for
+    /// validation, in `ser train` and on the web Training page. Cross-validation holds out
+    /// less of each fold's training part ([`SplitOptions::default`], 10 %): there the test
+    /// speakers are already out of a corpus.
+    pub const DEFAULT_VAL_FRACTION: f64 = 0.15;
+}
+
 /// A trained model ready to save, with its training record.
 pub struct Trained {
     /// Carries the feature settings, labels, normalisation, provenance and, under
