@@ -16,7 +16,6 @@ use crate::config::ServerConfig;
 use crate::engine::Engine;
 use crate::engine::{EngineError, EpochRecord, TrainProgress, TrainSpec};
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::store::Db;
 use crate::store::jobs::{CANCELLED, DONE, FAILED, JobRecord, QUEUED, RESUMED};
 use crate::store::models::{DEFAULT_MODEL_ID, ModelRecord};
@@ -338,24 +337,17 @@ async fn keep_checkpoints_stored(state: Runner, files: Arc<JobFiles>) {
 /// What the job workers use: the database, the engine, the store and the queue, and the
 /// settings for the messages users see; not the web's sessions, rate limits or accounts.
 #[derive(Clone)]
-struct Runner {
-    db: Db,
-    config: Arc<ServerConfig>,
-    engine: Arc<dyn Engine>,
-    jobs: Arc<Jobs>,
-    blobs: Blobs,
+pub(crate) struct Runner {
+    pub(crate) db: Db,
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) engine: Arc<dyn Engine>,
+    pub(crate) jobs: Arc<Jobs>,
+    pub(crate) blobs: Blobs,
 }
 
-/// Starts `job_workers` workers in this process (none: it only serves).
-pub fn start_workers(state: &AppState) {
-    let runner = Runner {
-        db: state.db.clone(),
-        config: state.config.clone(),
-        engine: state.engine.clone(),
-        jobs: state.jobs.clone(),
-        blobs: state.blobs.clone(),
-    };
-    for _ in 0..state.config.job_workers {
+/// Starts `config.job_workers` workers in this process (none: it only serves).
+pub(crate) fn start_workers(runner: Runner) {
+    for _ in 0..runner.config.job_workers {
         let runner = runner.clone();
         tokio::spawn(async move { worker_loop(runner).await });
     }

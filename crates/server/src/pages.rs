@@ -12,7 +12,6 @@ use minijinja::value::Serde;
 use minijinja::{Environment, Value, context};
 use serde::Deserialize;
 
-use crate::accounts::{sign_in, sign_up, start_session};
 use crate::auth::{self, ClientIp, CurrentUser, MaybeUser, PageUser};
 use crate::config::human_bytes;
 use crate::error::AppError;
@@ -279,9 +278,13 @@ async fn signin_form(
         return Err(AppError::Forbidden("cross-site sign-in refused"));
     }
     let next = auth::safe_next(form.next.as_deref());
-    match sign_in(&state, &ip, &form.email, &form.password).await {
+    match state
+        .accounts
+        .sign_in(&ip, &form.email, &form.password)
+        .await
+    {
         Ok(user) => {
-            let session = start_session(&state, &user.id).await?;
+            let session = state.accounts.start_session(&user.id).await?;
             Ok(signed_in_redirect(session.set_cookie, &next))
         }
         Err(err @ (AppError::BadCredentials | AppError::TooManyRequests { .. })) => {
@@ -311,9 +314,13 @@ async fn signup_form(
     if cross_site(&headers) {
         return Err(AppError::Forbidden("cross-site sign-up refused"));
     }
-    match sign_up(&state, &form.name, &form.email, &form.password).await {
+    match state
+        .accounts
+        .sign_up(&form.name, &form.email, &form.password)
+        .await
+    {
         Ok(user) => {
-            let session = start_session(&state, &user.id).await?;
+            let session = state.accounts.start_session(&user.id).await?;
             Ok(signed_in_redirect(session.set_cookie, auth::LANDING))
         }
         Err(err @ (AppError::Validation { .. } | AppError::Conflict(_))) => {

@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::accounts::Accounts;
 use crate::blobs::Blobs;
 use crate::config::ServerConfig;
 use crate::engine::Engine;
 use crate::error::ServerError;
-use crate::jobs::{self, Jobs};
-use crate::ratelimit::RateLimiter;
+use crate::jobs::{self, Jobs, Runner};
 use crate::store::Db;
 
 /// Everything a request handler needs; cheap to clone.
@@ -18,12 +18,10 @@ pub struct AppState {
     pub(crate) config: Arc<ServerConfig>,
     pub(crate) engine: Arc<dyn Engine>,
     pub(crate) jobs: Arc<Jobs>,
-    pub(crate) limiter: Arc<RateLimiter>,
     /// Uploads, checkpoints and models, by key.
     pub(crate) blobs: Blobs,
-    /// A real Argon2 hash, verified against when the email is unknown so that sign-in takes
-    /// the same time whether or not an account exists.
-    pub(crate) dummy_hash: Arc<String>,
+    /// Sign-up, sign-in and sessions.
+    pub(crate) accounts: Accounts,
 }
 
 impl AppState {
@@ -40,26 +38,24 @@ impl AppState {
             db.relativise_model_paths(root).await?;
         }
         db.purge_expired_sessions().await?;
-        let dummy_hash =
-            tokio::task::spawn_blocking(|| crate::auth::hash_password("not-a-real-password"))
-                .await
-                .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))?
-                .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))?;
+        let config = Arc::new(config);
         let state = Self {
-            limiter: Arc::new(RateLimiter::new(
-                config.signin_attempts,
-                config.signin_window,
-            )),
+            accounts: Accounts::new(db.clone(), config.clone()).await?,
             jobs: Arc::new(Jobs::new(config.job_lease)),
             blobs,
-            config: Arc::new(config),
+            config,
             engine,
             db,
-            dummy_hash: Arc::new(dummy_hash),
         };
         // Jobs left queued, or running under a lease that runs out (a worker that stopped),
         // are claimed from the database by these or any other process's workers.
-        jobs::start_workers(&state);
+        jobs::start_workers(Runner {
+            db: state.db.clone(),
+            config: state.config.clone(),
+            engine: state.engine.clone(),
+            jobs: state.jobs.clone(),
+            blobs: state.blobs.clone(),
+        });
         Ok(state)
     }
 

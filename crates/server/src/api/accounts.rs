@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::accounts::{SessionStart, sign_in, sign_up, start_session};
+use crate::accounts::SessionStart;
 use crate::auth::{self, ClientIp, CurrentUser};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -44,8 +44,11 @@ pub async fn signup(
     State(state): State<AppState>,
     Json(body): Json<SignupBody>,
 ) -> AppResult<Response> {
-    let user = sign_up(&state, &body.name, &body.email, &body.password).await?;
-    let session = start_session(&state, &user.id).await?;
+    let user = state
+        .accounts
+        .sign_up(&body.name, &body.email, &body.password)
+        .await?;
+    let session = state.accounts.start_session(&user.id).await?;
     Ok(session_response(StatusCode::CREATED, &user, session))
 }
 
@@ -54,8 +57,11 @@ pub async fn signin(
     ClientIp(ip): ClientIp,
     Json(body): Json<SigninBody>,
 ) -> AppResult<Response> {
-    let user = sign_in(&state, &ip, &body.email, &body.password).await?;
-    let session = start_session(&state, &user.id).await?;
+    let user = state
+        .accounts
+        .sign_in(&ip, &body.email, &body.password)
+        .await?;
+    let session = state.accounts.start_session(&user.id).await?;
     Ok(session_response(StatusCode::OK, &user, session))
 }
 
