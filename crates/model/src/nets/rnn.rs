@@ -94,15 +94,9 @@ impl RnnConfig {
 impl LstmNet {
     /// `x`: frames [B, F, T] -> logits [B, classes].
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
-        let mut x = x.swap_dims(1, 2);
-        for (i, layer) in self.layers.iter().enumerate() {
-            if i > 0 {
-                x = self.dropout.forward_seeded(x);
-            }
-            x = layer.forward(x, None).0;
-        }
-        self.out
-            .forward(self.dropout.forward_seeded(mean_over_sequence(x)))
+        stacked(&self.layers, &self.dropout, &self.out, x, |layer, x| {
+            layer.forward(x, None).0
+        })
     }
 }
 
@@ -118,14 +112,27 @@ pub struct BiGruNet {
 impl BiGruNet {
     /// `x`: frames [B, F, T] -> logits [B, classes].
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
-        let mut x = x.swap_dims(1, 2);
-        for (i, layer) in self.layers.iter().enumerate() {
-            if i > 0 {
-                x = self.dropout.forward_seeded(x);
-            }
-            x = layer.forward(x, None).0;
-        }
-        self.out
-            .forward(self.dropout.forward_seeded(mean_over_sequence(x)))
+        stacked(&self.layers, &self.dropout, &self.out, x, |layer, x| {
+            layer.forward(x, None).0
+        })
     }
+}
+
+/// Frames [B, F, T] through recurrent `layers` in turn (`step` runs one; dropout between
+/// them), mean-pooled over time, dropout, then `out`: logits [B, classes].
+fn stacked<L>(
+    layers: &[L],
+    dropout: &Dropout,
+    out: &Linear,
+    x: Tensor<3>,
+    step: impl Fn(&L, Tensor<3>) -> Tensor<3>,
+) -> Tensor<2> {
+    let mut x = x.swap_dims(1, 2);
+    for (i, layer) in layers.iter().enumerate() {
+        if i > 0 {
+            x = dropout.forward_seeded(x);
+        }
+        x = step(layer, x);
+    }
+    out.forward(dropout.forward_seeded(mean_over_sequence(x)))
 }
