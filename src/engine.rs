@@ -318,7 +318,8 @@ impl Engine for MlEngine {
         }
         Ok(Box::new(WebLive {
             pcm: Pcm16Decoder::default(),
-            stream: LiveStream::new(classifier, window_s, hop_s),
+            stream: LiveStream::new(classifier, window_s, hop_s)
+                .with_vad(self.timeline.vad.clone()),
         }))
     }
 

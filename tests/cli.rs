@@ -330,7 +330,9 @@ fn listen_prints_a_line_per_hop_of_live_audio() {
         .flat_map(|v| ((v * 32767.0) as i16).to_le_bytes())
         .collect();
     let mut child = ser()
-        .args(["listen", "--window", "2", "--hop", "1.5", "--json"])
+        .args([
+            "listen", "--window", "2", "--hop", "1.5", "--json", "--vad", "energy",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -360,6 +362,24 @@ fn listen_prints_a_line_per_hop_of_live_audio() {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("clip.wav");
     support::write_wav(&wav, 16_000, 1.5, support::sine(160.0, 0.4));
+    // Silero, the default detector, hears a RAVDESS actor's speech and no voice in a tone.
+    let speech = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/librosa/inputs/ravdess_a12_angry_strong.flac");
+    let heard = |file: &Path| -> Vec<bool> {
+        let out = ser()
+            .args(["listen", "--json", "--window", "1", "--hop", "0.5"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| !serde_json::from_str::<serde_json::Value>(l).unwrap()["prediction"].is_null())
+            .collect()
+    };
+    assert!(heard(&speech).contains(&true), "speech heard");
+    assert!(!heard(&wav).contains(&true), "a tone is no voice");
     let mut piped = ser()
         .arg("listen")
         .stdin(std::process::Stdio::piped())

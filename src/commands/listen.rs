@@ -33,6 +33,10 @@ pub struct Args {
     /// One JSON object per line instead of text.
     #[arg(long)]
     json: bool,
+    /// Voice-activity detector that decides whether a window holds speech: the Silero
+    /// network, or frame energy.
+    #[arg(long, default_value_t = ser_audio::vad::Detector::Silero)]
+    vad: ser_audio::vad::Detector,
 }
 
 /// Samples fed at a time (100 ms at 16 kHz).
@@ -44,7 +48,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "--window and --hop must be positive"
     );
     let classifier = default_model::classifier(args.model.as_deref())?;
-    let mut stream = LiveStream::new(&classifier, args.window, args.hop);
+    let mut stream = LiveStream::new(&classifier, args.window, args.hop)
+        .with_vad(ser_audio::vad::VadConfig::for_detector(args.vad));
     let mut out = std::io::stdout().lock();
     let mut emit = |windows: Vec<LiveWindow>| -> anyhow::Result<()> {
         for window in windows {

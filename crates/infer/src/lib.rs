@@ -367,18 +367,28 @@ pub struct LiveStream<C: Deref<Target = Classifier>> {
     heard: SpeakerMeans,
     /// Windows shorter than this at the end of a stream are not classified.
     min_window_s: f64,
+    /// How a window is judged to hold speech (each window on its own).
+    vad: VadConfig,
 }
 
 impl<C: Deref<Target = Classifier>> LiveStream<C> {
     /// A stream classified in windows of `window_s` seconds, one every `hop_s` seconds
-    /// (each at least one sample).
+    /// (each at least one sample), with the timeline's voice-activity detector (Silero).
     pub fn new(classifier: C, window_s: f64, hop_s: f64) -> Self {
+        let timeline = TimelineOptions::default();
         Self {
             windower: StreamWindower::new(classifier.sample_rate(), window_s, hop_s),
             classifier,
             heard: SpeakerMeans::default(),
-            min_window_s: TimelineOptions::default().min_segment_s,
+            min_window_s: timeline.min_segment_s,
+            vad: timeline.vad,
         }
+    }
+
+    /// The stream with another voice-activity detector (or its settings).
+    pub fn with_vad(mut self, vad: VadConfig) -> Self {
+        self.vad = vad;
+        self
     }
 
     /// Adds samples; returns the windows they complete, oldest first.
@@ -403,7 +413,7 @@ impl<C: Deref<Target = Classifier>> LiveStream<C> {
         let rate = classifier.sample_rate();
         let end_s = window.start_s + window.samples.len() as f64 / f64::from(rate);
         let name = format!("live audio at {:.2} s", window.start_s);
-        let speech = !vad::detect_speech(&window.samples, rate, &VadConfig::default()).is_empty();
+        let speech = !vad::detect_speech(&window.samples, rate, &self.vad).is_empty();
         let prediction = if speech {
             let features = classifier.extract(&window.samples, &name)?;
             let clip = ClipFeatures { name, features };
