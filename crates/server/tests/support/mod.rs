@@ -48,6 +48,12 @@ impl TestApp {
 
     /// A server over an existing folder (as after a restart).
     pub async fn open(dir: Arc<TempDir>, config: ServerConfig, engine: FakeEngine) -> Self {
+        // The server's log, shown with a failing test's output (errors users only see as
+        // "internal server error").
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn,ser_server=info")
+            .with_test_writer()
+            .try_init();
         let state = AppState::new(config.clone(), Arc::new(engine))
             .await
             .unwrap();
