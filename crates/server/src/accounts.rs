@@ -32,9 +32,8 @@ pub struct SessionStart {
 impl Accounts {
     /// The service over `db` with `config`'s limits (hashes its dummy password once).
     pub async fn new(db: Db, config: Arc<ServerConfig>) -> Result<Self, ServerError> {
-        let dummy_hash = tokio::task::spawn_blocking(|| auth::hash_password("not-a-real-password"))
+        let dummy_hash = auth::hash_password_blocking("not-a-real-password".to_owned())
             .await
-            .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))?
             .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))?;
         Ok(Self {
             limiter: Arc::new(RateLimiter::new(

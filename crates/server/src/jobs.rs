@@ -13,8 +13,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::blobs::Blobs;
 use crate::config::ServerConfig;
-use crate::engine::Engine;
-use crate::engine::{EngineError, EpochRecord, TrainProgress, TrainSpec};
+use crate::engine::{Engine, EngineError, EpochRecord, TrainProgress, TrainSpec};
 use crate::error::AppError;
 use crate::store::Db;
 use crate::store::jobs::{CANCELLED, DONE, FAILED, JobRecord, QUEUED, RESUMED};
@@ -56,7 +55,7 @@ impl TrainDetail {
     fn update(&mut self, p: TrainProgress) -> bool {
         let last = self.history.last().map_or(0, |r| r.epoch);
         let ended = p.epoch > last && p.train_loss.is_some();
-        if let (true, Some(train_loss)) = (ended, p.train_loss) {
+        if ended && let Some(train_loss) = p.train_loss {
             self.history.push(EpochRecord {
                 epoch: p.epoch,
                 train_loss,
