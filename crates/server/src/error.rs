@@ -45,11 +45,12 @@ pub enum AppError {
         /// Seconds until sign-in is allowed again.
         retry_after_s: u64,
     },
-    /// A database query failed; 500, and the error is logged, never sent.
-    #[error("database error")]
+    /// A database query failed; 500, and the error is logged, never sent (the display is
+    /// for the log: users get [`AppError::public_message`]).
+    #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// Something on our side; 500, and the text is logged, never sent.
-    #[error("internal error")]
+    /// Something on our side; 500, and the text is logged, never sent (as above).
+    #[error("internal error: {0}")]
     Internal(String),
 }
 

@@ -415,10 +415,17 @@ async fn a_job_whose_worker_dies_is_taken_over_and_resumed() {
                 gate: Some(engine_gate),
                 ..Default::default()
             };
+            let trains = engine.trains.clone();
             let app = TestApp::with(|_| {}, engine).await;
             let ann = app.user("ann").await;
             let id = start_train(&app, &ann, "3").await;
             wait_for_status(&app, &ann, &id, &["running"]).await;
+            // The worker dies while its engine trains (held at the gate), not while it is
+            // still fetching the dataset: a runtime shut down under a file operation fails
+            // that operation, and the job with it, before the runtime stops.
+            while trains.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
             started_tx
                 .send((app.dir.clone(), app.config.clone(), ann, id))
                 .unwrap();
