@@ -1,11 +1,14 @@
 //! Speed of the networks on the Flex CPU backend.
 //!
 //! ```text
-//! cargo run --release -p ser-model --example nets_bench -- train [steps]   # report 004's CNN
+//! cargo run --release -p ser-model --example nets_bench -- train [steps]        # report 004's CNN
+//! cargo run --release -p ser-model --example nets_bench -- train [steps] cnn4   # the shipped net
 //! RAYON_NUM_THREADS=1 cargo run --release -p ser-model --example nets_bench -- infer
 //! ```
-//! `train`: forward + backward + AdamW step of `cnn1d-mfcc` on 40 x 110 MFCC frames, batch
-//! 32, 7 classes; prints samples/s (compare with `scripts/torch_cnn1d_bench.py`).
+//! `train`: forward + backward + AdamW step, batch 32, 7 classes, of `cnn1d-mfcc` on 40 x 110
+//! MFCC frames (compare with `scripts/torch_bench.py`) or of the shipped model's `cnn4`
+//! (statistics pooling) on 64 x 300 log-mel frames (`scripts/torch_bench.py ... cnn4`); prints
+//! samples/s.
 //! `infer`: one 3 s clip (110 frames; 180-dim pooled vector) through every network; prints
 //! milliseconds per clip.
 
@@ -14,6 +17,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData, activation::log_softmax};
+use ser_model::nets::cnn4::{Cnn4Config, TimePooling};
 use ser_model::rng::SplitMix64;
 use ser_model::{Architecture, InputKind};
 
@@ -26,16 +30,34 @@ fn random(shape: [usize; 3], rng: &mut SplitMix64, device: &Device) -> Tensor<3>
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
-fn train(steps: usize) {
+/// The network to train and its input (rows x frames).
+fn training_setup(name: &str) -> (Architecture, usize, usize) {
+    match name {
+        "cnn4" => {
+            let config = Cnn4Config {
+                pooling: TimePooling::MeanStd,
+                ..Cnn4Config::default()
+            };
+            (Architecture::Cnn4(config), 64, 300)
+        }
+        _ => (
+            Architecture::from_name(name).expect("known network"),
+            40,
+            FRAMES,
+        ),
+    }
+}
+
+fn train(steps: usize, name: &str) {
     ser_model::keep_large_buffers_in_heap();
     let device = Device::flex().autodiff();
     device.seed(1);
-    let arch = Architecture::from_name("cnn1d-mfcc").expect("known");
-    let mut model = arch.build(40, CLASSES, &device).expect("builds");
+    let (arch, rows, frames) = training_setup(name);
+    let mut model = arch.build(rows, CLASSES, &device).expect("builds");
     let mut optim = AdamWConfig::new().with_weight_decay(1e-4).init();
     let mut rng = SplitMix64::new(2);
     let batch = 32;
-    let x = random([batch, 40, FRAMES], &mut rng, &device);
+    let x = random([batch, rows, frames], &mut rng, &device);
     let labels: Vec<i64> = (0..batch).map(|i| (i % CLASSES) as i64).collect();
     let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &device);
     let mut step = |model: ser_model::Net| {
@@ -57,7 +79,7 @@ fn train(steps: usize) {
     let _ = model.num_params();
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "burn-flex cnn1d-mfcc train: {:.1} samples/s ({:.1} ms/step, batch {batch}, 40x{FRAMES}, {steps} steps)",
+        "burn-flex {name} train: {:.1} samples/s ({:.1} ms/step, batch {batch}, {rows}x{frames}, {steps} steps)",
         (steps * batch) as f64 / secs,
         1e3 * secs / steps as f64
     );
@@ -92,8 +114,11 @@ fn infer() {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("train") => train(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20)),
+        Some("train") => train(
+            args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20),
+            args.get(3).map_or("cnn1d-mfcc", String::as_str),
+        ),
         Some("infer") => infer(),
-        _ => eprintln!("usage: nets_bench train [steps] | infer"),
+        _ => eprintln!("usage: nets_bench train [steps] [cnn1d-mfcc|cnn4] | infer"),
     }
 }

@@ -6,7 +6,7 @@ use burn::nn::pool::{MaxPool1d, MaxPool1dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig1d, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::flex_ops::{conv1d_forward, max_pool1d_forward};
+use super::flex_ops::{conv1d_forward, max_pool1d_forward, norm_relu_pool_forward};
 
 /// Conv1d ('same' padding) + optional BatchNorm + ReLU + optional max-pool by 2.
 #[derive(Module, Debug)]
@@ -60,6 +60,10 @@ impl ConvBlock1d {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let mut x = conv1d_forward(&self.conv, x);
         if let Some(norm) = &self.norm {
+            // Training on Flex: one kernel for the batch norm, the ReLU and the pool.
+            if let Some(fused) = norm_relu_pool_forward(norm, x.clone(), self.pool.is_some()) {
+                return fused;
+            }
             x = norm.forward(x);
         }
         x = self.act.forward(x);

@@ -9,9 +9,12 @@
 use std::cell::RefCell;
 
 use burn::nn::Dropout;
-use burn::tensor::{Distribution, Tensor, TensorData};
-use rand::SeedableRng;
+use burn::tensor::Tensor;
+use rand::distr::Bernoulli;
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use super::flex_ops::masked_dropout_forward;
 
 thread_local! {
     static MASKS: RefCell<Option<StdRng>> = const { RefCell::new(None) };
@@ -36,15 +39,22 @@ impl ThreadDropout for Dropout {
             return input;
         }
         let keep = 1.0 - self.prob;
-        let mask = MASKS.with(|masks| {
-            // Unseeded threads start from a fixed seed: training stays reproducible.
-            let mut masks = masks.borrow_mut();
-            let rng = masks.get_or_insert_with(|| StdRng::seed_from_u64(0));
-            TensorData::random::<f32, _, _>(input.shape(), Distribution::Bernoulli(keep), rng)
-        });
-        let mask = Tensor::from_data(mask, &input.device());
-        input * mask * (1.0 / keep)
+        let mask = draw_mask(input.shape().num_elements(), keep);
+        masked_dropout_forward(input, mask, (1.0 / keep) as f32)
     }
+}
+
+/// `n` Bernoulli(`keep`) draws from this thread's generator: element by element what
+/// `TensorData::random(.., Distribution::Bernoulli(keep), rng)` draws (burn's dropout), without
+/// building a sampler per element.
+fn draw_mask(n: usize, keep: f64) -> Vec<bool> {
+    let coin = Bernoulli::new(keep).expect("a probability in [0, 1]");
+    MASKS.with(|masks| {
+        // Unseeded threads start from a fixed seed: training stays reproducible.
+        let mut masks = masks.borrow_mut();
+        let rng = masks.get_or_insert_with(|| StdRng::seed_from_u64(0));
+        (0..n).map(|_| rng.sample(coin)).collect()
+    })
 }
 
 #[cfg(test)]
@@ -121,5 +131,61 @@ mod tests {
         let input = Tensor::<3>::ones([2, 3, 4], &Device::flex());
         let output = layer.forward_seeded(input.clone());
         assert_eq!(output.into_data(), input.into_data());
+    }
+
+    /// Input gradients equal burn's dropout's bit for bit (same seed, same masks).
+    #[test]
+    fn gradients_are_burns() {
+        let device = training_device();
+        let layer = DropoutConfig::new(0.3).init();
+        let values: Vec<f32> = (0..4 * 8 * 50).map(|i| (i as f32 * 0.37).sin()).collect();
+        let input = || {
+            Tensor::<3>::from_data(
+                burn::tensor::TensorData::new(values.clone(), [4, 8, 50]),
+                &device,
+            )
+            .require_grad()
+        };
+        let weights = Tensor::<3>::ones([4, 8, 50], &device).mul_scalar(0.7);
+        let grad_of = |ours: bool| {
+            let x = input();
+            let y = if ours {
+                seed_dropout(5);
+                layer.forward_seeded(x.clone())
+            } else {
+                device.seed(5);
+                layer.forward(x.clone())
+            };
+            let grads = (y * weights.clone()).sum().backward();
+            x.grad(&grads).unwrap().into_data()
+        };
+        assert_eq!(grad_of(true), grad_of(false));
+    }
+
+    /// The masks behave as independent coin flips: the kept share, neighbouring elements and
+    /// successive steps (agreement of two flips is keep² + drop² when independent).
+    #[test]
+    fn masks_are_independent_flips() {
+        let n = 200_000;
+        seed_dropout(11);
+        let (first, second) = (draw_mask(n, 0.7), draw_mask(n, 0.7));
+        let share = |m: &[bool]| m.iter().filter(|&&k| k).count() as f64 / m.len() as f64;
+        let agreement = |a: &[bool], b: &[bool]| {
+            a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+        };
+        let independent = 0.7f64.powi(2) + 0.3f64.powi(2);
+        // Standard errors are about 0.001 at this size; allow four.
+        assert!(
+            (share(&first) - 0.7).abs() < 0.004,
+            "kept {}",
+            share(&first)
+        );
+        let neighbours = agreement(&first[..n - 1], &first[1..]);
+        assert!(
+            (neighbours - independent).abs() < 0.004,
+            "neighbours {neighbours}"
+        );
+        let steps = agreement(&first, &second);
+        assert!((steps - independent).abs() < 0.004, "steps {steps}");
     }
 }

@@ -1,12 +1,15 @@
 //! Training kernels for the Flex CPU backend, as burn backend extensions with hand-written
-//! backward passes: the 1-D convolution and the max-pool by 2 of [`super::blocks::ConvBlock1d`].
+//! backward passes: the 1-D convolution, the max-pool by 2 and the fused batch norm + ReLU
+//! (+ max-pool) of [`super::blocks::ConvBlock1d`], and dropout with a given mask.
 //!
 //! Each is used only when a network trains on Flex (an autodiff Flex device) with f32 weights;
 //! inference and the other backends (CUDA, wgpu) keep burn's modules, so predictions do not
 //! depend on this code. Each is checked against burn's own module, output and gradients.
 
 mod conv1d;
+mod dropout;
 mod max_pool1d;
+mod norm_relu_pool;
 
 use std::borrow::Cow;
 
@@ -15,10 +18,12 @@ use burn::backend::flex::FlexTensor;
 use burn::tensor::{Tensor, TensorData};
 
 pub use conv1d::conv1d_forward;
+pub use dropout::masked_dropout_forward;
 pub use max_pool1d::max_pool1d_forward;
+pub use norm_relu_pool::norm_relu_pool_forward;
 
 /// Whether `x` lives on an autodiff Flex device (training on the CPU).
-fn trains_on_flex(x: &Tensor<3>) -> bool {
+fn trains_on_flex<const D: usize>(x: &Tensor<D>) -> bool {
     let device = x.device();
     device.is_autodiff() && matches!(device.inner().as_dispatch(), DispatchDevice::Flex(_))
 }
