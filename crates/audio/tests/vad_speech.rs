@@ -2,8 +2,10 @@
 //! CC BY-NC-SA 4.0) joined by 1.5 s of silence into one 82 s recording, then buried in white
 //! noise at 20, 10, 5 and 0 dB SNR. The truth comes from the clean clips: a 10 ms frame is
 //! speech when its clean level is within 30 dB of its clip's loud frames (95th percentile) and
-//! above -60 dBFS, with pauses under 100 ms bridged. Frame-level precision and recall are
-//! printed for both detectors, energy and Silero (`cargo test -p ser-audio --test vad_speech
+//! above -60 dBFS, with pauses under 100 ms bridged; a second truth takes each clip's utterance
+//! whole (first to last speech frame), and the median offsets of the detected starts and ends
+//! from the utterances' show where the detectors and the truth disagree. Frame-level precision
+//! and recall are printed for both detectors, energy and Silero (`cargo test -p ser-audio --test vad_speech
 //! -- --nocapture --test-threads 1`, BENCHMARKS.md) and held to floors a little under what
 //! each measures, so a regression fails.
 
@@ -12,7 +14,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::TestRng;
-use ser_audio::vad::{Detector, VadConfig, detect_speech};
+use ser_audio::vad::{Detector, Segment, VadConfig, detect_speech};
 use ser_audio::{LoadOptions, load};
 
 const RATE: u32 = 16_000;
@@ -65,10 +67,31 @@ fn truth_of(clip: &[f32]) -> Vec<bool> {
     speech
 }
 
-/// The long recording and its frame truth.
-fn recording() -> (Vec<f32>, Vec<bool>) {
+/// The utterance of a clip: every frame from its first speech frame to its last (pauses
+/// between words included, as a person marking where someone speaks would mark them).
+fn utterance_of(words: &[bool]) -> Vec<bool> {
+    let first = words.iter().position(|&s| s);
+    let last = words.iter().rposition(|&s| s);
+    (0..words.len())
+        .map(|i| first.is_some_and(|f| f <= i) && last.is_some_and(|l| i <= l))
+        .collect()
+}
+
+/// The frame truths of a recording: speech by words (the clean level, pauses over 100 ms left
+/// out) and by utterances (each clip's spoken sentence whole).
+struct Truth {
+    words: Vec<bool>,
+    utterances: Vec<bool>,
+}
+
+/// The long recording and its frame truths.
+fn recording() -> (Vec<f32>, Truth) {
     let gap = vec![0.0f32; (GAP_S * f64::from(RATE)) as usize];
-    let (mut x, mut truth) = (gap.clone(), vec![false; gap.len() / HOP]);
+    let mut x = gap.clone();
+    let mut truth = Truth {
+        words: vec![false; gap.len() / HOP],
+        utterances: vec![false; gap.len() / HOP],
+    };
     for path in ravdess_clips() {
         let mut clip = load(
             &path,
@@ -80,10 +103,14 @@ fn recording() -> (Vec<f32>, Vec<bool>) {
         .unwrap()
         .samples;
         clip.truncate(clip.len() / HOP * HOP);
-        truth.extend(truth_of(&clip));
+        let words = truth_of(&clip);
+        truth.utterances.extend(utterance_of(&words));
+        truth.words.extend(words);
         x.extend(clip);
         x.extend(&gap);
-        truth.extend(vec![false; gap.len() / HOP]);
+        for frames in [&mut truth.words, &mut truth.utterances] {
+            frames.extend(vec![false; gap.len() / HOP]);
+        }
     }
     (x, truth)
 }
@@ -107,6 +134,35 @@ fn with_noise(x: &[f32], truth: &[bool], snr_db: f32) -> Vec<f32> {
                 * (2.0 * (rng.next_u64() >> 11) as f32 / (1u64 << 53) as f32 - 1.0)
         })
         .collect()
+}
+
+/// The median distance (ms) from each utterance's start and end in the truth to the
+/// nearest start and end the detector found (positive: the detector's is later).
+fn edge_offsets_ms(segments: &[Segment], utterances: &[bool]) -> (i64, i64) {
+    let hop_s = HOP as f64 / f64::from(RATE);
+    let changes = |onset: bool| -> Vec<f64> {
+        (1..utterances.len())
+            .filter(|&i| utterances[i] == onset && utterances[i - 1] != onset)
+            .map(|i| i as f64 * hop_s)
+            .collect()
+    };
+    let median_offset = |truth: Vec<f64>, found: Vec<f64>| {
+        let mut offsets: Vec<i64> = truth
+            .iter()
+            .filter_map(|t| {
+                let nearest = found
+                    .iter()
+                    .min_by(|a, b| (*a - t).abs().total_cmp(&(*b - t).abs()))?;
+                Some(((nearest - t) * 1000.0).round() as i64)
+            })
+            .collect();
+        offsets.sort_unstable();
+        offsets.get(offsets.len() / 2).copied().unwrap_or(0)
+    };
+    (
+        median_offset(changes(true), segments.iter().map(|s| s.start_s).collect()),
+        median_offset(changes(false), segments.iter().map(|s| s.end_s).collect()),
+    )
 }
 
 /// (precision, recall) of the detector's frames against the truth, skipping the frames
@@ -143,14 +199,21 @@ fn measure(detector: Detector, floors: &[(Option<f32>, f64, f64)]) -> Vec<String
     );
     let mut failures = Vec::new();
     for &(snr, min_precision, min_recall) in floors {
-        let x = snr.map_or_else(|| clean.clone(), |snr| with_noise(&clean, &truth, snr));
-        let (precision, recall) = score(&x, &truth, &cfg, 0);
+        let x = snr.map_or_else(
+            || clean.clone(),
+            |snr| with_noise(&clean, &truth.words, snr),
+        );
+        let (precision, recall) = score(&x, &truth.words, &cfg, 0);
         // The same, leaving out the frames within 100 ms of a word's edge in the truth.
-        let (edge_precision, edge_recall) = score(&x, &truth, &cfg, 10);
+        let (edge_precision, edge_recall) = score(&x, &truth.words, &cfg, 10);
+        let (utterance_precision, utterance_recall) = score(&x, &truth.utterances, &cfg, 0);
+        let (start_ms, end_ms) = edge_offsets_ms(&detect_speech(&x, RATE, &cfg), &truth.utterances);
         let name = snr.map_or("clean".to_string(), |s| format!("{s} dB SNR"));
         println!(
             "  {name:<10} precision {precision:.3}  recall {recall:.3}  \
-             (edges of 100 ms left out: {edge_precision:.3} / {edge_recall:.3})"
+             (edges of 100 ms left out: {edge_precision:.3} / {edge_recall:.3}; \
+             utterances: {utterance_precision:.3} / {utterance_recall:.3}, \
+             median start {start_ms:+} ms, end {end_ms:+} ms)"
         );
         if precision < min_precision || recall < min_recall {
             failures.push(format!(
