@@ -58,10 +58,7 @@ fn burns<B: Backend>(
     (y, normed.mean, normed.variance)
 }
 
-fn all_f32<B: Backend>(tensors: [&FloatTensor<B>; 3]) -> bool
-where
-    FloatTensor<B>: TensorMetadata,
-{
+fn all_f32<B: Backend>(tensors: [&FloatTensor<B>; 3]) -> bool {
     tensors.iter().all(|t| t.dtype() == DType::F32)
 }
 
@@ -90,10 +87,7 @@ impl<C: CheckpointStrategy> NormReluPoolBackend for Autodiff<Flex, C> {
         epsilon: f64,
         pool: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let f32_inputs = [&x, &gamma, &beta]
-            .iter()
-            .all(|t| t.primitive().dtype() == DType::F32);
-        if !f32_inputs {
+        if !all_f32::<Self>([&x, &gamma, &beta]) {
             return burns::<Self>(x, gamma, beta, epsilon, pool);
         }
         let prep = NormReluPoolGrad
