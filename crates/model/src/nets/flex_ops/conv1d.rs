@@ -180,17 +180,23 @@ impl Conv1dShape {
     /// `y [B, C_out, T_out]` from `W [C_out, C_in·K] · im2colᵀ` plus the bias.
     fn forward(&self, cols: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
         let (m, n, inner) = (self.c_out, self.batch * self.t_out, self.cols_width());
-        let mut out = vec![0.0; m * n];
         // SAFETY: every matrix is a dense row-major buffer of the stated size; im2colᵀ is
         // im2col read with swapped strides.
-        unsafe {
-            gemm_row_major(m, n, inner, &mut out, weight, (inner, 1), cols, (1, inner));
-        }
-        let mut out = self.batch_major(&out);
-        for (row, b) in out.chunks_exact_mut(self.t_out).zip(bias.iter().cycle()) {
-            row.iter_mut().for_each(|v| *v += b);
-        }
-        out
+        let out = unsafe { gemm_row_major(m, n, inner, weight, (inner, 1), cols, (1, inner)) };
+        // [C_out, B·T] -> [B, C_out, T], each row shifted by its channel's bias on the way.
+        let mut batch_major = vec![0.0; out.len()];
+        batch_major
+            .par_chunks_mut(self.c_out * self.t_out)
+            .enumerate()
+            .for_each(|(b, item)| {
+                for (c, row) in item.chunks_exact_mut(self.t_out).enumerate() {
+                    let src = &out[(c * self.batch + b) * self.t_out..][..self.t_out];
+                    for (dst, &v) in row.iter_mut().zip(src) {
+                        *dst = v + bias[c];
+                    }
+                }
+            });
+        batch_major
     }
 
     /// `[B, C_out, T_out]` -> `[C_out, B·T_out]`.
@@ -198,30 +204,18 @@ impl Conv1dShape {
         swap_outer_axes(values, [self.batch, self.c_out, self.t_out])
     }
 
-    /// `[C_out, B·T_out]` -> `[B, C_out, T_out]`.
-    fn batch_major(&self, values: &[f32]) -> Vec<f32> {
-        swap_outer_axes(values, [self.c_out, self.batch, self.t_out])
-    }
-
     /// `dW [C_out, C_in·K] = dY [C_out, B·T] · im2col [B·T, C_in·K]`.
     fn weight_grad(&self, cols: &[f32], grad: &[f32]) -> Vec<f32> {
         let (m, n, inner) = (self.c_out, self.cols_width(), self.batch * self.t_out);
-        let mut dw = vec![0.0; m * n];
         // SAFETY: every matrix is a dense row-major buffer of the stated size.
-        unsafe {
-            gemm_row_major(m, n, inner, &mut dw, grad, (inner, 1), cols, (n, 1));
-        }
-        dw
+        unsafe { gemm_row_major(m, n, inner, grad, (inner, 1), cols, (n, 1)) }
     }
 
     /// `dX = col2im(Wᵀ [C_in·K, C_out] · dY [C_out, B·T])`.
     fn input_grad(&self, weight: &[f32], grad: &[f32]) -> Vec<f32> {
         let (m, n, inner) = (self.cols_width(), self.batch * self.t_out, self.c_out);
-        let mut dcols = vec![0.0; m * n];
         // SAFETY: as above; Wᵀ is W [C_out, C_in·K] read with swapped strides.
-        unsafe {
-            gemm_row_major(m, n, inner, &mut dcols, weight, (1, m), grad, (n, 1));
-        }
+        let dcols = unsafe { gemm_row_major(m, n, inner, weight, (1, m), grad, (n, 1)) };
         self.col2im(&dcols)
     }
 
@@ -270,7 +264,8 @@ fn swap_outer_axes(values: &[f32], [a_n, b_n, t_n]: [usize; 3]) -> Vec<f32> {
     out
 }
 
-/// `dst [m, n] = lhs [m, inner] · rhs [inner, n]`, each given by its (row, column) strides.
+/// `lhs [m, inner] · rhs [inner, n]` as a new row-major `[m, n]` buffer, each operand given by
+/// its (row, column) strides.
 ///
 /// # Safety
 /// The strides must address elements inside the slices.
@@ -279,22 +274,27 @@ unsafe fn gemm_row_major(
     m: usize,
     n: usize,
     inner: usize,
-    dst: &mut [f32],
     lhs: &[f32],
     (lhs_rs, lhs_cs): (usize, usize),
     rhs: &[f32],
     (rhs_rs, rhs_cs): (usize, usize),
-) {
+) -> Vec<f32> {
+    if inner == 0 {
+        return vec![0.0; m * n];
+    }
     let parallelism = match rayon::current_num_threads() {
         1 => gemm::Parallelism::None,
         threads => gemm::Parallelism::Rayon(threads),
     };
+    // Not zeroed first: with `read_dst` false gemm writes every element of `dst` and reads
+    // none (these buffers are several megabytes; zeroing them was a few percent of a step).
+    let mut dst = Vec::<f32>::with_capacity(m * n);
     unsafe {
         gemm::gemm(
             m,
             n,
             inner,
-            dst.as_mut_ptr(),
+            dst.spare_capacity_mut().as_mut_ptr().cast::<f32>(),
             1,
             n as isize,
             false,
@@ -311,7 +311,10 @@ unsafe fn gemm_row_major(
             false,
             parallelism,
         );
+        // gemm wrote all m·n elements (above).
+        dst.set_len(m * n);
     }
+    dst
 }
 
 /// `conv.forward(x)`, as batched GEMMs when training on Flex.
