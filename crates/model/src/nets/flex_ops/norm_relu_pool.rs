@@ -412,11 +412,12 @@ impl Saved {
     }
 }
 
-/// `relu(norm(x))`, then `pool` (a max-pool by 2) when given: with this module's kernel when
-/// `norm` trains on Flex (updating its running statistics as burn's batch norm does), with
-/// burn's modules otherwise.
+/// `relu(norm(x))`, then a max-pool by 2 with `pool`, by this module's kernel when `norm`
+/// trains on Flex (updating its running statistics as burn's batch norm does); `None` when the
+/// caller should use burn's modules (inference, another backend, fewer than two frames).
 pub fn norm_relu_pool_forward(norm: &BatchNorm, x: Tensor<3>, pool: bool) -> Option<Tensor<3>> {
-    if !(norm.training.is_enabled() && super::trains_on_flex(&x)) {
+    // Fewer than two frames (nothing to pool, or a batch norm over single values) stay burn's.
+    if !(norm.training.is_enabled() && super::trains_on_flex(&x)) || x.dims()[2] < 2 {
         return None;
     }
     let (out, mean, variance) = <Dispatch as NormReluPoolBackend>::norm_relu_pool(
