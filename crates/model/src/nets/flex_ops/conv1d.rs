@@ -169,6 +169,10 @@ impl Conv1dShape {
                         continue;
                     }
                     let offset = first + self.left - t;
+                    if last - first == k_n {
+                        copy_full_windows(dst, item, t_in, first, k_n);
+                        continue;
+                    }
                     for (window, src) in dst.chunks_exact_mut(k_n).zip(item.chunks_exact(t_in)) {
                         window[offset..][..last - first].copy_from_slice(&src[first..last]);
                     }
@@ -248,6 +252,28 @@ impl Conv1dShape {
         grad.chunks_exact(self.batch * self.t_out)
             .map(|row| row.iter().sum())
             .collect()
+    }
+}
+
+/// Fills one im2col row whose windows are all inside the input: window `c` of `dst` gets
+/// `x[c, start .. start + K]` from the item's rows `item`. The usual kernel lengths get a
+/// fixed-size copy: a slice copy of a few floats is a `memmove` call, and there is one per input
+/// channel and frame (10 % of a cnn4 step).
+fn copy_full_windows(dst: &mut [f32], item: &[f32], t_in: usize, start: usize, k_n: usize) {
+    fn fixed<const K: usize>(dst: &mut [f32], item: &[f32], t_in: usize, start: usize) {
+        for (window, src) in dst.chunks_exact_mut(K).zip(item.chunks_exact(t_in)) {
+            let window: &mut [f32; K] = window.try_into().expect("K floats");
+            *window = src[start..start + K].try_into().expect("K floats");
+        }
+    }
+    match k_n {
+        3 => fixed::<3>(dst, item, t_in, start),
+        5 => fixed::<5>(dst, item, t_in, start),
+        _ => {
+            for (window, src) in dst.chunks_exact_mut(k_n).zip(item.chunks_exact(t_in)) {
+                window.copy_from_slice(&src[start..start + k_n]);
+            }
+        }
     }
 }
 
