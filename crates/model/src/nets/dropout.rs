@@ -4,7 +4,9 @@
 //!
 //! The masks are the ones burn's `Dropout::forward` draws after `Backend::seed(seed)`: the
 //! same generator (rand's `StdRng`) seeded the same way, the same Bernoulli draws in the same
-//! order. A run that seeds both with the same value trains exactly as before.
+//! order. A run that seeds both with the same value trains exactly as before. Training on Flex
+//! applies them in one kernel ([`super::flex_ops::masked_dropout_forward`]), with burn's
+//! arithmetic, so outputs and gradients are the same bits as burn's too.
 
 use std::cell::RefCell;
 
