@@ -167,8 +167,7 @@ fn edge_offsets_ms(segments: &[Segment], utterances: &[bool]) -> (i64, i64) {
 
 /// (precision, recall) of the detector's frames against the truth, skipping the frames
 /// within `collar` frames of a change in the truth (0: every frame counts).
-fn score(x: &[f32], truth: &[bool], cfg: &VadConfig, collar: usize) -> (f64, f64) {
-    let segments = detect_speech(x, RATE, cfg);
+fn score(segments: &[Segment], truth: &[bool], collar: usize) -> (f64, f64) {
     let hop_s = HOP as f64 / f64::from(RATE);
     let found: Vec<bool> = (0..truth.len())
         .map(|i| {
@@ -203,11 +202,12 @@ fn measure(detector: Detector, floors: &[(Option<f32>, f64, f64)]) -> Vec<String
             || clean.clone(),
             |snr| with_noise(&clean, &truth.words, snr),
         );
-        let (precision, recall) = score(&x, &truth.words, &cfg, 0);
+        let segments = detect_speech(&x, RATE, &cfg);
+        let (precision, recall) = score(&segments, &truth.words, 0);
         // The same, leaving out the frames within 100 ms of a word's edge in the truth.
-        let (edge_precision, edge_recall) = score(&x, &truth.words, &cfg, 10);
-        let (utterance_precision, utterance_recall) = score(&x, &truth.utterances, &cfg, 0);
-        let (start_ms, end_ms) = edge_offsets_ms(&detect_speech(&x, RATE, &cfg), &truth.utterances);
+        let (edge_precision, edge_recall) = score(&segments, &truth.words, 10);
+        let (utterance_precision, utterance_recall) = score(&segments, &truth.utterances, 0);
+        let (start_ms, end_ms) = edge_offsets_ms(&segments, &truth.utterances);
         let name = snr.map_or("clean".to_string(), |s| format!("{s} dB SNR"));
         println!(
             "  {name:<10} precision {precision:.3}  recall {recall:.3}  \

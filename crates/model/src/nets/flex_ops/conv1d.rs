@@ -169,8 +169,7 @@ impl Conv1dShape {
                         continue;
                     }
                     let offset = first + self.left - t;
-                    if last - first == k_n {
-                        copy_full_windows(dst, item, t_in, first, k_n);
+                    if last - first == k_n && copy_fixed_windows(dst, item, t_in, first, k_n) {
                         continue;
                     }
                     for (window, src) in dst.chunks_exact_mut(k_n).zip(item.chunks_exact(t_in)) {
@@ -188,24 +187,14 @@ impl Conv1dShape {
         // im2col read with swapped strides.
         let out = unsafe { gemm_row_major(m, n, inner, weight, (inner, 1), cols, (1, inner)) };
         // [C_out, B·T] -> [B, C_out, T], each row shifted by its channel's bias on the way.
-        let mut batch_major = vec![0.0; out.len()];
-        batch_major
-            .par_chunks_mut(self.c_out * self.t_out)
-            .enumerate()
-            .for_each(|(b, item)| {
-                for (c, row) in item.chunks_exact_mut(self.t_out).enumerate() {
-                    let src = &out[(c * self.batch + b) * self.t_out..][..self.t_out];
-                    for (dst, &v) in row.iter_mut().zip(src) {
-                        *dst = v + bias[c];
-                    }
-                }
-            });
-        batch_major
+        swap_outer_axes(&out, [self.c_out, self.batch, self.t_out], |c, v| {
+            v + bias[c]
+        })
     }
 
     /// `[B, C_out, T_out]` -> `[C_out, B·T_out]`.
     fn channel_major(&self, values: &[f32]) -> Vec<f32> {
-        swap_outer_axes(values, [self.batch, self.c_out, self.t_out])
+        swap_outer_axes(values, [self.batch, self.c_out, self.t_out], |_, v| v)
     }
 
     /// `dW [C_out, C_in·K] = dY [C_out, B·T] · im2col [B·T, C_in·K]`.
@@ -255,36 +244,47 @@ impl Conv1dShape {
     }
 }
 
-/// Fills one im2col row whose windows are all inside the input: window `c` of `dst` gets
-/// `x[c, start .. start + K]` from the item's rows `item`. The usual kernel lengths get a
-/// fixed-size copy: a slice copy of a few floats is a `memmove` call, and there is one per input
-/// channel and frame (10 % of a cnn4 step).
-fn copy_full_windows(dst: &mut [f32], item: &[f32], t_in: usize, start: usize, k_n: usize) {
-    fn fixed<const K: usize>(dst: &mut [f32], item: &[f32], t_in: usize, start: usize) {
+/// Fills one im2col row whose windows are all inside the input when the kernel has one of the
+/// usual lengths (3 or 5; returns whether it did): window `c` of `dst` gets
+/// `x[c, start .. start + K]` from the item's rows `item`, as a fixed-size copy. A slice copy of
+/// a few floats is a `memmove` call, one per input channel and frame (10 % of a cnn4 step).
+fn copy_fixed_windows(
+    dst: &mut [f32],
+    item: &[f32],
+    t_in: usize,
+    start: usize,
+    k_n: usize,
+) -> bool {
+    fn fixed<const K: usize>(dst: &mut [f32], item: &[f32], t_in: usize, start: usize) -> bool {
         for (window, src) in dst.chunks_exact_mut(K).zip(item.chunks_exact(t_in)) {
             let window: &mut [f32; K] = window.try_into().expect("K floats");
             *window = src[start..start + K].try_into().expect("K floats");
         }
+        true
     }
     match k_n {
         3 => fixed::<3>(dst, item, t_in, start),
         5 => fixed::<5>(dst, item, t_in, start),
-        _ => {
-            for (window, src) in dst.chunks_exact_mut(k_n).zip(item.chunks_exact(t_in)) {
-                window.copy_from_slice(&src[start..start + k_n]);
-            }
-        }
+        _ => false,
     }
 }
 
-/// `[A, B, T]` -> `[B, A, T]`, rows of T kept whole.
-fn swap_outer_axes(values: &[f32], [a_n, b_n, t_n]: [usize; 3]) -> Vec<f32> {
+/// `[A, B, T]` -> `[B, A, T]`, rows of T kept whole, each value `v` of row `a` written as
+/// `map(a, v)`.
+fn swap_outer_axes(
+    values: &[f32],
+    [a_n, b_n, t_n]: [usize; 3],
+    map: impl Fn(usize, f32) -> f32 + Sync,
+) -> Vec<f32> {
     let mut out = vec![0.0; values.len()];
     out.par_chunks_mut(a_n * t_n)
         .enumerate()
         .for_each(|(b, dst)| {
             for (a, row) in dst.chunks_exact_mut(t_n).enumerate() {
-                row.copy_from_slice(&values[(a * b_n + b) * t_n..][..t_n]);
+                let src = &values[(a * b_n + b) * t_n..][..t_n];
+                for (d, &v) in row.iter_mut().zip(src) {
+                    *d = map(a, v);
+                }
             }
         });
     out

@@ -27,12 +27,17 @@ pub trait MaskedDropoutBackend: Backend {
     fn masked_dropout(x: FloatTensor<Self>, keep: Arc<Vec<bool>>, scale: f32) -> FloatTensor<Self>;
 }
 
+/// The mask's value for a keep flag: 1 or 0.
+fn mask_value(keep: bool) -> f32 {
+    f32::from(u8::from(keep))
+}
+
 /// `(values · m) · scale`, element by element.
 fn apply(values: &[f32], keep: &[bool], scale: f32) -> Vec<f32> {
     values
         .par_iter()
         .zip(keep.par_iter())
-        .map(|(&v, &k)| (v * f32::from(u8::from(k))) * scale)
+        .map(|(&v, &k)| (v * mask_value(k)) * scale)
         .collect()
 }
 
@@ -76,7 +81,7 @@ impl Backward<Flex, 1> for MaskedDropoutGrad {
         let dx: Vec<f32> = f32s(&grad)
             .par_iter()
             .zip(keep.par_iter())
-            .map(|(&g, &k)| (g * scale) * f32::from(u8::from(k)))
+            .map(|(&g, &k)| (g * scale) * mask_value(k))
             .collect();
         grads.register::<Flex>(node.id, like(dx, &grad));
     }
@@ -96,7 +101,7 @@ pub fn masked_dropout_forward<const D: usize>(
             scale,
         ));
     }
-    let mask: Vec<f32> = keep.iter().map(|&k| f32::from(u8::from(k))).collect();
+    let mask: Vec<f32> = keep.into_iter().map(mask_value).collect();
     let mask = Tensor::from_data(TensorData::new(mask, x.shape()), &x.device());
     x * mask * scale
 }

@@ -312,11 +312,12 @@ impl Backward<Flex, 3> for NormReluPoolGrad {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
+        let grad = f32s(&grad);
         let saved = ops.state;
         let shape = saved.shape;
-        let (sum_z, sum_zx) = saved.channel_sums(&f32s(&grad));
+        let (sum_z, sum_zx) = saved.channel_sums(&grad);
         if let Some(node) = node_x {
-            let dx = saved.input_grad(&f32s(&grad), &sum_z, &sum_zx);
+            let dx = saved.input_grad(&grad, &sum_z, &sum_zx);
             grads.register::<Flex>(
                 node.id,
                 tensor(dx, [shape.batch, shape.channels, shape.frames]),
